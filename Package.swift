@@ -1,0 +1,55 @@
+// swift-tools-version: 6.0
+// taps: Task Adaptive Parameter Sharing (Wallingford et al., CVPR 2022) in Swift, with a live terminal dashboard.
+import PackageDescription
+
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
+let package = Package(
+    name: "taps",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "taps", targets: ["taps"]),
+        .executable(name: "taps-tui", targets: ["taps-tui"]),
+        .library(name: "TAPS", targets: ["TapsTensor", "TapsNN", "TAPS", "TapsData", "TapsTraining"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: - C shims (no public Swift API of their own)
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CNcursesw", pkgConfig: "ncursesw", providers: [.apt(["libncursesw5-dev"])]),
+        .target(name: "CTermGuard"),
+
+        // MARK: - Libraries, in dependency order
+        .target(name: "TapsTensor", dependencies: ["CBLAS"], swiftSettings: strict),
+        .target(name: "TapsNN", dependencies: ["TapsTensor"], swiftSettings: strict),
+        .target(name: "TAPS", dependencies: ["TapsTensor", "TapsNN"], swiftSettings: strict),
+        .target(name: "TapsData", dependencies: ["TapsTensor", "CZlib"],
+                resources: [.copy("Resources/taps-pack")], swiftSettings: strict),
+        .target(name: "TapsTraining", dependencies: ["TapsTensor", "TapsNN", "TAPS", "TapsData"],
+                swiftSettings: strict),
+        .target(name: "TapsTUI", dependencies: ["TapsTraining", "CNcursesw", "CTermGuard"],
+                swiftSettings: strict),
+
+        // MARK: - Executables
+        .executableTarget(name: "taps", dependencies: [
+            "TapsTraining", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: strict),
+        .executableTarget(name: "taps-tui", dependencies: [
+            "TapsTUI", "TapsTraining", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: strict),
+
+        // MARK: - Tests
+        .target(name: "TapsTestSupport", dependencies: ["TapsTensor"], path: "Tests/TapsTestSupport",
+                swiftSettings: strict),
+        .testTarget(name: "TapsTensorTests", dependencies: ["TapsTensor", "TapsTestSupport"]),
+        .testTarget(name: "TapsNNTests", dependencies: ["TapsNN", "TapsData", "TapsTestSupport"]),
+        .testTarget(name: "TAPSTests", dependencies: ["TAPS", "TapsNN", "TapsData", "TapsTestSupport"]),
+        .testTarget(name: "TapsDataTests", dependencies: ["TapsData", "TapsTestSupport"]),
+        .testTarget(name: "TapsTrainingTests", dependencies: ["TapsTraining", "TapsTestSupport"]),
+        .testTarget(name: "TapsTUITests", dependencies: ["TapsTUI", "TapsTestSupport"]),
+    ]
+)

@@ -1,0 +1,5 @@
+// CBLAS shim: exposes OpenBLAS's CBLAS interface to Swift (TapsTensor only).
+#include <cblas.h>
+// openblas_set_num_threads / openblas_get_num_threads are OpenBLAS extensions.
+void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);

@@ -1,0 +1,2 @@
+#pragma once
+int taps_term_guard_placeholder(void);

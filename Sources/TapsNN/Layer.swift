@@ -1,0 +1,89 @@
+// TapsNN: the layer contract. Each layer owns its backward (llm.c style); there is no autograd graph.
+import TapsTensor
+
+/// Whether a forward pass is for training (batch statistics, dropout on, caches kept for backward)
+/// or for inference (running statistics, dropout off).
+public enum ForwardMode: Sendable {
+    case training, inference
+}
+
+/// A named tensor of a model: a trainable parameter (with its gradient) or a buffer such as
+/// BatchNorm's `running_mean`. Names are PyTorch `state_dict` keys (`layer1.0.conv1.weight`).
+///
+/// Reference semantics: layers and optimizers share the same `Parameter` object. A model is owned by
+/// one thread at a time (the trainer's queue), hence `@unchecked Sendable`.
+public final class Parameter: @unchecked Sendable {
+    /// Full `state_dict` key, e.g. `conv_layers.0.weight`.
+    public let name: String
+    /// Current value; shape as in PyTorch.
+    public var value: Tensor
+    /// Accumulated gradient `dL/dvalue`, same shape as `value` (all zeros for buffers).
+    public var grad: Tensor
+    /// Whether optimizers update this tensor. Frozen base weights and buffers have `false`.
+    public var requiresGrad: Bool
+    /// Buffers (`running_mean`, `running_var`, `num_batches_tracked`) are state, never trained.
+    public let isBuffer: Bool
+
+    /// Creates a parameter (or a buffer when `isBuffer`) holding `value` with a zero gradient.
+    public init(_ name: String, _ value: Tensor, requiresGrad: Bool = true, isBuffer: Bool = false) {
+        self.name = name
+        self.value = value
+        self.grad = Tensor(zeros: isBuffer ? [0] : value.shape)
+        self.requiresGrad = isBuffer ? false : requiresGrad
+        self.isBuffer = isBuffer
+    }
+
+    /// Number of scalar elements.
+    public var count: Int { value.count }
+
+    /// Clears the accumulated gradient.
+    public func zeroGrad() { if !isBuffer { grad.zero() } }
+}
+
+/// A differentiable layer with a hand-written backward pass.
+///
+/// `forward` caches what `backward` needs (in a small named `Cache` struct property of the layer);
+/// `backward(dOut)` must follow the matching training-mode `forward`, returns `dL/dInput` and
+/// **accumulates** parameter gradients into `Parameter.grad` (cleared by ``zeroGrad()``).
+public protocol Layer: AnyObject {
+    /// Computes the output for input `x` (shape documented by each layer).
+    func forward(_ x: Tensor, mode: ForwardMode) -> Tensor
+    /// Given `dL/dOutput` (shape of the last output), returns `dL/dInput` and accumulates parameter grads.
+    func backward(_ dOut: Tensor) -> Tensor
+    /// Every parameter and buffer of this layer and its children, in `state_dict` order.
+    var parameters: [Parameter] { get }
+    /// Direct children (for containers), in forward order; empty for leaf layers.
+    var children: [any Layer] { get }
+    /// Replaces each direct child by `transform(child)` (containers only; leaves ignore it).
+    /// TAPS uses this to swap weighted layers for gated wrappers, as mlx-swift swaps `Linear`.
+    func mapChildren(_ transform: (any Layer) -> any Layer)
+}
+
+extension Layer {
+    public var children: [any Layer] { [] }
+    public func mapChildren(_ transform: (any Layer) -> any Layer) {}
+    /// Clears the gradients of every parameter.
+    public func zeroGrad() { for p in parameters { p.zeroGrad() } }
+    /// Parameters and buffers by `state_dict` key.
+    public var namedParameters: [String: Parameter] {
+        Dictionary(parameters.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+}
+
+/// A layer whose computation is linear in one weight tensor (`Linear`, `Conv2d`): the layers TAPS gates.
+///
+/// The weight can be supplied explicitly, so a wrapper can run the layer with an effective weight
+/// `w0 + g * dw` and receive `dL/dW` at that weight instead of having it accumulated into `weight.grad`
+/// (Wallingford et al., CVPR 2022, §3).
+public protocol WeightedLayer: Layer {
+    /// The layer's own weight (for a TAPS-wrapped layer: the frozen base weight `w0`).
+    var weight: Parameter { get }
+    /// Optional bias `[out]`.
+    var bias: Parameter? { get }
+    /// Forward with an explicit weight of the same shape as `weight.value`.
+    func forward(_ x: Tensor, weight: Tensor, mode: ForwardMode) -> Tensor
+    /// Backward for the last `forward(_:weight:mode:)`: returns `dL/dInput` and, when
+    /// `needWeightGradient`, `dL/dW` at the weight used in forward (not accumulated anywhere).
+    /// Accumulates the bias gradient into `bias.grad` when the bias requires grad.
+    func backward(_ dOut: Tensor, weight: Tensor, needWeightGradient: Bool) -> (input: Tensor, weight: Tensor?)
+}

@@ -1,0 +1,134 @@
+// TapsTraining: the in-memory metrics store the dashboard polls, and its JSONL mirror on disk.
+import Foundation
+
+/// An immutable view of a run's metrics at one moment, safe to hand to the UI thread.
+public struct MetricsSnapshot: Sendable, Equatable {
+    /// Monotonic counter, bumped on every append; the UI redraws data panels only when it changes.
+    public var version: Int = 0
+    public var start: RunStartEvent?
+    /// Every step event so far (oldest first); thinned by 2 when it exceeds the store's capacity.
+    public var steps: [StepEvent] = []
+    public var epochs: [EpochEvent] = []
+    /// Notices, oldest first.
+    public var notices: [NoticeEvent] = []
+    public var end: RunEndEvent?
+
+    public init() {}
+
+    /// The latest step event, if any.
+    public var lastStep: StepEvent? { steps.last }
+
+    /// Folds one event into the snapshot (also used to replay a JSONL file for `--attach`).
+    public mutating func apply(_ event: MetricsEvent, stepCapacity: Int = 20_000) {
+        version += 1
+        switch event {
+        case .start(let e): start = e
+        case .step(let e):
+            steps.append(e)
+            if steps.count > stepCapacity {
+                // Keep the newest step exactly; thin the rest evenly.
+                steps = stride(from: steps.count - 1, through: 0, by: -2).map { steps[$0] }.reversed()
+            }
+        case .epoch(let e): epochs.append(e)
+        case .notice(let e): notices.append(e)
+        case .end(let e): end = e
+        }
+    }
+}
+
+/// Thread-safe store of metrics: the trainer appends, the UI reads snapshots (~10 Hz).
+/// Optionally mirrors every event to a JSONL file (one JSON object per line, snake_case keys).
+public final class MetricsStore: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current = MetricsSnapshot()
+    private let stepCapacity: Int
+    private var sink: FileHandle?
+    private let encoder: JSONEncoder
+    private var listeners: [@Sendable (MetricsEvent) -> Void] = []
+
+    /// Creates a store; `stepCapacity` bounds the step history kept in memory (the JSONL keeps all).
+    public init(stepCapacity: Int = 20_000) {
+        self.stepCapacity = stepCapacity
+        encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    }
+
+    deinit { try? sink?.close() }
+
+    /// Starts mirroring events to `url` (created or truncated). Lines are appended as events arrive, so a
+    /// reader (`taps-tui --attach`) sees a growing file; each line is complete when written.
+    /// - Throws: `CocoaError` if the file cannot be created.
+    public func mirror(to url: URL) throws {
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: url.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: url)
+        lock.lock(); sink = handle; lock.unlock()
+    }
+
+    /// Registers a callback run (on the appending thread) for every event, e.g. the CLI's progress lines.
+    public func onEvent(_ listener: @escaping @Sendable (MetricsEvent) -> Void) {
+        lock.lock(); listeners.append(listener); lock.unlock()
+    }
+
+    /// Appends an event: updates the snapshot, writes one JSONL line, notifies listeners.
+    public func append(_ event: MetricsEvent) {
+        let line = (try? encoder.encode(event)).map { $0 + Data([0x0A]) }
+        lock.lock()
+        current.apply(event, stepCapacity: stepCapacity)
+        if let line, let sink { sink.write(line) }
+        let ls = listeners
+        lock.unlock()
+        for l in ls { l(event) }
+    }
+
+    /// Flushes the JSONL file to disk.
+    public func flush() {
+        lock.lock(); defer { lock.unlock() }
+        try? sink?.synchronize()
+    }
+
+    /// A consistent copy of everything so far.
+    public func snapshot() -> MetricsSnapshot {
+        lock.lock(); defer { lock.unlock() }
+        return current
+    }
+
+    /// The current version counter (cheap; lets a poller skip unchanged frames).
+    public var version: Int {
+        lock.lock(); defer { lock.unlock() }
+        return current.version
+    }
+
+    /// Decodes a JSONL metrics file into events; blank lines are skipped, a truncated last line
+    /// (a run still writing) is ignored.
+    /// - Throws: `MetricsError.malformedLine` naming the file and line for any other bad line.
+    public static func readJSONL(_ url: URL) throws -> [MetricsEvent] {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let data = try Data(contentsOf: url)
+        let lines = data.split(separator: 0x0A, omittingEmptySubsequences: false)
+        var events: [MetricsEvent] = []
+        for (i, line) in lines.enumerated() where !line.allSatisfy({ $0 == 0x20 || $0 == 0x0D }) {
+            do {
+                events.append(try decoder.decode(MetricsEvent.self, from: Data(line)))
+            } catch {
+                if i == lines.count - 1 { break }  // partial last line of a live file
+                throw MetricsError.malformedLine(file: url.path, line: i + 1, reason: "\(error)")
+            }
+        }
+        return events
+    }
+}
+
+/// Errors reading a metrics stream.
+public enum MetricsError: Error, CustomStringConvertible {
+    case malformedLine(file: String, line: Int, reason: String)
+    public var description: String {
+        switch self {
+        case let .malformedLine(file, line, reason): return "\(file):\(line): not a metrics event (\(reason))"
+        }
+    }
+}
