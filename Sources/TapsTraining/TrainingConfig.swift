@@ -1,0 +1,92 @@
+// TapsTraining: everything that defines a training run (the CLI and the dashboard share it).
+import Foundation
+
+/// How a task adapts the base (taps-method.md §6).
+public enum TrainingMode: String, Codable, Sendable, CaseIterable {
+    /// Gated deltas with learned scores and the L1 sparsity penalty (Wallingford et al., CVPR 2022).
+    case taps
+    /// Every weight task-specific (all deltas always on, no penalty).
+    case finetune
+    /// Only the head (and normalisation/bias) trained; the backbone is frozen.
+    case probe
+}
+
+/// Which sparsity penalty `P(s)` to use (taps-method.md §3).
+public enum PenaltyKind: String, Codable, Sendable, CaseIterable {
+    /// `(1/N) * sum_i |s_i|` (the paper's, divided by the actual N).
+    case mean
+    /// `sum_i (n_i / n_total) * |s_i|`, pricing a layer by its delta's size.
+    case weighted
+}
+
+/// Options of one training run. Defaults are tuned for the embedded pack (taps-method.md §5).
+public struct TrainingConfig: Codable, Sendable, Equatable {
+    /// Task name from the embedded pack (`fashion`, `ucidigits`, `lfwfaces`, `mnist-rot90`, ...).
+    public var task: String = "fashion"
+    /// Base network: `digitcnn` (embedded) or a path to a `.safetensors` file of the same architecture.
+    public var base: String = "digitcnn"
+    public var mode: TrainingMode = .taps
+    /// Sparsity weight lambda (≥ 0).
+    public var lambda: Double = 0.3
+    /// Gate threshold tau: a layer is active when its score `s >= tau`.
+    public var tau: Double = 0.1
+    /// Initial score of every gate (above tau, so all gates start on).
+    public var initialScore: Double = 0.15
+    public var penalty: PenaltyKind = .mean
+    /// Total epochs, warm-up included.
+    public var epochs: Int = 5
+    /// Epochs at the start without the penalty.
+    public var warmupEpochs: Int = 2
+    /// Images per optimizer step.
+    public var batchSize: Int = 32
+    /// Peak learning rate (cosine decay to 0 over the run).
+    public var learningRate: Double = 0.01
+    /// Learning rate of the scores; `nil` uses `learningRate`.
+    public var scoreLearningRate: Double? = nil
+    public var momentum: Double = 0.9
+    /// Fraction of the training split held out for validation / model selection.
+    public var validationFraction: Double = 0.1
+    /// Seed of initialisation, split, shuffling and dropout.
+    public var seed: UInt64 = 0
+    /// Run folder (`metrics.jsonl`, `summary.json`, `task.safetensors`, snapshots).
+    public var outputDirectory: String = "runs/fashion"
+    /// Stop after this many optimizer steps (nil: run all epochs). For smoke tests and demos.
+    public var maxSteps: Int? = nil
+    /// Limit the training examples used (nil: all). For quick tests.
+    public var trainLimit: Int? = nil
+    /// OpenBLAS threads (nil: the machine's cores).
+    public var threads: Int? = nil
+
+    public init() {}
+
+    /// Checks ranges and names.
+    /// - Throws: `ConfigError.invalid` naming the option and what was expected.
+    public func validate() throws {
+        func bad(_ option: String, _ expected: String, _ got: Any) -> ConfigError {
+            .invalid(option: option, expected: expected, got: "\(got)")
+        }
+        guard lambda >= 0, lambda.isFinite else { throw bad("--lambda", "a finite number >= 0", lambda) }
+        guard epochs >= 1 else { throw bad("--epochs", "an integer >= 1", epochs) }
+        guard warmupEpochs >= 0 else { throw bad("--warmup-epochs", "an integer >= 0", warmupEpochs) }
+        guard batchSize >= 1 else { throw bad("--batch-size", "an integer >= 1", batchSize) }
+        guard learningRate > 0, learningRate.isFinite else { throw bad("--lr", "a number > 0", learningRate) }
+        guard validationFraction >= 0, validationFraction < 1 else {
+            throw bad("--val-fraction", "a fraction in [0, 1)", validationFraction)
+        }
+        guard tau.isFinite else { throw bad("--tau", "a finite number", tau) }
+        if let maxSteps, maxSteps < 1 { throw bad("--steps", "an integer >= 1", maxSteps) }
+    }
+}
+
+/// A configuration error, phrased for the command line.
+public enum ConfigError: Error, CustomStringConvertible, Equatable {
+    case invalid(option: String, expected: String, got: String)
+    case unknownTask(String, known: [String])
+    public var description: String {
+        switch self {
+        case let .invalid(option, expected, got): return "\(option): expected \(expected), got \(got)"
+        case let .unknownTask(name, known):
+            return "unknown task '\(name)'; embedded tasks: \(known.joined(separator: ", "))"
+        }
+    }
+}
