@@ -34,12 +34,18 @@ let package = Package(
         .target(name: "TapsTUI", dependencies: ["TapsTraining", "CNcursesw", "CTermGuard"],
                 swiftSettings: strict),
 
-        // MARK: - Executables
-        .executableTarget(name: "taps", dependencies: [
+        // Command-line options shared by both executables (so `taps train` and `taps-tui` agree).
+        .target(name: "TapsCommandLine", dependencies: [
             "TapsTraining", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
+
+        // MARK: - Executables
+        .executableTarget(name: "taps", dependencies: [
+            "TapsTraining", "TapsCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: strict),
         .executableTarget(name: "taps-tui", dependencies: [
-            "TapsTUI", "TapsTraining", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "TapsTUI", "TapsTraining", "TapsCommandLine",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
 
         // MARK: - Tests

@@ -1,0 +1,69 @@
+// TapsCommandLine: the training options shared by `taps train` and `taps-tui`.
+import ArgumentParser
+import TapsTraining
+
+extension TrainingMode: ExpressibleByArgument {}
+extension PenaltyKind: ExpressibleByArgument {}
+
+/// Options that define a training run; `taps train` and `taps-tui` take exactly these.
+public struct TrainingOptions: ParsableArguments {
+    @Option(help: "Task of the embedded pack (see `taps tasks`): fashion, ucidigits, lfwfaces, mnist-rot90, ...")
+    public var task: String = "fashion"
+
+    @Option(help: "Adaptation mode: taps (gated deltas + sparsity penalty), finetune (every layer task-specific), probe (head only).")
+    public var mode: TrainingMode = .taps
+
+    @Option(help: "Sparsity weight lambda (>= 0). Larger means fewer active layers.")
+    public var lambda: Double = TrainingConfig().lambda
+
+    @Option(help: "Gate threshold tau: a layer is active when its score >= tau.")
+    public var tau: Double = TrainingConfig().tau
+
+    @Option(help: "Sparsity penalty: mean ((1/N) sum |s|, the paper's) or weighted (by layer size).")
+    public var penalty: PenaltyKind = .mean
+
+    @Option(help: "Total training epochs, warm-up included.")
+    public var epochs: Int = TrainingConfig().epochs
+
+    @Option(name: .customLong("warmup-epochs"), help: "Epochs at the start without the sparsity penalty.")
+    public var warmupEpochs: Int = TrainingConfig().warmupEpochs
+
+    @Option(name: .customLong("batch-size"), help: "Images per optimizer step.")
+    public var batchSize: Int = TrainingConfig().batchSize
+
+    @Option(name: .customLong("lr"), help: "Peak learning rate (SGD, momentum 0.9, cosine decay to 0).")
+    public var learningRate: Double = TrainingConfig().learningRate
+
+    @Option(name: .customLong("val-fraction"), help: "Fraction of the training split held out for validation (model selection).")
+    public var validationFraction: Double = TrainingConfig().validationFraction
+
+    @Option(help: "Random seed (initialisation, split, shuffling).")
+    public var seed: UInt64 = 0
+
+    @Option(help: "Stop after this many optimizer steps (default: run every epoch).")
+    public var steps: Int?
+
+    @Option(name: .customLong("train-limit"), help: "Use at most this many training images (quick runs).")
+    public var trainLimit: Int?
+
+    @Option(help: "OpenBLAS threads (default: all cores).")
+    public var threads: Int?
+
+    @Option(help: "Run folder for metrics.jsonl, summary.json, task.safetensors and snapshots (default: runs/TASK).")
+    public var out: String?
+
+    public init() {}
+
+    /// The run configuration these options describe.
+    /// - Throws: `ConfigError` for out-of-range values.
+    public func config() throws -> TrainingConfig {
+        var c = TrainingConfig()
+        c.task = task; c.mode = mode; c.lambda = lambda; c.tau = tau; c.penalty = penalty
+        c.epochs = epochs; c.warmupEpochs = warmupEpochs; c.batchSize = batchSize
+        c.learningRate = learningRate; c.validationFraction = validationFraction; c.seed = seed
+        c.maxSteps = steps; c.trainLimit = trainLimit; c.threads = threads
+        c.outputDirectory = out ?? "runs/\(task)"
+        try c.validate()
+        return c
+    }
+}
