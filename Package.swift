@@ -36,7 +36,7 @@ let package = Package(
 
         // Command-line options shared by both executables (so `taps train` and `taps-tui` agree).
         .target(name: "TapsCommandLine", dependencies: [
-            "TapsTraining", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "TapsTraining", "TAPS", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
 
         // MARK: - Executables
@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "TapsTensorTests", dependencies: ["TapsTensor", "TapsTestSupport"]),
         .testTarget(name: "TapsNNTests", dependencies: ["TapsNN", "TapsData", "TapsTestSupport"]),
         .testTarget(name: "TAPSTests", dependencies: ["TAPS", "TapsNN", "TapsData", "TapsTestSupport"]),
-        .testTarget(name: "TapsDataTests", dependencies: ["TapsData", "TapsTestSupport"]),
+        .testTarget(name: "TapsDataTests", dependencies: ["TapsData", "TapsNN", "TapsTestSupport"]),
         .testTarget(name: "TapsTrainingTests", dependencies: ["TapsTraining", "TapsTestSupport"]),
         .testTarget(name: "TapsTUITests", dependencies: ["TapsTUI", "TapsTestSupport"]),
     ]

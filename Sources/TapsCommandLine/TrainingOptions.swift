@@ -1,6 +1,7 @@
 // TapsCommandLine: the training options shared by `taps train` and `taps-tui`.
 import ArgumentParser
 import TapsTraining
+import TAPS
 
 extension TrainingMode: ExpressibleByArgument {}
 extension PenaltyKind: ExpressibleByArgument {}

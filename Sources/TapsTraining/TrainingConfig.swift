@@ -1,5 +1,6 @@
 // TapsTraining: everything that defines a training run (the CLI and the dashboard share it).
 import Foundation
+import TAPS
 
 /// How a task adapts the base (taps-method.md §6).
 public enum TrainingMode: String, Codable, Sendable, CaseIterable {
@@ -9,14 +10,6 @@ public enum TrainingMode: String, Codable, Sendable, CaseIterable {
     case finetune
     /// Only the head (and normalisation/bias) trained; the backbone is frozen.
     case probe
-}
-
-/// Which sparsity penalty `P(s)` to use (taps-method.md §3).
-public enum PenaltyKind: String, Codable, Sendable, CaseIterable {
-    /// `(1/N) * sum_i |s_i|` (the paper's, divided by the actual N).
-    case mean
-    /// `sum_i (n_i / n_total) * |s_i|`, pricing a layer by its delta's size.
-    case weighted
 }
 
 /// Options of one training run. Defaults are tuned for the embedded pack (taps-method.md §5).

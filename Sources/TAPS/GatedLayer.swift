@@ -1,0 +1,113 @@
+// TAPS: the gated reparameterisation of one weighted layer (Wallingford et al., CVPR 2022, §3).
+import TapsNN
+import TapsTensor
+
+/// How a gate behaves in the three modes the engine trains (taps-method.md §6).
+public enum GateBehaviour: Sendable, Equatable {
+    /// `g = 1[s >= tau]` with a learned score and a straight-through gradient (TAPS).
+    case learned
+    /// `g = 1` always; the delta always trains and the score is not used (full fine-tuning).
+    case alwaysOn
+    /// `g = 0` always; the delta never trains (linear probe).
+    case alwaysOff
+}
+
+/// A TAPS-gated weighted layer: wraps a `Linear` or `Conv2d` whose own weight is the frozen, shared
+/// base weight `w0`, and adds a task-specific delta `dw` (same shape, zero-initialised) and a scalar
+/// score `s`:
+///
+/// ```
+/// g = 1[s >= tau]
+/// w = w0 + g * dw                                  (forward)
+/// dL/d(dw) = g * G,   dL/ds = sum(G ⊙ dw)          (backward, straight-through; G = dL/dw)
+/// ```
+///
+/// `w0` never receives a gradient. A switched-off layer whose delta is non-zero still computes `G` so
+/// its score can switch it back on; only a layer whose delta is exactly zero skips that GEMM
+/// (taps-method.md §2). The sparsity penalty's gradient is added by ``SparsityPenalty``, not here.
+///
+/// References: Wallingford et al., "Task Adaptive Parameter Sharing for Multi-Task Learning", CVPR 2022,
+/// Eq. 1–3; Bengio et al. 2013 for the straight-through estimator.
+public final class GatedLayer: Layer {
+    /// Module name of the wrapped layer, e.g. `conv_layers.3` or `layer1.0.conv1`.
+    public let name: String
+    /// The wrapped layer; its `weight` is `w0` (frozen: `requiresGrad == false`).
+    public let base: any WeightedLayer
+    /// Task-specific delta `dw`, shape of `w0`; state_dict key `<name>.weight_delta`.
+    public let delta: Parameter
+    /// Task-specific score `s`, shape `[1]`; state_dict key `<name>.score`.
+    public let score: Parameter
+    /// Threshold: the layer is active when `score >= tau`.
+    public var tau: Float
+    /// Gate behaviour for the current mode.
+    public var behaviour: GateBehaviour
+
+    private struct Cache {
+        var effectiveWeight: Tensor
+        var gate: Bool
+    }
+    private var cache: Cache?
+
+    /// Wraps `base`, freezing its weight.
+    /// - Parameters:
+    ///   - name: module name (the weight's state_dict key without `.weight`).
+    ///   - initialScore: starting score `s` (default 0.15, above the default tau 0.1, so the gate starts on).
+    public init(name: String, wrapping base: any WeightedLayer, tau: Float = 0.1, initialScore: Float = 0.15,
+                behaviour: GateBehaviour = .learned) {
+        self.name = name
+        self.base = base
+        self.tau = tau
+        self.behaviour = behaviour
+        base.weight.requiresGrad = false
+        delta = Parameter("\(name).weight_delta", Tensor(zeros: base.weight.value.shape),
+                          requiresGrad: behaviour != .alwaysOff)
+        score = Parameter("\(name).score", Tensor(shape: [1], storage: [initialScore]),
+                          requiresGrad: behaviour == .learned)
+    }
+
+    /// The current gate `g` (`1[s >= tau]` for learned gates).
+    public var isActive: Bool {
+        switch behaviour {
+        case .learned: return score.value.storage[0] >= tau
+        case .alwaysOn: return true
+        case .alwaysOff: return false
+        }
+    }
+
+    /// Whether the layer with threshold `threshold` would be active (for "what if tau were ..." views).
+    public func isActive(threshold: Float) -> Bool { score.value.storage[0] >= threshold }
+
+    /// Number of elements of `w0` (= size of the delta a task stores when this layer is active).
+    public var weightCount: Int { base.weight.count }
+
+    /// The weight the layer computes with now: `w0 + g * dw`.
+    public var effectiveWeight: Tensor {
+        isActive ? base.weight.value + delta.value : base.weight.value
+    }
+
+    /// Forward through the wrapped layer with `w = w0 + g * dw`. Input/output shapes are the wrapped layer's.
+    public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor {
+        let gate = isActive
+        let w = gate ? base.weight.value + delta.value : base.weight.value
+        if mode == .training { cache = Cache(effectiveWeight: w, gate: gate) }
+        return base.forward(x, weight: w, mode: mode)
+    }
+
+    /// Backward: returns `dL/dx`; accumulates `g * G` into `delta.grad`, `<G, dw>` into `score.grad`
+    /// (straight-through) and the bias gradient (if the bias trains) inside the wrapped layer.
+    public func backward(_ dOut: Tensor) -> Tensor {
+        guard let cache else { preconditionFailure("GatedLayer \(name): backward without a training forward") }
+        let deltaTrains = delta.requiresGrad && cache.gate
+        let scoreTrains = score.requiresGrad && delta.value.maxAbs() != 0
+        let (dx, g) = base.backward(dOut, weight: cache.effectiveWeight,
+                                    needWeightGradient: deltaTrains || scoreTrains)
+        if let g {
+            if deltaTrains { delta.grad.add(g) }
+            if scoreTrains { score.grad.storage[0] += Float(g.dot(delta.value)) }
+        }
+        return dx
+    }
+
+    /// Delta, score, then the wrapped layer's parameters (`w0`, frozen, and the bias).
+    public var parameters: [Parameter] { base.parameters + [delta, score] }
+}
