@@ -1,0 +1,125 @@
+// TapsData: the IDX format of MNIST (LeCun et al.), raw or gzip-compressed.
+//
+// Images: big-endian u32 magic 0x00000803, u32 N, u32 rows, u32 cols, then N*rows*cols uint8 pixels.
+// Labels: big-endian u32 magic 0x00000801, u32 N, then N uint8 labels.
+// Reference: yann.lecun.com/exdb/mnist ("FILE FORMATS FOR THE MNIST DATABASE").
+import Foundation
+
+/// Reader and writer of IDX image and label files (the MNIST format), gzip-compressed or raw.
+///
+/// Every check on file contents throws a ``DatasetError`` instead of trapping.
+public enum IDX {
+    /// Magic number of a uint8 3-D (images) IDX file.
+    public static let imagesMagic: UInt32 = 0x0000_0803
+    /// Magic number of a uint8 1-D (labels) IDX file.
+    public static let labelsMagic: UInt32 = 0x0000_0801
+    /// Largest accepted image side, in pixels.
+    public static let maximumSide = 65_535
+
+    /// Images read from an IDX file: `count` images of `rows` × `cols` uint8 pixels, row-major.
+    public struct Images: Sendable, Equatable {
+        /// Number of images `N`.
+        public var count: Int
+        /// Image height.
+        public var rows: Int
+        /// Image width.
+        public var cols: Int
+        /// `N * rows * cols` pixels, image after image, row-major.
+        public var pixels: [UInt8]
+    }
+
+    /// Reads an images file (`...-images-idx3-ubyte[.gz]`).
+    /// - Throws: ``DatasetError`` for an unreadable file, corrupt gzip, wrong magic, bad dimensions,
+    ///   truncated or over-long data.
+    public static func readImages(_ url: URL) throws -> Images {
+        try parseImages(readMaybeGzip(url), source: url.path)
+    }
+
+    /// Reads a labels file (`...-labels-idx1-ubyte[.gz]`).
+    /// - Throws: ``DatasetError`` as ``readImages(_:)``.
+    public static func readLabels(_ url: URL) throws -> [UInt8] {
+        try parseLabels(readMaybeGzip(url), source: url.path)
+    }
+
+    /// Parses decompressed images bytes; `source` names the origin in errors.
+    public static func parseImages(_ data: Data, source: String) throws -> Images {
+        let bytes = [UInt8](data)
+        try checkHeader(bytes, magic: imagesMagic, headerBytes: 16, source: source)
+        let count = Int(readU32(bytes, at: 4)), rows = Int(readU32(bytes, at: 8)), cols = Int(readU32(bytes, at: 12))
+        for (field, value) in [("rows", rows), ("cols", cols)] where value < 1 || value > maximumSide {
+            throw DatasetError.malformed(file: source, field: "header \(field)", expected: "1...\(maximumSide)", found: "\(value)")
+        }
+        let expected = count.multipliedReportingOverflow(by: rows * cols)
+        let available = bytes.count - 16
+        if expected.overflow || expected.partialValue > available {
+            throw DatasetError.truncated(file: source, field: "pixel data for \(count) images of \(rows)x\(cols)",
+                                         expectedBytes: expected.overflow ? Int.max : expected.partialValue, foundBytes: available)
+        }
+        if expected.partialValue < available {
+            throw DatasetError.malformed(file: source, field: "data length", expected: "\(expected.partialValue) bytes after the header",
+                                         found: "\(available) (trailing bytes)")
+        }
+        return Images(count: count, rows: rows, cols: cols, pixels: Array(bytes[16...]))
+    }
+
+    /// Parses decompressed labels bytes; `source` names the origin in errors.
+    public static func parseLabels(_ data: Data, source: String) throws -> [UInt8] {
+        let bytes = [UInt8](data)
+        try checkHeader(bytes, magic: labelsMagic, headerBytes: 8, source: source)
+        let count = Int(readU32(bytes, at: 4))
+        let available = bytes.count - 8
+        if count > available {
+            throw DatasetError.truncated(file: source, field: "label data for \(count) labels", expectedBytes: count, foundBytes: available)
+        }
+        if count < available {
+            throw DatasetError.malformed(file: source, field: "data length", expected: "\(count) bytes after the header",
+                                         found: "\(available) (trailing bytes)")
+        }
+        return Array(bytes[8...])
+    }
+
+    /// The raw (uncompressed) bytes of an images file.
+    /// - Precondition: `pixels.count == count * rows * cols`.
+    public static func encodeImages(_ images: Images) -> Data {
+        precondition(images.pixels.count == images.count * images.rows * images.cols, "IDX.encodeImages: pixel count")
+        var out = Data()
+        for v in [imagesMagic, UInt32(images.count), UInt32(images.rows), UInt32(images.cols)] { appendU32(&out, v) }
+        out.append(contentsOf: images.pixels)
+        return out
+    }
+
+    /// The raw (uncompressed) bytes of a labels file.
+    public static func encodeLabels(_ labels: [UInt8]) -> Data {
+        var out = Data()
+        appendU32(&out, labelsMagic)
+        appendU32(&out, UInt32(labels.count))
+        out.append(contentsOf: labels)
+        return out
+    }
+
+    // MARK: - Helpers
+
+    private static func checkHeader(_ bytes: [UInt8], magic: UInt32, headerBytes: Int, source: String) throws {
+        guard bytes.count >= 4 else {
+            throw DatasetError.truncated(file: source, field: "IDX header", expectedBytes: headerBytes, foundBytes: bytes.count)
+        }
+        let found = readU32(bytes, at: 0)
+        guard found == magic else {
+            let hint = found == (magic == imagesMagic ? labelsMagic : imagesMagic) ? " (images and labels swapped?)" : ""
+            throw DatasetError.malformed(file: source, field: "magic", expected: hex(magic), found: hex(found) + hint)
+        }
+        guard bytes.count >= headerBytes else {
+            throw DatasetError.truncated(file: source, field: "IDX header", expectedBytes: headerBytes, foundBytes: bytes.count)
+        }
+    }
+
+    private static func readU32(_ bytes: [UInt8], at offset: Int) -> UInt32 {
+        bytes[offset..<(offset + 4)].reduce(0) { $0 << 8 | UInt32($1) }
+    }
+
+    private static func appendU32(_ data: inout Data, _ value: UInt32) {
+        withUnsafeBytes(of: value.bigEndian) { data.append(contentsOf: $0) }
+    }
+
+    private static func hex(_ v: UInt32) -> String { "0x" + String(format: "%08X", v) }
+}
