@@ -26,6 +26,14 @@ public enum IDX {
         public var cols: Int
         /// `N * rows * cols` pixels, image after image, row-major.
         public var pixels: [UInt8]
+
+        /// Wraps `count` images of `rows` × `cols` pixels (`pixels.count == count * rows * cols`).
+        public init(count: Int, rows: Int, cols: Int, pixels: [UInt8]) {
+            self.count = count
+            self.rows = rows
+            self.cols = cols
+            self.pixels = pixels
+        }
     }
 
     /// Reads an images file (`...-images-idx3-ubyte[.gz]`).
