@@ -1,0 +1,94 @@
+// TapsTensor: im2col / col2im writing into a wider column matrix, so several images share one GEMM.
+// Notation inside kernels: C input channels, H W input size, KH KW kernel, OH OW output size,
+// P = OH*OW output positions of one image, LD the row stride (leading dimension) of the column matrix.
+
+/// Unfolds one image `[C, H, W]` into columns `[C*KH*KW, OH*OW]` stored with row stride `rowStride`
+/// (`rowStride >= OH*OW`), zero padding:
+///
+/// ```
+/// columns[(c*KH + kh)*KW + kw, oh*OW + ow] = image[c, oh*sh + kh*dh - ph, ow*sw + kw*dw - pw]   (0 outside)
+/// ```
+///
+/// Writing image `n` of a batch at `columns + n*OH*OW` with `rowStride = N*OH*OW` builds the column
+/// matrix `[C*KH*KW, N*OH*OW]` of the whole batch, so one GEMM convolves every image. Same contract as
+/// ``im2col(_:_:_:)`` when `rowStride == OH*OW` (that function is the readable reference).
+/// References: Caffe `im2col_cpu`; PyTorch `nn.Unfold`.
+public func im2col(_ image: UnsafePointer<Float>, _ g: ConvGeometry, _ columns: UnsafeMutablePointer<Float>,
+                   rowStride: Int) {
+    let OH = g.outHeight, OW = g.outWidth, H = g.height, W = g.width
+    let sh = g.strideH, sw = g.strideW
+    precondition(rowStride >= OH * OW, "im2col: rowStride \(rowStride) < \(OH * OW)")
+    var row = 0
+    for c in 0..<g.channels {
+        let plane = image + c * H * W
+        for kh in 0..<g.kernelHeight {
+            for kw in 0..<g.kernelWidth {
+                let dst = columns + row * rowStride
+                let offH = kh * g.dilationH - g.padH, offW = kw * g.dilationW - g.padW
+                let (owStart, owEnd) = validRange(offset: offW, stride: sw, input: W, output: OW)
+                for oh in 0..<OH {
+                    let ih = oh * sh + offH
+                    let d = dst + oh * OW
+                    if ih < 0 || ih >= H || owStart >= owEnd {
+                        d.update(repeating: 0, count: OW)
+                        continue
+                    }
+                    let src = plane + ih * W + offW
+                    if owStart > 0 { d.update(repeating: 0, count: owStart) }
+                    if sw == 1 {
+                        (d + owStart).update(from: src + owStart, count: owEnd - owStart)
+                    } else {
+                        for ow in owStart..<owEnd { d[ow] = src[ow * sw] }
+                    }
+                    if owEnd < OW { (d + owEnd).update(repeating: 0, count: OW - owEnd) }
+                }
+                row += 1
+            }
+        }
+    }
+}
+
+/// Folds columns `[C*KH*KW, OH*OW]` stored with row stride `rowStride` back into an image `[C, H, W]`,
+/// **adding** into `image` (the adjoint of ``im2col(_:_:_:rowStride:)``; overlapping windows sum).
+/// The caller zeroes `image` first.
+public func col2im(_ columns: UnsafePointer<Float>, _ g: ConvGeometry, _ image: UnsafeMutablePointer<Float>,
+                   rowStride: Int) {
+    let OH = g.outHeight, OW = g.outWidth, H = g.height, W = g.width
+    let sh = g.strideH, sw = g.strideW
+    precondition(rowStride >= OH * OW, "col2im: rowStride \(rowStride) < \(OH * OW)")
+    var row = 0
+    for c in 0..<g.channels {
+        let plane = image + c * H * W
+        for kh in 0..<g.kernelHeight {
+            for kw in 0..<g.kernelWidth {
+                let src = columns + row * rowStride
+                let offH = kh * g.dilationH - g.padH, offW = kw * g.dilationW - g.padW
+                let (owStart, owEnd) = validRange(offset: offW, stride: sw, input: W, output: OW)
+                row += 1
+                if owStart >= owEnd { continue }
+                for oh in 0..<OH {
+                    let ih = oh * sh + offH
+                    if ih < 0 || ih >= H { continue }
+                    let dst = plane + ih * W + offW
+                    let s = src + oh * OW
+                    if sw == 1 {
+                        for ow in owStart..<owEnd { dst[ow] += s[ow] }
+                    } else {
+                        for ow in owStart..<owEnd { dst[ow * sw] += s[ow] }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Output columns `ow` in `start..<end` whose input column `ow*stride + offset` lies in `0..<input`.
+@inline(__always)
+private func validRange(offset: Int, stride: Int, input: Int, output: Int) -> (Int, Int) {
+    // ow*stride + offset >= 0  <=>  ow >= ceil(-offset / stride)
+    let start = offset >= 0 ? 0 : (-offset + stride - 1) / stride
+    // ow*stride + offset <= input - 1  <=>  ow <= floor((input - 1 - offset) / stride)
+    let last = input - 1 - offset
+    let end = last < 0 ? 0 : last / stride + 1
+    return (min(start, output), min(max(end, 0), output))
+}

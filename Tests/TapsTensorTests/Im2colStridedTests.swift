@@ -1,0 +1,48 @@
+import Testing
+import TapsTensor
+import TapsTestSupport
+
+@Suite("Batched (row-stride) im2col / col2im")
+struct Im2colStridedTests {
+    static let geometries = [
+        ConvGeometry(channels: 3, height: 7, width: 5, kernelHeight: 3, kernelWidth: 3, padH: 1, padW: 1),
+        ConvGeometry(channels: 2, height: 9, width: 8, kernelHeight: 3, kernelWidth: 2, strideH: 2, strideW: 3, padH: 1, padW: 0),
+        ConvGeometry(channels: 1, height: 5, width: 5, kernelHeight: 5, kernelWidth: 5, padH: 2, padW: 2),
+        ConvGeometry(channels: 2, height: 6, width: 7, kernelHeight: 3, kernelWidth: 3, strideH: 2, strideW: 2, padH: 2, padW: 2,
+                     dilationH: 2, dilationW: 2),
+        ConvGeometry(channels: 1, height: 2, width: 2, kernelHeight: 3, kernelWidth: 3, padH: 2, padW: 2),
+    ]
+
+    @Test("matches the reference im2col image by image inside a wider matrix", arguments: geometries)
+    func matchesReference(g: ConvGeometry) {
+        var rng = SeededRNG(seed: 5)
+        let batch = 3, P = g.columnCols, rows = g.columnRows, image = g.channels * g.height * g.width
+        let x = Tensor.normal([batch * image], rng: &rng)
+        var wide = Tensor(repeating: .nan, shape: [rows * batch * P])
+        x.withBuffer { xp in wide.withMutableBuffer { wp in
+            for b in 0..<batch { im2col(xp.baseAddress! + b * image, g, wp.baseAddress! + b * P, rowStride: batch * P) }
+        } }
+        for b in 0..<batch {
+            var ref = Tensor(zeros: [rows * P])
+            x.withBuffer { xp in ref.withMutableBuffer { im2col(xp.baseAddress! + b * image, g, $0.baseAddress!) } }
+            for r in 0..<rows {
+                let got = Array(wide.storage[(r * batch * P + b * P)..<(r * batch * P + b * P + P)])
+                #expect(got == Array(ref.storage[(r * P)..<(r * P + P)]), "row \(r) image \(b)")
+            }
+        }
+    }
+
+    @Test("col2im with a row stride is the adjoint of im2col with the same stride", arguments: geometries)
+    func adjoint(g: ConvGeometry) {
+        var rng = SeededRNG(seed: 6)
+        let ld = g.columnCols + 3
+        let x = Tensor.normal([g.channels * g.height * g.width], rng: &rng)
+        var y = Tensor.normal([g.columnRows * ld], rng: &rng)
+        for r in 0..<g.columnRows { for k in g.columnCols..<ld { y.storage[r * ld + k] = 0 } }
+        var cols = Tensor(zeros: [g.columnRows * ld])
+        var back = Tensor(zeros: [x.count])
+        x.withBuffer { xp in cols.withMutableBuffer { im2col(xp.baseAddress!, g, $0.baseAddress!, rowStride: ld) } }
+        y.withBuffer { yp in back.withMutableBuffer { col2im(yp.baseAddress!, g, $0.baseAddress!, rowStride: ld) } }
+        #expect(relativeError(cols.dot(y), x.dot(back)) < 1e-5)
+    }
+}
