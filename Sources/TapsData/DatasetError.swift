@@ -18,6 +18,7 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
     /// A task name is not one the catalog knows.
     case unknownTask(name: String, known: [String])
 
+    /// The message: one line naming the file, the field and what was expected vs found.
     public var description: String {
         switch self {
         case let .unreadable(file, reason):

@@ -187,6 +187,7 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
     /// A tensor name given to the writer is empty, duplicated or reserved.
     case invalidTensorName(file: String, name: String, reason: String)
 
+    /// The message: one line naming the file and the problem.
     public var description: String {
         switch self {
         case let .unreadable(file, reason):
