@@ -271,7 +271,8 @@ extension SafeTensors {
             entries.append(try parseEntry(name, value, source: source))
         }
         entries.sort { ($0.begin, $0.end, $0.name) < ($1.begin, $1.end, $1.name) }
-        return (entries, metadata, data.startIndex + 8 + Int(length))
+        // Offset of the data buffer from the first byte of `data` (not from `data.startIndex`).
+        return (entries, metadata, 8 + Int(length))
     }
 
     private static func parseEntry(_ name: String, _ value: JSONValue, source: String) throws -> Entry {

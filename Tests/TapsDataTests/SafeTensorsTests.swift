@@ -43,6 +43,10 @@ struct SafeTensorsTests {
         let headerLength = bytes.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
         #expect(headerLength % 8 == 0)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["model.safetensors"])
+        // A Data slice with a non-zero startIndex reads the same (regression: offsets were mixed up).
+        let padded = Data([9, 9, 9]) + bytes
+        let slice = try SafeTensors.read(data: padded.dropFirst(3), source: "slice")
+        #expect(slice.names == file.names && slice["fc.weight"] == file["fc.weight"])
         // Overwrite in place (atomic rename over an existing file).
         try SafeTensors.write([("x", Tensor(repeating: 1, shape: [2]))], to: url)
         #expect(try SafeTensors.read(url).names == ["x"])
