@@ -1,2 +1,27 @@
+// CNcursesw: ncursesw for Swift. SwiftPM drops pkg-config's -D flags, so the wide-character API is enabled
+// here, and the curses globals (not concurrency-safe in Swift 6) are read through inline getters.
+#pragma once
+#ifndef NCURSES_WIDECHAR
 #define NCURSES_WIDECHAR 1
+#endif
+#ifndef _XOPEN_SOURCE_EXTENDED
+#define _XOPEN_SOURCE_EXTENDED 1
+#endif
+#include <locale.h>
+#include <wchar.h>
 #include <ncursesw/curses.h>
+
+static inline WINDOW *taps_stdscr(void) { return stdscr; }
+static inline int taps_lines(void) { return LINES; }
+static inline int taps_cols(void) { return COLS; }
+static inline int taps_colors(void) { return COLORS; }
+static inline int taps_color_pairs(void) { return COLOR_PAIRS; }
+static inline int taps_key_resize(void) { return KEY_RESIZE; }
+
+/// Draws one character cell (a single code point) with attributes and colour pair at (y, x).
+static inline int taps_put_cell(int y, int x, wchar_t ch, attr_t attrs, short pair) {
+    wchar_t text[2] = { ch, 0 };
+    cchar_t cell;
+    if (setcchar(&cell, text, attrs, pair, NULL) != OK) return ERR;
+    return mvadd_wch(y, x, &cell);
+}

@@ -1,0 +1,107 @@
+// TapsTUI: the one key table; the help overlay, the hint line and the README section are generated from it.
+
+/// A key press as the dashboard sees it.
+public enum Key: Hashable, Sendable {
+    case character(Character)
+    case control(Character)
+    case function(Int)
+    case escape
+    case resize
+
+    /// How the key is written in the help overlay.
+    public var label: String {
+        switch self {
+        case .character(" "): "space"
+        case .character(let c): String(c)
+        case .control(let c): "Ctrl-\(c.uppercased())"
+        case .function(let n): "F\(n)"
+        case .escape: "Esc"
+        case .resize: "resize"
+        }
+    }
+}
+
+/// What a key does.
+public enum Action: Hashable, Sendable {
+    case lambdaDivide(Double)
+    case lambdaMultiply(Double)
+    case lambdaReset
+    case togglePause
+    case exportSnapshot
+    case toggleHelp
+    case toggleGlyphs
+    case closeOverlay
+    case quit
+}
+
+/// One row of the key table.
+public struct KeyBinding: Sendable {
+    public var keys: [Key]
+    public var action: Action
+    /// Short text for the help overlay and README.
+    public var help: String
+    /// Short text for the bottom hint line (nil: not shown there).
+    public var hint: String?
+    /// Whether the key steers training (disabled when attached read-only to a file).
+    public var steersTraining: Bool
+
+    public init(_ keys: [Key], _ action: Action, _ help: String, hint: String? = nil, steersTraining: Bool = false) {
+        self.keys = keys; self.action = action; self.help = help; self.hint = hint; self.steersTraining = steersTraining
+    }
+
+    /// The keys, as shown in the help overlay: `? F1 h`.
+    public var keyLabel: String { keys.map(\.label).joined(separator: " ") }
+}
+
+/// The dashboard's key table.
+public enum Keymap {
+    /// Every binding, in the order of the help overlay.
+    public static let bindings: [KeyBinding] = [
+        KeyBinding([.character("]")], .lambdaMultiply(1.25), "lambda x 1.25 (fewer active layers)", hint: "] λ×1.25",
+                   steersTraining: true),
+        KeyBinding([.character("[")], .lambdaDivide(1.25), "lambda / 1.25 (more active layers)", hint: "[ λ÷1.25",
+                   steersTraining: true),
+        KeyBinding([.character("}")], .lambdaMultiply(10), "lambda x 10", hint: "} λ×10", steersTraining: true),
+        KeyBinding([.character("{")], .lambdaDivide(10), "lambda / 10", hint: "{ λ÷10", steersTraining: true),
+        KeyBinding([.character("0")], .lambdaReset, "lambda back to its start value", hint: "0 reset",
+                   steersTraining: true),
+        KeyBinding([.character(" "), .character("Z")], .togglePause, "pause / resume training", hint: "space pause",
+                   steersTraining: true),
+        KeyBinding([.character("e")], .exportSnapshot, "export a snapshot (JSON, CSV, SVG) now", hint: "e export",
+                   steersTraining: true),
+        KeyBinding([.character("g")], .toggleGlyphs, "glyphs: braille / ASCII"),
+        KeyBinding([.character("?"), .function(1), .character("h")], .toggleHelp, "this help", hint: "? help"),
+        KeyBinding([.escape], .closeOverlay, "close the help"),
+        KeyBinding([.character("q"), .function(10), .control("c")], .quit,
+                   "quit (finishes the step, writes the run folder)", hint: "q quit"),
+    ]
+
+    /// The action bound to `key`, if any.
+    public static func action(for key: Key) -> Action? {
+        bindings.first { $0.keys.contains(key) }?.action
+    }
+
+    /// The binding of `key`, if any.
+    public static func binding(for key: Key) -> KeyBinding? {
+        bindings.first { $0.keys.contains(key) }
+    }
+
+    /// The help text as lines of `keys  description` (what the overlay draws).
+    public static func helpLines(readOnly: Bool = false) -> [String] {
+        let keyWidth = bindings.map(\.keyLabel.count).max() ?? 0
+        return bindings.map { b in
+            let note = readOnly && b.steersTraining ? " (off: attached)" : ""
+            return b.keyLabel.padding(toLength: keyWidth, withPad: " ", startingAt: 0) + "  " + b.help + note
+        }
+    }
+
+    /// The key table as a Markdown table (the README's dashboard section).
+    public static func markdownTable() -> String {
+        var out = "| keys | action |\n|---|---|\n"
+        for b in bindings {
+            let keys = b.keys.map { "`\($0.label == "`" ? "` ` `" : $0.label)`" }.joined(separator: " ")
+            out += "| \(keys) | \(b.help) |\n"
+        }
+        return out
+    }
+}

@@ -1,0 +1,172 @@
+// TapsTUI: the two status lines at the top and the key-hint line at the bottom.
+import Foundation
+
+enum StatusBar {
+    /// Line 1: run identity, progress, throughput, ETA and the RUNNING/PAUSED/DONE badge on the right.
+    static func drawRunLine(_ buffer: inout ScreenBuffer, y: Int, width: Int, state: DashboardState, theme: Theme,
+                            glyphs: Glyphs) {
+        let bar = Style(fg: theme[.statusFg], bg: theme[.statusBg])
+        buffer.fill(Rect(x: 0, y: y, width: width, height: 1), style: bar)
+        let status = state.status
+        let badgeKey: ThemeKey = switch status {
+        case .running, .starting: .running
+        case .paused, .stopping: .paused
+        case .failed: .error
+        case .done, .stopped: .done
+        }
+        let badge = " \(status.rawValue) "
+        let badgeStyle = Style(fg: theme[badgeKey], bg: theme[.statusBg], attrs: [.bold, .reverse])
+
+        var segments: [(String, Int)] = []  // text, priority (higher stays longer)
+        if let s = state.metrics.start {
+            segments.append(("\(s.task) \(glyphs.separator) \(s.mode) \(glyphs.separator) \(s.base)", 5))
+        } else {
+            segments.append(("loading the task and the base network\(glyphs.ellipsis)", 5))
+        }
+        if let last = state.metrics.lastStep {
+            let epochs = state.metrics.start.map { "/\($0.epochs)" } ?? ""
+            segments.append(("ep \(last.epoch)\(epochs)", 4))
+            let planned = state.plannedSteps.map { "/\($0)" } ?? ""
+            segments.append(("step \(last.step)\(planned)", 6))
+            segments.append(("\(last.phase)", 1))
+            segments.append(("\(Int(last.samplesPerSecond.rounded())) img/s", 3))
+            if let end = state.metrics.end {
+                segments.append(("took \(Format.duration(end.seconds))", 2))
+            } else if let eta = state.etaSeconds {
+                segments.append(("ETA \(Format.duration(eta))", 2))
+            }
+        }
+        let room = width - badge.count - 2
+        var kept = segments
+        while !kept.isEmpty && kept.map({ $0.0.count + 2 }).reduce(0, +) > room {
+            let lowest = kept.enumerated().min { $0.element.1 < $1.element.1 }!.offset
+            kept.remove(at: lowest)
+        }
+        var x = 1
+        for (i, seg) in kept.enumerated() {
+            if i > 0 { x += buffer.put("  ", x: x, y: y, style: bar) }
+            x += buffer.put(seg.0, x: x, y: y, style: i == 0 ? bar.with(.bold) : bar, maxWidth: max(0, room - x))
+        }
+        buffer.put(badge, x: max(0, width - badge.count - 1), y: y, style: badgeStyle)
+    }
+
+    /// Line 2: lambda (and its history), tau, active k/N, task-specific parameters and % of the backbone.
+    static func drawModelLine(_ buffer: inout ScreenBuffer, y: Int, width: Int, state: DashboardState, theme: Theme,
+                              glyphs: Glyphs) {
+        let dim = theme.style(.dimFg), value = theme.style(.highlight, .bold)
+        var spans: [Span] = []
+        if let lambda = state.currentLambda {
+            spans.append(Span(text: glyphs.lambda, style: dim))
+            spans.append(Span(text: Format.number(lambda), style: theme.style(.lambda, .bold)))
+            let history = state.lambdaHistory
+            if history.count > 1 {
+                let tail = history.suffix(4).map(Format.number).joined(separator: glyphs.arrow)
+                let text = "(" + (history.count > 4 ? glyphs.ellipsis : "") + tail + ")"
+                spans.append(Span(text: text, style: theme.style(.lambda)))
+            }
+        }
+        if let start = state.metrics.start {
+            spans.append(Span(text: " \(glyphs.tau)", style: dim))
+            spans.append(Span(text: Format.number(start.tau), style: value))
+            let k = state.activeFlags.filter { $0 }.count
+            spans.append(Span(text: " active", style: dim))
+            spans.append(Span(text: "\(k)/\(start.layers.count)", style: theme.style(.active, .bold)))
+            if let (count, exact) = state.taskSpecificParameters {
+                spans.append(Span(text: " task-specific", style: dim))
+                spans.append(Span(text: (exact ? "" : "~") + Format.count(count), style: value))
+                if start.backboneParameters > 0 {
+                    let pct = Format.percent(Double(count) / Double(start.backboneParameters))
+                    spans.append(Span(text: "= \(pct)", style: value))
+                    spans.append(Span(text: "of backbone", style: dim))
+                }
+            }
+        }
+        if state.readOnly { spans.append(Span(text: " [attached, read-only]", style: dim)) }
+        Box.writeSpans(&buffer, spans, x: 1, y: y, maxX: width - 1)
+    }
+
+    /// The bottom line: key hints from the keymap (key in reverse video, then what it does), and the measured
+    /// frame rate on the right when there is room. `? help` and `q quit` are always shown.
+    static func drawHints(_ buffer: inout ScreenBuffer, y: Int, width: Int, state: DashboardState, theme: Theme) {
+        let hints = Keymap.bindings.compactMap { b -> (key: String, text: String, reserved: Bool)? in
+            guard let hint = b.hint, !(state.readOnly && b.steersTraining) else { return nil }
+            let parts = hint.split(separator: " ", maxSplits: 1).map(String.init)
+            let reserved = b.action == .quit || b.action == .toggleHelp
+            return (parts[0], parts.count > 1 ? parts[1] : "", reserved)
+        }
+        func cost(_ h: (key: String, text: String, reserved: Bool)) -> Int { h.key.count + 1 + h.text.count + 1 }
+        let reservedWidth = hints.filter(\.reserved).map(cost).reduce(0, +)
+        var budget = width - 2 - reservedWidth
+        var shown: [(key: String, text: String, reserved: Bool)] = []
+        for h in hints {
+            if h.reserved { shown.append(h); continue }
+            if cost(h) <= budget { shown.append(h); budget -= cost(h) } else { budget = 0 }
+        }
+        var x = 1
+        for h in shown {
+            x += buffer.put(h.key, x: x, y: y, style: theme.style(.highlight, [.bold, .reverse]))
+            x += buffer.put(" " + h.text + " ", x: x, y: y, style: theme.style(.dimFg))
+        }
+        if let fps = state.framesPerSecond.map({ String(format: "%.1f fps", $0) }), x + fps.count + 1 < width {
+            buffer.put(fps, x: width - fps.count - 1, y: y, style: theme.style(.dimFg))
+        }
+    }
+}
+
+enum EventLog {
+    /// The newest notices (and the UI's own message), oldest at the top, in `rect`.
+    static func draw(_ buffer: inout ScreenBuffer, _ rect: Rect, state: DashboardState, theme: Theme,
+                     glyphs: Glyphs) {
+        guard rect.height > 0 else { return }
+        var entries: [(String, ThemeKey)] = state.metrics.notices.suffix(rect.height).map { n in
+            let key: ThemeKey = n.kind == "error" ? .error : n.kind == "lambda" ? .lambda : .event
+            var text = n.message
+            if n.kind == "snapshot", let paths = n.paths, !paths.isEmpty, !text.contains(paths[0]) {
+                text += " " + paths.joined(separator: " ")
+            }
+            return ("step \(n.step)  \(text)", key)
+        }
+        if let end = state.metrics.end {
+            var text = "run \(end.status) at step \(end.step)"
+            if let acc = end.testAccuracy { text += ", test accuracy \(Format.percent(acc))" }
+            if let m = end.message { text += ": \(m)" }
+            entries.append((text, end.status == "failed" ? .error : .done))
+        }
+        if let message = state.message { entries.append((message, .error)) }
+        if entries.isEmpty { entries = [("no events yet", .dimFg)] }
+        let shown = entries.suffix(rect.height)
+        let top = rect.y + rect.height - shown.count  // newest on the bottom line
+        for (i, entry) in shown.enumerated() {
+            buffer.put("\(glyphs.shades[0]) " + entry.0, x: rect.x, y: top + i, style: theme.style(entry.1),
+                       maxWidth: rect.width)
+        }
+    }
+}
+
+enum HelpOverlay {
+    /// A centred box listing the key table (the single source of truth for keys).
+    static func draw(_ buffer: inout ScreenBuffer, state: DashboardState, theme: Theme, glyphs: Glyphs) {
+        let lines = Keymap.helpLines(readOnly: state.readOnly)
+        let footer = "? or Esc closes this help"
+        let contentWidth = max(lines.map(\.count).max() ?? 0, footer.count)
+        let w = min(buffer.width, contentWidth + 4), h = min(buffer.height, lines.count + 4)
+        let rect = Rect(x: (buffer.width - w) / 2, y: (buffer.height - h) / 2, width: w, height: h)
+        buffer.fill(rect, style: Style(fg: theme[.mainFg], bg: theme[.statusBg]))
+        let inner = Box.draw(&buffer, rect, title: [Span(text: "keys", style: theme.style(.title, .bold))],
+                             theme: theme, glyphs: glyphs)
+        let panel = Style(fg: theme[.mainFg], bg: theme[.statusBg])
+        let keyWidth = Keymap.bindings.map(\.keyLabel.count).max() ?? 0
+        for (i, line) in lines.enumerated() where i < inner.height - 1 {
+            let keys = String(line.prefix(keyWidth))
+            let rest = String(line.dropFirst(keyWidth))
+            let used = buffer.put(keys, x: inner.x + 1, y: inner.y + i,
+                                  style: Style(fg: theme[.highlight], bg: theme[.statusBg], attrs: .bold),
+                                  maxWidth: inner.width - 1)
+            buffer.put(rest, x: inner.x + 1 + used, y: inner.y + i, style: panel, maxWidth: inner.width - 1 - used)
+        }
+        if inner.height >= 2 {
+            buffer.put(footer, x: inner.x + 1, y: inner.maxY - 1,
+                       style: Style(fg: theme[.dimFg], bg: theme[.statusBg]), maxWidth: inner.width - 1)
+        }
+    }
+}
