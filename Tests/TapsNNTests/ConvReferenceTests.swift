@@ -1,0 +1,54 @@
+// TapsNNTests: the im2col + GEMM convolution against the direct seven-loop reference.
+import Testing
+import TapsNN
+import TapsTensor
+import TapsTestSupport
+
+@Suite("Conv2d fast path vs conv2dNaive")
+struct ConvReferenceTests {
+    struct Shape: Sendable, CustomStringConvertible {
+        var n, c, o, h, w, k, stride, padding, groups: Int
+        var dilation = 1
+        var description: String { "N\(n) C\(c) O\(o) \(h)x\(w) k\(k) s\(stride) p\(padding) g\(groups) d\(dilation)" }
+    }
+
+    static let shapes: [Shape] = [
+        Shape(n: 1, c: 1, o: 1, h: 1, w: 1, k: 1, stride: 1, padding: 0, groups: 1),
+        Shape(n: 3, c: 3, o: 17, h: 9, w: 11, k: 3, stride: 2, padding: 1, groups: 1),
+        Shape(n: 2, c: 17, o: 3, h: 8, w: 7, k: 3, stride: 1, padding: 1, groups: 1),
+        Shape(n: 5, c: 17, o: 17, h: 5, w: 6, k: 5, stride: 2, padding: 2, groups: 17),
+        Shape(n: 2, c: 6, o: 9, h: 7, w: 7, k: 3, stride: 3, padding: 0, groups: 3),
+        Shape(n: 1, c: 3, o: 1, h: 4, w: 13, k: 1, stride: 2, padding: 0, groups: 1),
+        Shape(n: 4, c: 2, o: 4, h: 9, w: 8, k: 3, stride: 1, padding: 2, groups: 2, dilation: 2),
+        Shape(n: 2, c: 1, o: 3, h: 2, w: 3, k: 3, stride: 1, padding: 2, groups: 1),
+    ]
+
+    @Test("forward, dx, dW and db agree on odd shapes for every chunking", arguments: shapes)
+    func agrees(s: Shape) {
+        var rng = SeededRNG(seed: 31)
+        let conv = Conv2d(name: "c", inChannels: s.c, outChannels: s.o, kernelSize: s.k, stride: s.stride,
+                          padding: s.padding, dilation: s.dilation, groups: s.groups, rng: &rng)
+        let x = Tensor.normal([s.n, s.c, s.h, s.w], rng: &rng)
+        let y0 = conv2dNaive(input: x, weight: conv.weight.value, bias: conv.bias!.value, stride: s.stride,
+                             padding: s.padding, dilation: s.dilation, groups: s.groups)
+        let dy = Tensor.normal(y0.shape, rng: &rng)
+        let ref = conv2dBackwardNaive(input: x, weight: conv.weight.value, dOut: dy, stride: s.stride,
+                                      padding: s.padding, dilation: s.dilation, groups: s.groups)
+        for chunk in [1, 2, s.n, 64] {
+            conv.imagesPerGEMM = chunk
+            conv.zeroGrad()
+            expectClose(conv.forward(x, mode: .training), y0, "\(s) chunk \(chunk) y")
+            expectClose(conv.backward(dy), ref.input, "\(s) chunk \(chunk) dx")
+            expectClose(conv.weight.grad, ref.weight, "\(s) chunk \(chunk) dW")
+            expectClose(conv.bias!.grad, ref.bias, "\(s) chunk \(chunk) db")
+        }
+    }
+
+    @Test("inference forward keeps no cache-dependent state and equals training forward")
+    func inferenceEqualsTraining() {
+        var rng = SeededRNG(seed: 32)
+        let conv = Conv2d(name: "c", inChannels: 2, outChannels: 3, kernelSize: 3, padding: 1, rng: &rng)
+        let x = Tensor.normal([3, 2, 5, 5], rng: &rng)
+        #expect(conv.forward(x, mode: .inference) == conv.forward(x, mode: .training))
+    }
+}
