@@ -5,6 +5,7 @@ import TAPS
 
 extension TrainingMode: ExpressibleByArgument {}
 extension PenaltyKind: ExpressibleByArgument {}
+extension SparsityPenalty.Update: ExpressibleByArgument {}
 
 /// Options that define a training run; `taps train` and `taps-tui` take exactly these.
 public struct TrainingOptions: ParsableArguments {
@@ -22,6 +23,10 @@ public struct TrainingOptions: ParsableArguments {
 
     @Option(help: "Sparsity penalty: mean ((1/N) sum |s|, the paper's) or weighted (by layer size).")
     public var penalty: PenaltyKind = .mean
+
+    @Option(name: .customLong("penalty-update"),
+            help: "How the penalty moves the scores: proximal (soft-threshold after each step; unused scores settle at 0) or subgradient (through SGD momentum, as the paper's code).")
+    public var penaltyUpdate: SparsityPenalty.Update = TrainingConfig().penaltyUpdate
 
     @Option(help: "Total training epochs, warm-up included.")
     public var epochs: Int = TrainingConfig().epochs
@@ -59,7 +64,7 @@ public struct TrainingOptions: ParsableArguments {
     /// - Throws: `ConfigError` for out-of-range values.
     public func config() throws -> TrainingConfig {
         var c = TrainingConfig()
-        c.task = task; c.mode = mode; c.lambda = lambda; c.tau = tau; c.penalty = penalty
+        c.task = task; c.mode = mode; c.lambda = lambda; c.tau = tau; c.penalty = penalty; c.penaltyUpdate = penaltyUpdate
         c.epochs = epochs; c.warmupEpochs = warmupEpochs; c.batchSize = batchSize
         c.learningRate = learningRate; c.validationFraction = validationFraction; c.seed = seed
         c.maxSteps = steps; c.trainLimit = trainLimit; c.threads = threads

@@ -26,6 +26,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     /// Initial score of every gate (above tau, so all gates start on).
     public var initialScore: Double = 0.15
     public var penalty: PenaltyKind = .mean
+    /// How the penalty updates the scores: through the optimizer (`subgradient`) or a proximal step.
+    public var penaltyUpdate: SparsityPenalty.Update = .proximal
     /// Total epochs, warm-up included.
     public var epochs: Int = 5
     /// Epochs at the start without the penalty.

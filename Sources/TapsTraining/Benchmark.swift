@@ -1,0 +1,71 @@
+// TapsTraining: the measurements behind `taps bench` (a benchmark, not a timed test).
+import Foundation
+import TAPS
+import TapsData
+import TapsNN
+import TapsTensor
+
+/// Throughput figures of the engine on this machine.
+public enum Benchmark {
+    /// One measured figure.
+    public struct Result: Sendable, Codable {
+        public var name: String
+        public var value: Double
+        public var unit: String
+    }
+
+    /// GFLOP/s of `gemm` for `[m, k] · [k, n]` (2mnk flops per call), best of `repeats` timed rounds.
+    public static func gemmGFLOPS(m: Int, n: Int, k: Int, repeats: Int = 5) -> Double {
+        var rng = SeededRNG(seed: 1)
+        let a = Tensor.normal([m * k], rng: &rng), b = Tensor.normal([k * n], rng: &rng)
+        var c = Tensor(zeros: [m * n])
+        let flops = 2.0 * Double(m) * Double(n) * Double(k)
+        let inner = max(1, Int(2e9 / flops))  // about 2 GFLOP per round
+        var best = Double.infinity
+        for _ in 0..<repeats {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            a.withBuffer { ap in b.withBuffer { bp in c.withMutableBuffer { cp in
+                for _ in 0..<inner { gemm(.none, .none, m: m, n: n, k: k, ap.baseAddress!, bp.baseAddress!, cp.baseAddress!) }
+            } } }
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 / Double(inner))
+        }
+        return flops / best / 1e9
+    }
+
+    /// Training images per second (forward, backward, penalty, SGD step) of the base adapted in `mode`,
+    /// on real batches of `task`; `steps` timed after 3 warm-up steps (by then every TAPS delta is
+    /// non-zero, so TAPS pays for every weight-gradient GEMM, as it does mid-run).
+    public static func trainingThroughput(base: BaseModel, task taskName: String, mode: TrainingMode,
+                                          batchSize: Int = 32, steps: Int = 30) throws -> Double {
+        let data = try EmbeddedPack.load(taskName)
+        var rng = SeededRNG(seed: 0)
+        let task = try base.taskNetwork(classes: data.classes, mode: mode, tau: 0.1, initialScore: 0.15, rng: &rng)
+        let sgd = SGD(parameters: task.trainableParameters, momentum: 0.9, weightDecay: 0)
+        let sampler = BatchSampler(count: data.train.count, batchSize: batchSize, seed: 0)
+        let batches = Array(sampler.batches(epoch: 1).prefix(steps + 3))
+        var t0: UInt64 = 0
+        for (i, idx) in batches.enumerated() {
+            if i == 3 { t0 = DispatchTime.now().uptimeNanoseconds }
+            let (x, y) = data.train.batch(idx, normalization: base.normalization)
+            task.zeroGrad()
+            let ce = softmaxCrossEntropy(logits: task.forward(x, mode: .training), labels: y)
+            task.backward(ce.gradient)
+            if mode == .taps { SparsityPenalty.accumulateGradient(task.gatedLayers, lambda: 0.3, kind: .mean) }
+            sgd.step(learningRate: 0.01)
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        let images = batches.dropFirst(3).reduce(0) { $0 + $1.count }
+        return Double(images) / seconds
+    }
+
+    /// Inference images per second of the base (batch 256).
+    public static func inferenceThroughput(base: BaseModel, task taskName: String) throws -> Double {
+        let data = try EmbeddedPack.load(taskName)
+        var rng = SeededRNG(seed: 0)
+        let task = try base.taskNetwork(classes: data.classes, mode: .taps, tau: 0.1, initialScore: 0.15, rng: &rng)
+        _ = evaluate(task, on: data.test, normalization: base.normalization)
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        _ = evaluate(task, on: data.test, normalization: base.normalization)
+        return Double(data.test.count) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+    }
+}

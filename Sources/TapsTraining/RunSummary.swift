@@ -1,0 +1,50 @@
+// TapsTraining: the summary a finished run writes to `summary.json`.
+import Foundation
+import TAPS
+
+/// One change of lambda during a run: from `step` on, the penalty used `lambda`.
+public struct LambdaChange: Codable, Sendable, Equatable {
+    public var step: Int
+    public var lambda: Double
+    public init(step: Int, lambda: Double) { self.step = step; self.lambda = lambda }
+}
+
+/// What `summary.json` holds (snake_case keys): the outcome of one training run.
+public struct RunSummary: Codable, Sendable, Equatable {
+    public var task: String
+    public var mode: String
+    public var base: String
+    /// Lambda at the end of the run.
+    public var lambda: Double
+    /// Every lambda in force, with the step it applied from (first entry: step 1, the start value).
+    public var lambdaHistory: [LambdaChange]
+    public var tau: Double
+    public var seed: UInt64
+    /// `done`, `stopped` (user asked) or `failed`.
+    public var status: String
+    public var message: String?
+    /// Test accuracy (0...1) of the selected model; nil when the run failed before evaluation.
+    public var testAccuracy: Double?
+    /// Best validation accuracy (0...1) and the epoch it came from (the selected model).
+    public var bestValidationAccuracy: Double?
+    public var selectedEpoch: Int?
+    /// N, the number of gated layers.
+    public var gatedLayers: Int
+    /// Names of the active layers of the selected model, in network order.
+    public var activeLayers: [String]
+    public var taskSpecificParameters: Int
+    public var backboneParameters: Int
+    /// `taskSpecificParameters / backboneParameters`.
+    public var fractionOfBackbone: Double
+    public var accounting: ParameterAccounting
+    public var steps: Int
+    public var epochsCompleted: Int
+    /// Wall-clock seconds of the whole run (training, evaluation, export).
+    public var seconds: Double
+    /// Mean training seconds per completed epoch (pauses excluded).
+    public var secondsPerEpoch: Double
+    /// Mean training throughput, images per second.
+    public var samplesPerSecond: Double
+    /// Path of the task export (`task.safetensors`), when written.
+    public var export: String?
+}

@@ -1,0 +1,186 @@
+// taps: the headless command line of the TAPS engine (train, eval, tasks, inspect, bench).
+import ArgumentParser
+import Foundation
+import TAPS
+import TapsCommandLine
+import TapsData
+import TapsNN
+import TapsTensor
+import TapsTraining
+
+@main
+struct Taps: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "taps",
+        abstract: "Task Adaptive Parameter Sharing: adapt one pretrained network to many tasks (headless).",
+        discussion: "The live dashboard is taps-tui; it takes the same training options as `taps train`.",
+        subcommands: [Train.self, Eval.self, Tasks.self, Inspect.self, Bench.self])
+}
+
+/// Prints to standard error (errors and warnings never mix with the progress lines on stdout).
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Runs `body`, turning any error into a one-line message and exit code 1 instead of a crash.
+func reportingErrors<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let e as ExitCode { throw e } catch {
+        printError("taps: error: \(error)")
+        throw ExitCode.failure
+    }
+}
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Adapt the base to one task and write metrics.jsonl, summary.json and task.safetensors.")
+
+    @OptionGroup var options: TrainingOptions
+
+    @Flag(name: .customLong("jsonl"), help: "Print every metrics event as JSONL on stdout instead of progress lines.")
+    var jsonl = false
+
+    func run() throws {
+        let config = try reportingErrors { try options.config() }
+        let store = MetricsStore()
+        let control = TrainingControl(lambda: config.lambda)
+        let trainer = try reportingErrors { try Trainer(config: config, store: store, control: control) }
+        let encoder = makeJSONEncoder(pretty: false)
+        let jsonl = self.jsonl
+        store.onEvent { event in
+            if jsonl {
+                if let d = try? encoder.encode(event) { FileHandle.standardOutput.write(d + Data([0x0A])) }
+            } else if let line = ProgressFormatter.line(for: event) {
+                FileHandle.standardOutput.write(Data((line + "\n").utf8))
+            }
+        }
+        // Ctrl-C stops at the next step boundary and still writes the run folder.
+        signal(SIGINT, SIG_IGN)
+        let sigint = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        sigint.setEventHandler { control.requestStop() }
+        sigint.resume()
+        let summary = trainer.run()
+        if !jsonl { print(SummaryText.render(summary, runDirectory: config.outputDirectory)) }
+        if summary.status == "failed" {
+            printError("taps: error: \(summary.message ?? "training failed")")
+            throw ExitCode.failure
+        }
+    }
+}
+
+/// The summary block `taps train` prints at the end.
+enum SummaryText {
+    static func render(_ s: RunSummary, runDirectory: String) -> String {
+        var lines: [String] = []
+        lines.append("")
+        lines.append("summary (\(s.status)): task \(s.task), mode \(s.mode), lambda \(ProgressFormatter.fmt(s.lambda)), tau \(ProgressFormatter.fmt(s.tau))")
+        if let t = s.testAccuracy {
+            let val = s.bestValidationAccuracy.map { String(format: ", validation %.4f (epoch %d)", $0, s.selectedEpoch ?? 0) } ?? ""
+            lines.append(String(format: "  test accuracy      %.4f", t) + val)
+        }
+        lines.append("  active layers      \(s.activeLayers.count)/\(s.gatedLayers): \(s.activeLayers.isEmpty ? "(none)" : s.activeLayers.joined(separator: ", "))")
+        lines.append("  task-specific      \(ProgressFormatter.grouped(s.taskSpecificParameters)) parameters = "
+                     + String(format: "%.2f%%", 100 * s.fractionOfBackbone)
+                     + " of the backbone (\(ProgressFormatter.grouped(s.backboneParameters)))")
+        lines.append(String(format: "  time               %.1f s (%.2f s/epoch, %.0f img/s)", s.seconds, s.secondsPerEpoch, s.samplesPerSecond))
+        lines.append("  run folder         \(runDirectory) (metrics.jsonl, summary.json\(s.export != nil ? ", task.safetensors" : ""))")
+        return lines.joined(separator: "\n")
+    }
+}
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Load the base plus a task export and report test accuracy.")
+
+    @Option(help: "Task whose test split to evaluate (default: the export's task).")
+    var task: String?
+
+    @Option(help: "Task export written by `taps train` (task.safetensors).")
+    var export: String
+
+    @Option(help: "Base network: digitcnn (embedded) or a .safetensors path.")
+    var base: String = "digitcnn"
+
+    func run() throws {
+        try reportingErrors {
+            let url = URL(fileURLWithPath: export)
+            let exported = try TaskExport.read(url)
+            let taskName = task ?? exported.metadata["task"] ?? "fashion"
+            let data = try EmbeddedPack.load(taskName)
+            let baseModel = try BaseModel.load(base)
+            if let h = exported.metadata["base_hash"], h != baseModel.contentHash {
+                throw TaskExportError.wrongBase(file: export, expected: "\(baseModel.name) (\(baseModel.contentHash))",
+                                                found: "\(exported.metadata["base"] ?? "?") (\(h))")
+            }
+            let mode = TrainingMode(rawValue: exported.metadata["mode"] ?? "taps") ?? .taps
+            var rng = SeededRNG(seed: 0)
+            let network = try baseModel.taskNetwork(classes: data.classes, mode: mode, tau: 0.1, initialScore: 0.15, rng: &rng)
+            try exported.apply(to: network, source: export)
+            let r = evaluate(network, on: data.test, normalization: baseModel.normalization)
+            let active = network.activeIndices.map { network.gatedLayers[$0].name }
+            print(String(format: "test accuracy %.4f (%d/%d) on %@", r.accuracy, Int((r.accuracy * Double(data.test.count)).rounded()),
+                         data.test.count, taskName))
+            print("active layers \(active.count)/\(network.gatedLayers.count): \(active.joined(separator: ", "))")
+            if let recorded = exported.metadata["test_accuracy"].flatMap(Double.init) {
+                print(recorded == r.accuracy ? "matches the training summary" : String(format: "training recorded %.4f", recorded))
+            }
+        }
+    }
+}
+
+struct Tasks: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the embedded tasks.")
+    func run() throws {
+        try reportingErrors {
+            print("task            classes  train   test  description")
+            for name in EmbeddedPack.taskNames {
+                let d = try EmbeddedPack.load(name)
+                print(name.padding(toLength: 16, withPad: " ", startingAt: 0)
+                      + String(format: "%7d %6d %6d  ", d.classes, d.train.count, d.test.count) + d.description)
+            }
+        }
+    }
+}
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the tensors, shapes and metadata of a .safetensors file.")
+    @Argument(help: "A .safetensors file (a base, or a task export).")
+    var file: String
+
+    func run() throws {
+        try reportingErrors {
+            let f = try SafeTensors.read(URL(fileURLWithPath: file))
+            var total = 0
+            for (name, t) in f.tensors {
+                total += t.count
+                print(name.padding(toLength: 40, withPad: " ", startingAt: 0) + " \(t.shape)".padding(toLength: 20, withPad: " ", startingAt: 0)
+                      + String(format: "%10d", t.count))
+            }
+            print("\(f.tensors.count) tensors, \(ProgressFormatter.grouped(total)) values")
+            for key in f.metadata.keys.sorted() { print("metadata \(key): \(f.metadata[key]!)") }
+        }
+    }
+}
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure training throughput (images/s) in each mode and GEMM GFLOP/s on this machine.")
+    @Option(help: "Task whose batches to use.") var task: String = "fashion"
+    @Option(help: "Timed optimizer steps per mode.") var steps: Int = 40
+    @Option(help: "OpenBLAS threads (default: all cores).") var threads: Int?
+
+    func run() throws {
+        try reportingErrors {
+            if let threads { BLASThreads.set(threads) }
+            print("taps bench: \(ProcessInfo.processInfo.activeProcessorCount) cores, OpenBLAS threads \(BLASThreads.current)")
+            for (m, n, k) in [(256, 256, 256), (512, 512, 512), (64, 6272, 288), (128, 1568, 576)] {
+                print(String(format: "gemm %4d x %4d x %4d   %7.1f GFLOP/s", m, n, k, Benchmark.gemmGFLOPS(m: m, n: n, k: k)))
+            }
+            let base = try BaseModel.load("digitcnn")
+            for mode in TrainingMode.allCases {
+                let r = try Benchmark.trainingThroughput(base: base, task: task, mode: mode, steps: steps)
+                print("train \(mode.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) batch 32  " + String(format: "%8.0f img/s", r))
+            }
+            print(String(format: "inference batch 256    %8.0f img/s", try Benchmark.inferenceThroughput(base: base, task: task)))
+        }
+    }
+}
