@@ -25,3 +25,20 @@ static inline int taps_put_cell(int y, int x, wchar_t ch, attr_t attrs, short pa
     if (setcchar(&cell, text, attrs, pair, NULL) != OK) return ERR;
     return mvadd_wch(y, x, &cell);
 }
+
+#include <langinfo.h>
+#include <stdio.h>
+
+/// The character set of the current locale, e.g. "UTF-8" or "ANSI_X3.4-1968".
+static inline const char *taps_codeset(void) { return nl_langinfo(CODESET); }
+
+/// `newterm(NULL, stdout, stdin)`: NULL (instead of exiting like initscr) when the terminal type is unknown.
+static inline SCREEN *taps_newterm(void) { return newterm(NULL, stdout, stdin); }
+
+static inline attr_t taps_attr_normal(void) { return A_NORMAL; }
+static inline attr_t taps_attr_bold(void) { return A_BOLD; }
+static inline attr_t taps_attr_dim(void) { return A_DIM; }
+static inline attr_t taps_attr_reverse(void) { return A_REVERSE; }
+static inline attr_t taps_attr_underline(void) { return A_UNDERLINE; }
+static inline int taps_key_f(int n) { return KEY_F(n); }
+static inline int taps_key_code_yes(void) { return KEY_CODE_YES; }

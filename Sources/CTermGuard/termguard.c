@@ -31,10 +31,14 @@ int taps_term_guard_save(int fd) {
 }
 
 void taps_term_guard_restore(void) {
+    // Only while a full-screen UI owns the terminal: a headless run's stdout gets no escape codes.
+    if (!have_saved) return;
     ssize_t ignored = write(STDOUT_FILENO, reset_sequence, sizeof reset_sequence - 1);
     (void)ignored;
-    if (have_saved) tcsetattr(saved_fd, TCSANOW, &saved_termios);
+    tcsetattr(saved_fd, TCSANOW, &saved_termios);
 }
+
+void taps_term_guard_forget(void) { have_saved = 0; }
 
 static void crash_handler(int sig) {
     taps_term_guard_restore();
@@ -93,5 +97,3 @@ void taps_term_guard_uninstall(void) {
         stop_installed = 0;
     }
 }
-
-void taps_term_guard_crash_now(void) { raise(SIGILL); }

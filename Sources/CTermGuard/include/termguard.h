@@ -17,11 +17,11 @@ void taps_term_guard_install_stop_handlers(void);
 /// The stop signal received (SIGINT or SIGTERM), or 0.
 int taps_term_guard_stop_signal(void);
 
-/// Restores the terminal (reset string + saved termios). Async-signal-safe; idempotent.
+/// Restores the terminal (reset string + saved termios) if a state was saved. Async-signal-safe; idempotent.
 void taps_term_guard_restore(void);
+
+/// Forgets the saved state once the UI has closed normally (later signals then write nothing to stdout).
+void taps_term_guard_forget(void);
 
 /// Puts back the handlers that were active before the install calls.
 void taps_term_guard_uninstall(void);
-
-/// For tests of the crash path: raises SIGILL (like a Swift trap).
-void taps_term_guard_crash_now(void);
