@@ -25,6 +25,7 @@ run: build
 test: setup
 	$(SWIFT) build -c $(CONFIG) --build-tests -Xswiftc -enable-testing
 	$(SWIFT) test -c $(CONFIG) --skip-build -Xswiftc -enable-testing
+	bash scripts/cli_smoke.sh $(BIN)
 	bash scripts/e2e_tmux.sh $(BIN)
 
 bench: build

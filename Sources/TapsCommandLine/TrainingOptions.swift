@@ -12,6 +12,13 @@ public struct TrainingOptions: ParsableArguments {
     @Option(help: "Task of the embedded pack (see `taps tasks`): fashion, ucidigits, lfwfaces, mnist-rot90, ...")
     public var task: String = "fashion"
 
+    @Option(name: .customLong("data-dir"),
+            help: "Folder with your own IDX files TASK-{train,test}-{images-idx3,labels-idx1}-ubyte[.gz] (28x28 grey); default: the embedded pack.")
+    public var dataDirectory: String?
+
+    @Option(help: "Pretrained base: digitcnn (embedded MNIST CNN) or a .safetensors file with the same parameter names.")
+    public var base: String = "digitcnn"
+
     @Option(help: "Adaptation mode: taps (gated deltas + sparsity penalty), finetune (every layer task-specific), probe (head only).")
     public var mode: TrainingMode = .taps
 
@@ -64,7 +71,7 @@ public struct TrainingOptions: ParsableArguments {
     /// - Throws: `ConfigError` for out-of-range values.
     public func config() throws -> TrainingConfig {
         var c = TrainingConfig()
-        c.task = task; c.mode = mode; c.lambda = lambda; c.tau = tau; c.penalty = penalty; c.penaltyUpdate = penaltyUpdate
+        c.task = task; c.base = base; c.dataDirectory = dataDirectory; c.mode = mode; c.lambda = lambda; c.tau = tau; c.penalty = penalty; c.penaltyUpdate = penaltyUpdate
         c.epochs = epochs; c.warmupEpochs = warmupEpochs; c.batchSize = batchSize
         c.learningRate = learningRate; c.validationFraction = validationFraction; c.seed = seed
         c.maxSteps = steps; c.trainLimit = trainLimit; c.threads = threads

@@ -11,6 +11,8 @@ public struct BaseModel: @unchecked Sendable {
     public var name: String
     /// Module name of the classifier head that each task replaces.
     public var headName: String
+    /// Input image shape `[channels, height, width]`.
+    public var inputShape: [Int]
     /// Per-channel input normalisation the base was trained with.
     public var normalization: Normalization
     /// The pretrained tensors by state_dict key.
@@ -37,7 +39,7 @@ public struct BaseModel: @unchecked Sendable {
         var weights: [String: Tensor] = [:]
         for (name, t) in file.tensors { weights[name] = t }
         return BaseModel(name: nameOrPath == "digitcnn" ? "digitcnn" : url.lastPathComponent,
-                         headName: "fc_layers.2", normalization: .digitCNN, weights: weights,
+                         headName: DigitCNN.headName, inputShape: DigitCNN.imageShape, normalization: .digitCNN, weights: weights,
                          contentHash: Self.hash(file.tensors.map { ($0.name, $0.tensor) }),
                          makeNetwork: { classes, rng in makeDigitCNN(classes: classes, rng: &rng) })
     }

@@ -43,13 +43,12 @@ public final class Trainer: @unchecked Sendable {
         self.store = store
         self.control = control
         if let t = config.threads { BLASThreads.set(t) }
-        do {
-            data = try EmbeddedPack.load(config.task)
-        } catch let e as DatasetError {
-            if case .unknownTask = e { throw ConfigError.unknownTask(config.task, known: EmbeddedPack.taskNames) }
-            throw e
-        }
+        data = try loadTask(config.task, dataDirectory: config.dataDirectory)
         base = try BaseModel.load(config.base)
+        guard data.train.imageShape == base.inputShape else {
+            throw ConfigError.invalid(option: "--task", expected: "images of shape \(base.inputShape) for base \(base.name)",
+                                      got: "\(data.name) with images \(data.train.imageShape)")
+        }
         var split = trainValidationSplit(data.train, validationFraction: config.validationFraction, seed: config.seed)
         if let limit = config.trainLimit, limit < split.train.count {
             split.train = split.train.subset(Array(0..<max(1, limit)))
@@ -238,6 +237,24 @@ public final class Trainer: @unchecked Sendable {
         return summary
     }
 
+    /// Starts ``run()`` on a new serial background queue and returns at once; `completion` runs on that
+    /// queue with the summary. The caller's thread (the UI) never waits for training.
+    public func start(completion: @escaping @Sendable (RunSummary) -> Void) {
+        DispatchQueue(label: "taps.trainer", qos: .userInitiated).async { [self] in
+            completion(run())
+        }
+    }
+
+    /// Runs on a background queue and blocks the calling thread until the run ends (for the headless CLI,
+    /// whose main thread only waits and handles signals).
+    public func runOnBackgroundQueue() -> RunSummary {
+        let done = DispatchSemaphore(value: 0)
+        let box = SummaryBox()
+        start { summary in box.value = summary; done.signal() }
+        done.wait()
+        return box.value!
+    }
+
     // MARK: - State, export, snapshots
 
     /// Copies of every task-specific tensor (trainable parameters and buffers), in `network.parameters` order.
@@ -294,3 +311,6 @@ public func evaluate(_ task: TaskNetwork, on data: LabeledImages, normalization:
     }
     return (Double(correct) / Double(data.count), lossSum / Double(data.count))
 }
+
+/// Hands a summary from the trainer's queue to a waiting thread (synchronised by a semaphore).
+private final class SummaryBox: @unchecked Sendable { var value: RunSummary? }

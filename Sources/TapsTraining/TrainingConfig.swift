@@ -16,6 +16,8 @@ public enum TrainingMode: String, Codable, Sendable, CaseIterable {
 public struct TrainingConfig: Codable, Sendable, Equatable {
     /// Task name from the embedded pack (`fashion`, `ucidigits`, `lfwfaces`, `mnist-rot90`, ...).
     public var task: String = "fashion"
+    /// Folder with the task's own IDX files (`<task>-train-images-idx3-ubyte[.gz]`, ...); nil: the embedded pack.
+    public var dataDirectory: String? = nil
     /// Base network: `digitcnn` (embedded) or a path to a `.safetensors` file of the same architecture.
     public var base: String = "digitcnn"
     public var mode: TrainingMode = .taps

@@ -53,12 +53,16 @@ struct Train: ParsableCommand {
                 FileHandle.standardOutput.write(Data((line + "\n").utf8))
             }
         }
-        // Ctrl-C stops at the next step boundary and still writes the run folder.
-        signal(SIGINT, SIG_IGN)
-        let sigint = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        sigint.setEventHandler { control.requestStop() }
-        sigint.resume()
-        let summary = trainer.run()
+        // Ctrl-C / SIGTERM stop at the next step boundary and still write the run folder.
+        var sources: [any DispatchSourceSignal] = []
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { control.requestStop() }
+            source.resume()
+            sources.append(source)
+        }
+        let summary = trainer.runOnBackgroundQueue()
         if !jsonl { print(SummaryText.render(summary, runDirectory: config.outputDirectory)) }
         if summary.status == "failed" {
             printError("taps: error: \(summary.message ?? "training failed")")
@@ -100,12 +104,15 @@ struct Eval: ParsableCommand {
     @Option(help: "Base network: digitcnn (embedded) or a .safetensors path.")
     var base: String = "digitcnn"
 
+    @Option(name: .customLong("data-dir"), help: "Folder with the task's own IDX files (as for `taps train --data-dir`).")
+    var dataDirectory: String?
+
     func run() throws {
         try reportingErrors {
             let url = URL(fileURLWithPath: export)
             let exported = try TaskExport.read(url)
             let taskName = task ?? exported.metadata["task"] ?? "fashion"
-            let data = try EmbeddedPack.load(taskName)
+            let data = try loadTask(taskName, dataDirectory: dataDirectory)
             let baseModel = try BaseModel.load(base)
             if let h = exported.metadata["base_hash"], h != baseModel.contentHash {
                 throw TaskExportError.wrongBase(file: export, expected: "\(baseModel.name) (\(baseModel.contentHash))",
