@@ -41,21 +41,39 @@ public final class MaxPool2d: Layer {
         var y = Tensor(zeros: [N, C, OH, OW])
         let keep = mode == .training
         var indices = [Int32](repeating: 0, count: keep ? y.count : 0)
+        let hasNaN = x.withBuffer(containsNaN)
         x.withBuffer { xb in y.withMutableBuffer { yb in indices.withUnsafeMutableBufferPointer { ib in
             for plane in 0..<(N * C) {
                 let src = xb.baseAddress! + plane * H * W
                 let dst = yb.baseAddress! + plane * OH * OW
+                if K == 2 && S == 2 && PAD == 0 && !hasNaN {
+                    pool2x2(src, W, dst, OH, OW, keep ? ib.baseAddress! + plane * OH * OW : nil)
+                    continue
+                }
                 for i in 0..<OH {
                     let h0 = max(i * S - PAD, 0), h1 = min(i * S - PAD + K, H)
                     for j in 0..<OW {
                         let w0 = max(j * S - PAD, 0), w1 = min(j * S - PAD + K, W)
                         var best = -Float.infinity, arg = h0 * W + w0
-                        for h in h0..<h1 {
-                            for w in w0..<w1 {
-                                let v = src[h * W + w]
-                                if v > best || v.isNaN { best = v; arg = h * W + w; if v.isNaN { break } }
+                        if hasNaN {
+                            // Reference semantics: first maximum wins, NaN wins and stops the scan.
+                            scan: for h in h0..<h1 {
+                                for w in w0..<w1 {
+                                    let v = src[h * W + w]
+                                    if v > best || v.isNaN { best = v; arg = h * W + w; if v.isNaN { break scan } }
+                                }
                             }
-                            if best.isNaN { break }
+                        } else {
+                            // Branch-free select via an integer mask: a data-dependent branch here is
+                            // mispredicted half the time on real activations (was 35 ns per output).
+                            for h in h0..<h1 {
+                                for w in w0..<w1 {
+                                    let v = src[h * W + w]
+                                    let mask = 0 &- Int(truncatingIfNeeded: (v > best).asInt)
+                                    arg = (arg & ~mask) | ((h * W + w) & mask)
+                                    best = Swift.max(v, best)
+                                }
+                            }
                         }
                         dst[i * OW + j] = best
                         if keep { ib[plane * OH * OW + i * OW + j] = Int32(arg) }
@@ -81,5 +99,39 @@ public final class MaxPool2d: Layer {
             }
         } } }
         return dx
+    }
+}
+
+extension Bool {
+    /// 1 for true, 0 for false (compiles to `setcc`, no branch).
+    @inline(__always) fileprivate var asInt: Int { self ? 1 : 0 }
+}
+
+/// Whether `x` holds a NaN (integer OR-reduction over the bit patterns, so it vectorises).
+private func containsNaN(_ x: UnsafeBufferPointer<Float>) -> Bool {
+    var any: UInt32 = 0
+    for v in x { any |= (v.bitPattern & 0x7FFF_FFFF) > 0x7F80_0000 ? 1 : 0 }
+    return any != 0
+}
+
+/// Kernel 2, stride 2, no padding, no NaN: the windows are independent, so the compiler overlaps them.
+/// Same tie rule as the general path (first maximum in row-major window order).
+@inline(__always)
+private func pool2x2(_ src: UnsafePointer<Float>, _ W: Int, _ dst: UnsafeMutablePointer<Float>, _ OH: Int, _ OW: Int,
+                     _ indices: UnsafeMutablePointer<Int32>?) {
+    for i in 0..<OH {
+        let r0 = src + 2 * i * W, r1 = r0 + W
+        for j in 0..<OW {
+            let a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], d = r1[2 * j + 1]
+            // Pairwise maxima with first-wins ties: top row, bottom row, then top vs bottom.
+            let topRight = b > a, bottomRight = d > c
+            let top = topRight ? b : a, bottom = bottomRight ? d : c
+            let lower = bottom > top
+            dst[i * OW + j] = lower ? bottom : top
+            if let indices {
+                let col = 2 * j + (lower ? bottomRight.asInt : topRight.asInt)
+                indices[i * OW + j] = Int32(truncatingIfNeeded: (2 * i + lower.asInt) * W + col)
+            }
+        }
     }
 }
