@@ -1,4 +1,208 @@
 #!/usr/bin/env bash
-# End-to-end tests of the real binaries (filled in with the dashboard). Usage: e2e_tmux.sh BIN_DIR
-set -euo pipefail
-echo "e2e: no dashboard yet"
+# End-to-end test of the taps-tui dashboard in a real terminal (tmux), run by `make test`.
+# Usage: scripts/e2e_tmux.sh BIN_DIR      (BIN_DIR holds the taps-tui binary, e.g. .build/release)
+#
+# Waits for on-screen text by polling `tmux capture-pane` (never fixed sleeps); every check prints PASS or FAIL and
+# the last line is "N passed, M failed". Exits non-zero on any failure.
+set -uo pipefail
+
+BIN_DIR=${1:?usage: e2e_tmux.sh BIN_DIR}
+BIN="$(cd "$BIN_DIR" 2>/dev/null && pwd)/taps-tui"
+[ -x "$BIN" ] || { echo "e2e: no taps-tui binary at $BIN (build with: swift build -c release)"; exit 2; }
+command -v tmux >/dev/null || { echo "e2e: tmux is not installed (apt-get install tmux)"; exit 2; }
+command -v python3 >/dev/null || { echo "e2e: python3 is needed to parse the exported JSON/CSV"; exit 2; }
+
+SOCKET="taps-e2e-$$"
+TM=(tmux -L "$SOCKET" -f /dev/null)
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/taps-e2e.XXXXXX")"
+PASSED=0
+FAILED=0
+
+cleanup() {
+    "${TM[@]}" kill-server >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+pass() { PASSED=$((PASSED + 1)); echo "PASS  $1"; }
+fail() {
+    FAILED=$((FAILED + 1)); echo "FAIL  $1"
+    echo "----- screen of pane $PANE -----"; "${TM[@]}" capture-pane -p -t "$PANE" 2>/dev/null | sed 's/^/  | /'
+    echo "--------------------------------"
+}
+
+# poll TIMEOUT_SECONDS COMMAND...: re-runs COMMAND every 0.1 s until it succeeds; false after the timeout.
+poll() {
+    local timeout=$1; shift
+    local deadline=$(( $(date +%s%N) + timeout * 1000000000 ))
+    until "$@" >/dev/null 2>&1; do
+        (( $(date +%s%N) >= deadline )) && return 1
+        sleep 0.1
+    done
+}
+
+screen() { "${TM[@]}" capture-pane -p -t "$PANE"; }
+screen_has() { screen | grep -qF -- "$1"; }
+screen_matches() { screen | grep -qE -- "$1"; }
+screen_step() { screen | grep -oE 'step [0-9]+/' | head -1 | grep -oE '[0-9]+'; }
+step_at_least() { local s; s=$(screen_step); [ -n "$s" ] && [ "$s" -ge "$1" ]; }
+screen_width_is() {  # the gates panel's top border spans exactly $1 columns
+    screen | python3 -c 'import sys; w=int(sys.argv[1]); sys.exit(0 if any(l.startswith("┌ gates") and len(l.rstrip()) == w for l in sys.stdin) else 1)' "$1"
+}
+
+# start_pane NAME COMMAND: a fresh 100x30 window running a clean shell, then COMMAND typed into it.
+start_pane() {
+    local name=$1 cmd=$2
+    if "${TM[@]}" has-session -t e2e 2>/dev/null; then
+        "${TM[@]}" new-window -t e2e -n "$name" "bash --norc --noprofile"
+    else
+        "${TM[@]}" new-session -d -s e2e -n "$name" -x 100 -y 30 "bash --norc --noprofile"
+    fi
+    PANE="e2e:$name"
+    "${TM[@]}" resize-window -t "$PANE" -x 100 -y 30 >/dev/null 2>&1 || true
+    "${TM[@]}" send-keys -t "$PANE" "export TERM=xterm-256color LANG=C.UTF-8 SWIFT_BACKTRACE=interactive=no PS1='$ '; unset LINES COLUMNS NO_COLOR; clear" Enter
+    "${TM[@]}" send-keys -t "$PANE" "$cmd; echo \"EXIT=\$?\"" Enter
+}
+
+# The terminal in the pane is sane: canonical mode and echo back on.
+terminal_sane() {
+    "${TM[@]}" send-keys -t "$PANE" "clear; stty -a | tr ' ;' '\n\n' | grep -x -e echo -e icanon | sort | tr '\n' ' '; echo STTY-DONE" Enter
+    poll 10 screen_has "STTY-DONE" && screen | grep -q "^echo icanon STTY-DONE"
+}
+
+jsonl_query() {  # python expression over `events` (the decoded metrics.jsonl of $1); prints the result
+    python3 - "$1" "$2" <<'PY'
+import json, sys
+events = []
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if line:
+        try: events.append(json.loads(line))
+        except json.JSONDecodeError: pass   # a line still being written
+print(eval(sys.argv[2]))
+PY
+}
+
+echo "e2e: $BIN in tmux $(tmux -V | cut -d' ' -f2), work folder $WORK"
+
+# MARK: - Run 1: the keys, on the embedded default task
+RUN1="$WORK/run1"
+start_pane keys "$BIN --seed 1 --epochs 20 --out $RUN1"
+if poll 120 screen_has "RUNNING" && poll 120 step_at_least 3; then
+    pass "first frame: RUNNING with steps advancing"
+else
+    fail "no first frame within 120 s"
+fi
+if screen_has "conv_layers.0" && screen_has "fc_layers.0" && screen_has "4/4 active"; then
+    pass "gate heatmap lists the gated layers, 4/4 active at the start"
+else
+    fail "gate heatmap rows"
+fi
+
+# ] twice: lambda x 1.25^2 = x 1.5625 on screen and in the following step events.
+START_LAMBDA=$(jsonl_query "$RUN1/metrics.jsonl" '[e for e in events if e["event"]=="start"][0]["lambda"]')
+EXPECTED=$(python3 -c "print(round($START_LAMBDA * 1.5625, 10))")
+SHOWN=$(python3 -c "print('%.4g' % $EXPECTED)")
+"${TM[@]}" send-keys -t "$PANE" "]"
+"${TM[@]}" send-keys -t "$PANE" "]"
+if poll 10 screen_has "λ $SHOWN"; then pass "screen shows lambda $SHOWN (= $START_LAMBDA x 1.5625)"; else fail "screen lambda $SHOWN"; fi
+lambda_in_jsonl() {
+    [ "$(jsonl_query "$RUN1/metrics.jsonl" "any(e['event']=='notice' and e['kind']=='lambda' and abs(e['to']-$EXPECTED)<1e-9 for e in events) and any(e['event']=='step' and abs(e['lambda']-$EXPECTED)<1e-9 for e in events)")" = True ]
+}
+if poll 30 lambda_in_jsonl; then
+    pass "metrics.jsonl: lambda notice to $EXPECTED and later steps use it"
+else
+    fail "metrics.jsonl has no lambda notice / step with lambda $EXPECTED"
+fi
+
+# space: PAUSED, and the step count stops advancing.
+"${TM[@]}" send-keys -t "$PANE" " "
+paused_in_jsonl() { [ "$(jsonl_query "$RUN1/metrics.jsonl" "any(e['event']=='notice' and e['kind']=='paused' for e in events)")" = True ]; }
+if poll 10 screen_has "PAUSED" && poll 30 paused_in_jsonl; then pass "space: PAUSED on screen and a paused notice"; else fail "pause"; fi
+last_step() { jsonl_query "$RUN1/metrics.jsonl" "max([e['step'] for e in events if e['event']=='step'] or [0])"; }
+STEP_AT_PAUSE=$(last_step)
+step_moved() { [ "$(last_step)" != "$STEP_AT_PAUSE" ]; }
+if poll 2 step_moved; then fail "steps still advance while paused ($STEP_AT_PAUSE -> $(last_step))"; else pass "no step while paused (stays at $STEP_AT_PAUSE for 2 s)"; fi
+
+# e: snapshot JSON and CSV exist and parse.
+"${TM[@]}" send-keys -t "$PANE" "e"
+snapshot_files() { ls "$RUN1"/snapshot-step*.json "$RUN1"/snapshot-step*.csv >/dev/null 2>&1; }
+if poll 30 snapshot_files && poll 10 screen_has "snapshot written"; then
+    JSON=$(ls "$RUN1"/snapshot-step*.json | head -1); CSV=$(ls "$RUN1"/snapshot-step*.csv | head -1)
+    if python3 - "$JSON" "$CSV" <<'PY'
+import csv, json, sys
+snap = json.load(open(sys.argv[1]))
+rows = list(csv.DictReader(open(sys.argv[2])))
+assert rows, "CSV has no rows"
+text = json.dumps(snap)
+assert "conv_layers.0" in text and "fc_layers.0" in text, "layers missing from the JSON"
+assert any("conv_layers.0" in ",".join(r.values()) for r in rows), "layers missing from the CSV"
+PY
+    then pass "e: $(basename "$JSON") and $(basename "$CSV") exist and parse"
+    else fail "snapshot files do not parse"; fi
+else
+    fail "e: no snapshot written"
+fi
+
+# ?: the help overlay, then close it.
+"${TM[@]}" send-keys -t "$PANE" "?"
+if poll 10 screen_has "Esc closes this help"; then pass "?: help overlay"; else fail "help overlay"; fi
+"${TM[@]}" send-keys -t "$PANE" "?"
+poll 10 eval '! screen_has "Esc closes this help"' || fail "help overlay does not close"
+
+# Resize: relayout to 60 columns (and back).
+"${TM[@]}" resize-window -t "$PANE" -x 60 -y 20
+if poll 10 screen_width_is 60 && screen_has "PAUSED"; then pass "resize to 60x20: relayout"; else fail "no relayout at 60x20"; fi
+"${TM[@]}" resize-window -t "$PANE" -x 100 -y 30
+if poll 10 screen_width_is 100; then pass "resize back to 100x30: relayout"; else fail "no relayout at 100x30"; fi
+
+# q: the trainer stops at a step boundary, the run folder is complete, the process exits, the terminal is sane.
+"${TM[@]}" send-keys -t "$PANE" "q"
+if poll 120 screen_matches "^EXIT=0$"; then pass "q: taps-tui exited with status 0"; else fail "q: taps-tui did not exit"; fi
+if [ -f "$RUN1/summary.json" ] && [ "$(jsonl_query "$RUN1/metrics.jsonl" "events[-1]['event'] + ':' + events[-1]['status']")" = "end:stopped" ]; then
+    pass "run folder complete (summary.json, metrics end event 'stopped')"
+else
+    fail "run folder incomplete after q"
+fi
+if terminal_sane; then pass "terminal sane after q (stty: echo icanon)"; else fail "terminal not restored after q"; fi
+
+# MARK: - Run 2: NO_COLOR=1 emits no colour
+start_pane nocolor "NO_COLOR=1 $BIN --seed 2 --epochs 20 --out $WORK/run2"
+if poll 120 screen_has "RUNNING" && poll 60 step_at_least 2; then
+    if "${TM[@]}" capture-pane -p -e -t "$PANE" | python3 -c '
+import re, sys
+bad = set()
+for params in re.findall(r"\x1b\[([0-9;:]*)m", sys.stdin.read()):
+    codes = [int(p) for p in re.split("[;:]", params) if p]
+    for c in codes:
+        if 30 <= c <= 38 or 40 <= c <= 48 or 90 <= c <= 97 or 100 <= c <= 107: bad.add(params)
+sys.exit(1 if bad else 0)'; then
+        pass "NO_COLOR=1: no colour SGR codes on screen (capture-pane -e)"
+    else
+        fail "NO_COLOR=1 screen has colour escapes"
+    fi
+else
+    fail "NO_COLOR run: no first frame"
+fi
+"${TM[@]}" send-keys -t "$PANE" "q"
+if poll 120 screen_matches "^EXIT=0$" && terminal_sane; then pass "NO_COLOR run quits cleanly"; else fail "NO_COLOR run did not quit cleanly"; fi
+
+# MARK: - Run 3: a crash under curses leaves the terminal sane
+start_pane crash "$BIN --seed 3 --out $WORK/run3 --crash-test 2>$WORK/crash.err"
+if poll 120 screen_matches "^EXIT=[0-9]+$"; then
+    if screen_matches "^EXIT=0$"; then fail "--crash-test exited 0 (no crash?)"; else pass "--crash-test crashed ($(screen | grep -oE '^EXIT=[0-9]+' | tail -1))"; fi
+else
+    fail "--crash-test run did not end"
+fi
+if terminal_sane; then pass "terminal sane after the crash (stty: echo icanon)"; else fail "terminal broken after the crash"; fi
+
+# MARK: - Headless: a redirected stdout gets the progress lines, not escape codes
+if "$BIN" --seed 1 --steps 3 --out "$WORK/run4" > "$WORK/headless.out" 2>&1 \
+    && grep -q "^taps: task fashion" "$WORK/headless.out" && ! grep -q $'\x1b' "$WORK/headless.out"; then
+    pass "headless when stdout is a file: progress lines, no escape codes"
+else
+    fail "headless run"; sed 's/^/  | /' "$WORK/headless.out" | head -20
+fi
+
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
