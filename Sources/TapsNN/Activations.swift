@@ -15,6 +15,7 @@ public final class ReLU: Layer {
     /// Creates a ReLU (no parameters).
     public init() {}
 
+    /// None: this layer has no parameters.
     public var parameters: [Parameter] { [] }
 
     /// `y = max(x, 0)`, same shape as `x`.
@@ -57,6 +58,7 @@ public final class Flatten: Layer {
     /// Creates a flatten layer (no parameters).
     public init() {}
 
+    /// None: this layer has no parameters.
     public var parameters: [Parameter] { [] }
 
     /// `[N, ...] → [N, prod(...)]` (storage is shared, no copy).
@@ -96,6 +98,7 @@ public final class Dropout: Layer {
         rng = SeededRNG(seed: seed)
     }
 
+    /// None: this layer has no parameters.
     public var parameters: [Parameter] { [] }
 
     /// Training: `x · m / (1 - p)` with a fresh mask; inference: `x` unchanged.

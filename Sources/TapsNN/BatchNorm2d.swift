@@ -31,7 +31,9 @@ public final class BatchNorm2d: Layer {
     public let runningVar: Parameter
     /// Buffer `<name>.num_batches_tracked`, a scalar (shape `[]`) counting training batches.
     public let numBatchesTracked: Parameter
+    /// Number of channels `C`.
     public let channels: Int
+    /// Added to the variance before the square root.
     public let eps: Float
     /// Running-statistics momentum `m`; `nil` for a cumulative moving average.
     public var momentum: Float?

@@ -35,7 +35,9 @@ public final class Conv2d: WeightedLayer {
     public let weight: Parameter
     /// `<name>.bias`, shape `[outChannels]`, or `nil`.
     public let bias: Parameter?
+    /// Channel counts `C` and `O`, and the square kernel side `KH = KW`.
     public let inChannels: Int, outChannels: Int, kernelSize: Int
+    /// Geometry (same value on both axes) and the number of channel groups `G`.
     public let stride: Int, padding: Int, dilation: Int, groups: Int
     /// How many images share one GEMM (1 = per image; the batch size = one GEMM for the whole batch).
     /// A performance knob only: results are identical up to float summation order.

@@ -14,6 +14,7 @@ import TapsTensor
 /// Example: `MaxPool2d(kernelSize: 2)` maps `[32, 32, 28, 28]` to `[32, 32, 14, 14]`, and 7×7 to 3×3.
 /// References: https://pytorch.org/docs/stable/generated/torch.nn.MaxPool2d.html
 public final class MaxPool2d: Layer {
+    /// Window side `K`, step between windows, and implicit `-inf` padding on each side.
     public let kernelSize: Int, stride: Int, padding: Int
 
     private struct Cache { var inputShape: [Int]; var indices: [Int32] }
@@ -29,6 +30,7 @@ public final class MaxPool2d: Layer {
         self.padding = padding
     }
 
+    /// None: this layer has no parameters.
     public var parameters: [Parameter] { [] }
 
     /// `[N, C, H, W] → [N, C, OH, OW]` (window maxima).

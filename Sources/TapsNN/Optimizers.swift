@@ -36,9 +36,13 @@ extension Optimizer {
 /// ```
 /// References: https://pytorch.org/docs/stable/generated/torch.optim.SGD.html
 public final class SGD: Optimizer {
+    /// The optimised parameters (buffers removed), in the order given.
     public let parameters: [Parameter]
+    /// Momentum factor `μ` (0 disables the buffer).
     public let momentum: Float
+    /// L2 penalty added to the gradient (coupled, as PyTorch SGD).
     public let weightDecay: Float
+    /// Nesterov momentum.
     public let nesterov: Bool
     private var buffers: [Tensor?]
     private var scales: [ObjectIdentifier: Float] = [:]
@@ -54,10 +58,12 @@ public final class SGD: Optimizer {
         buffers = Array(repeating: nil, count: self.parameters.count)
     }
 
+    /// Multiplies the learning rate of `parameter` by `scale` from the next step on.
     public func setLearningRateScale(_ scale: Float, for parameter: Parameter) {
         scales[ObjectIdentifier(parameter)] = scale
     }
 
+    /// One update of every parameter that `requiresGrad`, using its accumulated `grad`.
     public func step(learningRate: Float) {
         for (i, p) in parameters.enumerated() where p.requiresGrad {
             let lr = learningRate * (scales[ObjectIdentifier(p)] ?? 1)
@@ -89,7 +95,9 @@ public final class SGD: Optimizer {
 /// (`lr` already multiplied by the parameter's scale.) References: Loshchilov & Hutter 2019;
 /// https://pytorch.org/docs/stable/generated/torch.optim.AdamW.html
 public final class AdamW: Optimizer {
+    /// The optimised parameters (buffers removed), in the order given.
     public let parameters: [Parameter]
+    /// Moment decay rates, denominator epsilon and decoupled weight decay (PyTorch defaults 0.9, 0.999, 1e-8, 0.01).
     public let beta1: Float, beta2: Float, eps: Float, weightDecay: Float
     private struct State { var m: [Float]; var v: [Float]; var t: Int }
     private var states: [State?]
@@ -105,10 +113,12 @@ public final class AdamW: Optimizer {
         states = Array(repeating: nil, count: self.parameters.count)
     }
 
+    /// Multiplies the learning rate of `parameter` by `scale` from the next step on.
     public func setLearningRateScale(_ scale: Float, for parameter: Parameter) {
         scales[ObjectIdentifier(parameter)] = scale
     }
 
+    /// One update of every parameter that `requiresGrad`, using its accumulated `grad`.
     public func step(learningRate: Float) {
         for (i, p) in parameters.enumerated() where p.requiresGrad {
             let lr = learningRate * (scales[ObjectIdentifier(p)] ?? 1)
@@ -146,8 +156,11 @@ public final class AdamW: Optimizer {
 /// References: Loshchilov & Hutter 2017 (SGDR);
 /// https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.CosineAnnealingLR.html
 public struct CosineSchedule: Sendable, Equatable {
+    /// Learning rate at the end of warm-up (the maximum).
     public var peak: Float
+    /// Steps after which the rate is 0 (warm-up included).
     public var totalSteps: Int
+    /// Linear warm-up steps before the cosine starts.
     public var warmupSteps: Int
 
     /// Creates a schedule; `0 <= warmupSteps <= totalSteps`.

@@ -58,8 +58,10 @@ public final class Sequential: Layer {
     /// Parameters and buffers of every child, in order.
     public var parameters: [Parameter] { layers.flatMap(\.parameters) }
 
+    /// The children, in forward order.
     public var children: [any Layer] { layers }
 
+    /// Replaces every direct child by `transform(child)` (TAPS wraps weighted layers this way).
     public func mapChildren(_ transform: (any Layer) -> any Layer) {
         layers = layers.map(transform)
     }

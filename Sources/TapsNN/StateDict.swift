@@ -22,6 +22,7 @@ public struct StateDictError: Error, CustomStringConvertible, Equatable {
         public var name: String, modelShape: [Int], fileShape: [Int]
     }
 
+    /// Every problem, one per line, then a HINT line.
     public var description: String {
         var lines = ["state_dict does not match the model:"]
         lines += missing.map { "  missing key: \($0)" }
