@@ -1,4 +1,5 @@
 // TapsTUITests: the key table is the single source of the help overlay and the hint line.
+import Foundation
 import Testing
 import TapsTUI
 
@@ -51,5 +52,15 @@ import TapsTUI
     @Test func markdownTableHasARowPerBinding() {
         let table = Keymap.markdownTable()
         #expect(table.split(separator: "\n").count == Keymap.bindings.count + 2)
+    }
+}
+
+@Suite struct ReadmeTests {
+    @Test func readmeKeyTableIsTheGeneratedOne() throws {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("README.md")
+        let text = try String(contentsOf: readme, encoding: .utf8)
+        #expect(text.contains(Keymap.markdownTable()), "README's key table is stale: paste Keymap.markdownTable()")
+        for key in ThemeKey.allCases { #expect(text.contains("`\(key.rawValue)`"), "README misses theme key \(key)") }
     }
 }

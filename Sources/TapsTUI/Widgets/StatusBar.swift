@@ -36,6 +36,7 @@ enum StatusBar {
                 segments.append(("ETA \(Format.duration(eta))", 2))
             }
         }
+        if state.readOnly { segments.append(("attached (read-only)", 7)) }
         let room = width - badge.count - 2
         var kept = segments
         while !kept.isEmpty && kept.map({ $0.0.count + 2 }).reduce(0, +) > room {
@@ -81,7 +82,6 @@ enum StatusBar {
                 }
             }
         }
-        if state.readOnly { spans.append(Span(text: " [attached, read-only]", style: dim)) }
         Box.writeSpans(&buffer, spans, x: 1, y: y, maxX: width - 1)
     }
 
