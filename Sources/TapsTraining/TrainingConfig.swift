@@ -22,7 +22,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var base: String = "digitcnn"
     public var mode: TrainingMode = .taps
     /// Sparsity weight lambda (≥ 0).
-    public var lambda: Double = 0.3
+    public var lambda: Double = 2
     /// Gate threshold tau: a layer is active when its score `s >= tau`.
     public var tau: Double = 0.1
     /// Initial score of every gate (above tau, so all gates start on).
