@@ -91,8 +91,8 @@ private func drawLossChart(_ buffer: inout ScreenBuffer, _ rect: Rect, state: Da
                            glyphs: Glyphs) {
     let steps = state.metrics.steps
     let series = [
-        ChartSeries(label: "total", points: steps.map { (Double($0.step), $0.loss) }, color: .loss),
-        ChartSeries(label: "task", points: steps.map { (Double($0.step), $0.taskLoss) }, color: .taskLoss),
+        ChartSeries(label: "total", points: smooth(steps.map { (Double($0.step), $0.loss) }), color: .loss),
+        ChartSeries(label: "task", points: smooth(steps.map { (Double($0.step), $0.taskLoss) }), color: .taskLoss),
         ChartSeries(label: "penalty", points: steps.map { (Double($0.step), $0.penalty) }, color: .penalty),
     ]
     let inner = Box.draw(&buffer, rect, title: chartTitle("loss", series, theme: theme, glyphs: glyphs),
@@ -109,7 +109,8 @@ private func drawAccuracyChart(_ buffer: inout ScreenBuffer, _ rect: Rect, state
                     color: .validationAccuracy),
         ChartSeries(label: "train", points: epochs.map { (Double($0.step), $0.trainAccuracy) },
                     color: .trainAccuracy),
-        ChartSeries(label: "step", points: steps.map { (Double($0.step), $0.accuracy) }, color: .stepAccuracy),
+        ChartSeries(label: "step", points: smooth(steps.map { (Double($0.step), $0.accuracy) }),
+                    color: .stepAccuracy),
     ]
     var title = chartTitle("accuracy", series, theme: theme, glyphs: glyphs)
     if let best = epochs.map(\.validationAccuracy).max() {
@@ -120,6 +121,11 @@ private func drawAccuracyChart(_ buffer: inout ScreenBuffer, _ rect: Rect, state
     let low = ys.min().map { max(0, (($0 * 10).rounded(.down)) / 10) } ?? 0
     LineChart.draw(&buffer, inner, series: series, xRange: stepRange(state),
                    yRange: ys.isEmpty ? nil : low...1, axis: .percent, xLabel: "step", theme: theme, glyphs: glyphs)
+}
+
+/// Per-batch values are noisy; charts show them smoothed (weight 0.8, about the last 5 steps).
+private func smooth(_ points: [(x: Double, y: Double)]) -> [(x: Double, y: Double)] {
+    LineChart.smoothed(points, weight: 0.8)
 }
 
 private func chartTitle(_ name: String, _ series: [ChartSeries], theme: Theme, glyphs: Glyphs) -> [Span] {

@@ -59,6 +59,18 @@ enum LineChart {
         canvas.render(into: &buffer)
     }
 
+    /// Debiased exponential moving average (TensorBoard's smoothing): `m = w m + (1 - w) y`, divided by
+    /// `1 - w^n` so the first points are not pulled towards 0. Non-finite values pass through unsmoothed.
+    static func smoothed(_ points: [(x: Double, y: Double)], weight: Double) -> [(x: Double, y: Double)] {
+        var m = 0.0, n = 0.0
+        return points.map { p in
+            guard p.y.isFinite else { return p }
+            m = weight * m + (1 - weight) * p.y
+            n += 1
+            return (p.x, m / (1 - pow(weight, n)))
+        }
+    }
+
     /// Data range with 5% headroom; a flat series gets a unit-wide band. Nil without finite data.
     static func autoRange(_ ys: [Double]) -> ClosedRange<Double>? {
         guard let lo = ys.min(), let hi = ys.max() else { return nil }

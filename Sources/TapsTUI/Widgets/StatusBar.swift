@@ -121,8 +121,9 @@ enum EventLog {
         var entries: [(String, ThemeKey)] = state.metrics.notices.suffix(rect.height).map { n in
             let key: ThemeKey = n.kind == "error" ? .error : n.kind == "lambda" ? .lambda : .event
             var text = n.message
-            if n.kind == "snapshot", let paths = n.paths, !paths.isEmpty, !text.contains(paths[0]) {
-                text += " " + paths.joined(separator: " ")
+            if n.kind == "snapshot", let first = n.paths?.first, !text.contains(first) {
+                let folder = (first as NSString).deletingLastPathComponent
+                text += text.contains((first as NSString).lastPathComponent) ? " in \(folder)/" : " " + first
             }
             return ("step \(n.step)  \(text)", key)
         }
