@@ -166,6 +166,18 @@ else
 fi
 if terminal_sane; then pass "terminal sane after q (stty: echo icanon)"; else fail "terminal not restored after q"; fi
 
+# MARK: - Attach: view run 1's metrics.jsonl read-only
+start_pane attach "$BIN --attach $RUN1/metrics.jsonl"
+if poll 30 screen_has "attached (read-only)" && poll 10 screen_has "STOPPED" && poll 10 screen_has "conv_layers.0"; then
+    pass "--attach replays the finished run (STOPPED, heatmap rows)"
+else
+    fail "--attach did not show the run"
+fi
+"${TM[@]}" send-keys -t "$PANE" "]"
+if poll 10 screen_has "read-only: attached"; then pass "--attach: steering keys are refused"; else fail "--attach accepted a steering key"; fi
+"${TM[@]}" send-keys -t "$PANE" "q"
+if poll 30 screen_matches "^EXIT=0$"; then pass "--attach quits at once"; else fail "--attach did not quit"; fi
+
 # MARK: - Run 2: NO_COLOR=1 emits no colour
 start_pane nocolor "NO_COLOR=1 $BIN --seed 2 --epochs 20 --out $WORK/run2"
 if poll 120 screen_has "RUNNING" && poll 60 step_at_least 2; then

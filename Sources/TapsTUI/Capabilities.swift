@@ -25,7 +25,7 @@ struct Glyphs: Sendable {
     /// Heatmap shades: score <= 0, < tau/2, < tau, < 2 tau, >= 2 tau.
     var shades: [Unicode.Scalar]
     var activeMark: String, inactiveMark: String
-    var lambda: String, tau: String, arrow: String, separator: String, ellipsis: String
+    var lambda: String, tau: String, arrow: String, separator: String, ellipsis: String, dot: String
     /// Legend marker of a chart series.
     var seriesMark: Unicode.Scalar
     /// ASCII chart markers per series (unused with braille).
@@ -35,13 +35,13 @@ struct Glyphs: Sendable {
     static let unicode = Glyphs(
         horizontal: "─", vertical: "│", topLeft: "┌", topRight: "┐", bottomLeft: "└", bottomRight: "┘",
         shades: ["·", "░", "▒", "▓", "█"], activeMark: "● on ", inactiveMark: "○ off",
-        lambda: "λ", tau: "τ", arrow: "→", separator: "│", ellipsis: "…", seriesMark: "━",
+        lambda: "λ", tau: "τ", arrow: "→", separator: "│", ellipsis: "…", dot: "·", seriesMark: "━",
         asciiMarkers: ["*", "+", "."], usesBraille: true)
 
     static let ascii = Glyphs(
         horizontal: "-", vertical: "|", topLeft: "+", topRight: "+", bottomLeft: "+", bottomRight: "+",
         shades: [".", "-", "=", "#", "@"], activeMark: "* on ", inactiveMark: "- off",
-        lambda: "lambda", tau: "tau", arrow: ">", separator: "|", ellipsis: "~", seriesMark: "*",
+        lambda: "lambda", tau: "tau", arrow: ">", separator: "|", ellipsis: "~", dot: "/", seriesMark: "*",
         asciiMarkers: ["*", "+", "o"], usesBraille: false)
 
     static func of(_ set: GlyphSet) -> Glyphs { set == .unicode ? .unicode : .ascii }

@@ -136,7 +136,8 @@ public final class DashboardApp {
             return isFinished()
         case .attached(let follower):
             do {
-                if try follower.poll() { state.metrics = follower.snapshot }
+                try follower.poll()
+                if follower.snapshot.version != state.metrics.version { state.metrics = follower.snapshot }
                 if let p = follower.problem { state.message = p }
             } catch {
                 state.message = "cannot read \(follower.url.path): \(error.localizedDescription)"

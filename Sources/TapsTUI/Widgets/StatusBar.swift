@@ -19,7 +19,7 @@ enum StatusBar {
 
         var segments: [(String, Int)] = []  // text, priority (higher stays longer)
         if let s = state.metrics.start {
-            segments.append(("\(s.task) \(glyphs.separator) \(s.mode) \(glyphs.separator) \(s.base)", 5))
+            segments.append(("\(s.task)\(glyphs.dot)\(s.mode)\(glyphs.dot)\(s.base)", 5))
         } else {
             segments.append(("loading the task and the base network\(glyphs.ellipsis)", 5))
         }
@@ -29,11 +29,11 @@ enum StatusBar {
             let planned = state.plannedSteps.map { "/\($0)" } ?? ""
             segments.append(("step \(last.step)\(planned)", 6))
             segments.append(("\(last.phase)", 1))
-            segments.append(("\(Int(last.samplesPerSecond.rounded())) img/s", 3))
+            segments.append(("\(Int(last.samplesPerSecond.rounded())) img/s", 2))
             if let end = state.metrics.end {
-                segments.append(("took \(Format.duration(end.seconds))", 2))
+                segments.append(("took \(Format.duration(end.seconds))", 3))
             } else if let eta = state.etaSeconds {
-                segments.append(("ETA \(Format.duration(eta))", 2))
+                segments.append(("ETA \(Format.duration(eta))", 3))
             }
         }
         if state.readOnly { segments.append(("attached (read-only)", 7)) }
