@@ -56,6 +56,6 @@ let package = Package(
         .testTarget(name: "TAPSTests", dependencies: ["TAPS", "TapsNN", "TapsData", "TapsTestSupport"]),
         .testTarget(name: "TapsDataTests", dependencies: ["TapsData", "TapsNN", "TapsTestSupport"]),
         .testTarget(name: "TapsTrainingTests", dependencies: ["TapsTraining", "TapsTestSupport"]),
-        .testTarget(name: "TapsTUITests", dependencies: ["TapsTUI", "TapsTestSupport"]),
+        .testTarget(name: "TapsTUITests", dependencies: ["TapsTUI", "TapsTestSupport"], exclude: ["Snapshots"]),
     ]
 )
