@@ -44,6 +44,16 @@ public struct BaseModel: @unchecked Sendable {
                          makeNetwork: { classes, rng in makeDigitCNN(classes: classes, rng: &rng) })
     }
 
+    /// Brings a task's images to the base's input shape `inputShape`.
+    /// - Throws: `ConfigError.invalid` when the images cannot be adapted to this base.
+    public func prepare(_ data: TaskData) throws -> TaskData {
+        guard data.train.imageShape == inputShape else {
+            throw ConfigError.invalid(option: "--task", expected: "images of shape \(inputShape) for base \(name)",
+                                      got: "\(data.name) with images \(data.train.imageShape)")
+        }
+        return data
+    }
+
     /// Builds a fresh network with the base's weights and a new, randomly initialised head of `classes`.
     /// - Throws: `StateDictError` listing every missing, unexpected or mis-shaped tensor of the base.
     public func instantiate(classes: Int, rng: inout SeededRNG) throws -> any Layer {

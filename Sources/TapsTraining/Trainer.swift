@@ -43,12 +43,8 @@ public final class Trainer: @unchecked Sendable {
         self.store = store
         self.control = control
         if let t = config.threads { BLASThreads.set(t) }
-        data = try loadTask(config.task, dataDirectory: config.dataDirectory)
         base = try BaseModel.load(config.base)
-        guard data.train.imageShape == base.inputShape else {
-            throw ConfigError.invalid(option: "--task", expected: "images of shape \(base.inputShape) for base \(base.name)",
-                                      got: "\(data.name) with images \(data.train.imageShape)")
-        }
+        data = try base.prepare(try loadTask(config.task, dataDirectory: config.dataDirectory))
         var split = trainValidationSplit(data.train, validationFraction: config.validationFraction, seed: config.seed)
         if let limit = config.trainLimit, limit < split.train.count {
             split.train = split.train.subset(Array(0..<max(1, limit)))

@@ -112,8 +112,8 @@ struct Eval: ParsableCommand {
             let url = URL(fileURLWithPath: export)
             let exported = try TaskExport.read(url)
             let taskName = task ?? exported.metadata["task"] ?? "fashion"
-            let data = try loadTask(taskName, dataDirectory: dataDirectory)
             let baseModel = try BaseModel.load(base)
+            let data = try baseModel.prepare(try loadTask(taskName, dataDirectory: dataDirectory))
             if let h = exported.metadata["base_hash"], h != baseModel.contentHash {
                 throw TaskExportError.wrongBase(file: export, expected: "\(baseModel.name) (\(baseModel.contentHash))",
                                                 found: "\(exported.metadata["base"] ?? "?") (\(h))")
