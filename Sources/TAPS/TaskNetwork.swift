@@ -88,8 +88,9 @@ public final class TaskNetwork {
     }
 }
 
-/// Module name of a weighted layer: its weight's state_dict key without the trailing `.weight`.
+/// Module name of a weighted layer: ``WeightedLayer/moduleName`` (by default its weight's state_dict key
+/// without the trailing `.weight`; attention's packed projection `...self_attention.in_proj_weight` gives
+/// `...self_attention.in_proj`).
 public func moduleName(of layer: any WeightedLayer) -> String {
-    let n = layer.weight.name
-    return n.hasSuffix(".weight") ? String(n.dropLast(".weight".count)) : n
+    layer.moduleName
 }

@@ -86,4 +86,16 @@ public protocol WeightedLayer: Layer {
     /// `needWeightGradient`, `dL/dW` at the weight used in forward (not accumulated anywhere).
     /// Accumulates the bias gradient into `bias.grad` when the bias requires grad.
     func backward(_ dOut: Tensor, weight: Tensor, needWeightGradient: Bool) -> (input: Tensor, weight: Tensor?)
+    /// Module name used for TAPS bookkeeping (gate names, `<moduleName>.weight_delta`, `<moduleName>.score`).
+    /// Defaults to the weight's state_dict key without a trailing `.weight` (`layer1.0.conv1`); layers with
+    /// PyTorch-style packed names override it (attention's `in_proj_weight` → `...self_attention.in_proj`).
+    var moduleName: String { get }
+}
+
+extension WeightedLayer {
+    /// The weight's key without a trailing `.weight` (or the whole key if it has no such suffix).
+    public var moduleName: String {
+        let n = weight.name
+        return n.hasSuffix(".weight") ? String(n.dropLast(".weight".count)) : n
+    }
 }

@@ -28,19 +28,31 @@ public final class Linear: WeightedLayer {
     public let inFeatures: Int
     /// Output width `O`.
     public let outFeatures: Int
+    /// Module name for TAPS (`<name>` for the usual `<name>.weight`; see ``init(moduleName:weightName:biasName:inFeatures:outFeatures:bias:rng:)``).
+    public let moduleName: String
 
     private struct Cache { var input: Tensor }
     private var cache: Cache?
 
     /// Creates a layer whose parameters are named `<name>.weight` and `<name>.bias` (state_dict keys).
-    public init(name: String, inFeatures: Int, outFeatures: Int, bias: Bool = true, rng: inout SeededRNG) {
-        precondition(inFeatures > 0 && outFeatures > 0, "Linear \(name): features must be positive")
+    public convenience init(name: String, inFeatures: Int, outFeatures: Int, bias: Bool = true, rng: inout SeededRNG) {
+        self.init(moduleName: name, weightName: "\(name).weight", biasName: "\(name).bias", inFeatures: inFeatures,
+                  outFeatures: outFeatures, bias: bias, rng: &rng)
+    }
+
+    /// Creates a layer with explicit state_dict keys, for PyTorch modules that store a linear map under
+    /// other names: `nn.MultiheadAttention` keeps its packed projection as `<attn>.in_proj_weight [3E, E]`
+    /// and `<attn>.in_proj_bias [3E]`; its module name (for TAPS) is then `<attn>.in_proj`.
+    public init(moduleName: String, weightName: String, biasName: String, inFeatures: Int, outFeatures: Int,
+                bias: Bool = true, rng: inout SeededRNG) {
+        precondition(inFeatures > 0 && outFeatures > 0, "Linear \(moduleName): features must be positive")
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
+        self.moduleName = moduleName
         let bound = 1 / Float(inFeatures).squareRoot()
-        weight = Parameter("\(name).weight", .uniform([outFeatures, inFeatures], low: -bound, high: bound, rng: &rng))
+        weight = Parameter(weightName, .uniform([outFeatures, inFeatures], low: -bound, high: bound, rng: &rng))
         self.bias = bias
-            ? Parameter("\(name).bias", .uniform([outFeatures], low: -bound, high: bound, rng: &rng)) : nil
+            ? Parameter(biasName, .uniform([outFeatures], low: -bound, high: bound, rng: &rng)) : nil
     }
 
     /// Weight, then bias.
