@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "TapsNN", dependencies: ["TapsTensor"], swiftSettings: strict),
         .target(name: "TAPS", dependencies: ["TapsTensor", "TapsNN"], swiftSettings: strict),
         .target(name: "TapsData", dependencies: ["TapsTensor", "CZlib"],
-                resources: [.copy("Resources/taps-pack")], swiftSettings: strict),
+                resources: [.copy("Resources/taps-pack"), .copy("Resources/imagenet-base")], swiftSettings: strict),
         .target(name: "TapsTraining", dependencies: ["TapsTensor", "TapsNN", "TAPS", "TapsData"],
                 swiftSettings: strict),
         .target(name: "TapsTUI", dependencies: ["TapsTraining", "CNcursesw", "CTermGuard"],
