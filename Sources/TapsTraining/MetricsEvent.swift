@@ -109,7 +109,8 @@ public struct EpochEvent: Codable, Sendable, Equatable {
 /// Something worth a line in the dashboard's event log: lambda changed, warm-up over, snapshot written,
 /// new best validation accuracy, paused/resumed, an error.
 public struct NoticeEvent: Codable, Sendable, Equatable {
-    /// Machine-readable kind: `lambda`, `warmup_over`, `snapshot`, `best`, `paused`, `resumed`, `error`, `info`.
+    /// Machine-readable kind: `lambda`, `warmup_over`, `snapshot`, `best`, `selected` (the model kept at the end),
+    /// `paused`, `resumed`, `error`, `info`.
     public var kind: String
     /// Step at which it happened (the next step a lambda change applies to).
     public var step: Int

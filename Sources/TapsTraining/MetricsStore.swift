@@ -62,7 +62,7 @@ public final class MetricsStore: @unchecked Sendable {
     /// - Throws: `CocoaError` if the file cannot be created.
     public func mirror(to url: URL) throws {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: url.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: url.path, contents: nil)
         let handle = try FileHandle(forWritingTo: url)
         lock.lock(); sink = handle; lock.unlock()
     }

@@ -192,7 +192,16 @@ public final class Trainer: @unchecked Sendable {
         var testAccuracy: Double?
         var exportPath: String?
         if failure == nil {
-            if let best { restoreState(best.state) }
+            if let best {
+                restoreState(best.state)
+                let active = task.activeIndices.map { task.gatedLayers[$0].name }
+                let acc = ParameterAccounting(task)
+                store.append(.notice(NoticeEvent(kind: "selected", step: step, message: String(
+                    format: "selected epoch %d (validation %.4f): %d/%d active%@, task-specific %@ = %.1f%% of the backbone",
+                    best.epoch, best.accuracy, active.count, task.gatedLayers.count,
+                    (active.isEmpty ? "" : " (" + active.joined(separator: ", ") + ")") as NSString,
+                    ProgressFormatter.grouped(acc.taskSpecificParameters) as NSString, 100 * acc.fractionOfBackbone))))
+            }
             testAccuracy = evaluate(task, on: data.test, normalization: base.normalization).accuracy
             do {
                 let url = runDirectory.appendingPathComponent("task.safetensors")

@@ -85,7 +85,7 @@ public final class TrainingControl: @unchecked Sendable {
                 condition.unlock(); whilePaused(); condition.lock()
                 continue
             }
-            condition.wait(until: Date().addingTimeInterval(0.25))
+            _ = condition.wait(until: Date().addingTimeInterval(0.25))
         }
         condition.unlock()
         return waited

@@ -70,26 +70,23 @@ struct TapsTUICommand: ParsableCommand {
                                        framesPerSecond: fps, crashTest: crashTest)
         if let attach { return try runAttached(URL(fileURLWithPath: attach), options: options) }
 
+        // Build the trainer before the screen opens: bad options and unreadable or malformed files end here
+        // with a one-line error on a normal terminal, never inside the dashboard.
         let config = try training.config()
         let store = MetricsStore()
         let control = TrainingControl(lambda: config.lambda)
+        let trainer: Trainer
+        do {
+            trainer = try Trainer(config: config, store: store, control: control)
+        } catch {
+            FileHandle.standardError.write(Data("taps-tui: error: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
         let box = RunBox()
-        let queue = DispatchQueue(label: "taps.trainer", qos: .userInitiated)
+        box.setTotalSteps(trainer.totalSteps)
         let startTrainer = {
-            queue.async {
-                do {
-                    let trainer = try Trainer(config: config, store: store, control: control)
-                    box.setTotalSteps(trainer.totalSteps)
-                    let summary = trainer.run()
-                    box.finish(summary: summary, failure: summary.status == "failed" ? summary.message : nil)
-                } catch {
-                    let message = "\(error)"
-                    store.append(.notice(NoticeEvent(kind: "error", step: 0, message: message)))
-                    store.append(.end(RunEndEvent(status: "failed", step: 0, testAccuracy: nil,
-                                                  bestValidationAccuracy: nil, activeLayers: [],
-                                                  taskSpecificParameters: 0, seconds: 0, message: message)))
-                    box.finish(summary: nil, failure: message)
-                }
+            trainer.start { summary in
+                box.finish(summary: summary, failure: summary.status == "failed" ? summary.message : nil)
             }
         }
 
