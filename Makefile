@@ -23,8 +23,8 @@ run: build
 	$(BIN)/taps-tui $(ARGS)
 
 test: setup
-	$(SWIFT) build -c $(CONFIG) --build-tests -Xswiftc -enable-testing
-	$(SWIFT) test -c $(CONFIG) --skip-build -Xswiftc -enable-testing
+	$(SWIFT) build -c $(CONFIG) --build-tests
+	$(SWIFT) test -c $(CONFIG) --skip-build
 	bash scripts/cli_smoke.sh $(BIN)
 	bash scripts/e2e_tmux.sh $(BIN)
 
