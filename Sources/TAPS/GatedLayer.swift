@@ -41,6 +41,11 @@ public final class GatedLayer: Layer {
     public var tau: Float
     /// Gate behaviour for the current mode.
     public var behaviour: GateBehaviour
+    /// Fully joint training only (our extension, taps-method.md §6): `w0` is shared by every task and trains
+    /// too. When set, backward always computes `G` and accumulates `dL/dw0 = G` into `base.weight.grad`
+    /// (whether or not `w0` itself requires grad: the joint trainer sums the tasks' copies). Default `false`:
+    /// `w0` is frozen, as in the paper.
+    public var trainsBase = false
 
     private struct Cache {
         var effectiveWeight: Tensor
@@ -100,8 +105,9 @@ public final class GatedLayer: Layer {
         let deltaTrains = delta.requiresGrad && cache.gate
         let scoreTrains = score.requiresGrad && delta.value.maxAbs() != 0
         let (dx, g) = base.backward(dOut, weight: cache.effectiveWeight,
-                                    needWeightGradient: deltaTrains || scoreTrains)
+                                    needWeightGradient: deltaTrains || scoreTrains || trainsBase)
         if let g {
+            if trainsBase { base.weight.grad.add(g) }
             if deltaTrains { delta.grad.add(g) }
             if scoreTrains { score.grad.storage[0] += Float(g.dot(delta.value)) }
         }

@@ -12,15 +12,36 @@ public struct TrainingOptions: ParsableArguments {
     @Option(help: "Task of the embedded pack (see `taps tasks`): fashion, ucidigits, lfwfaces, mnist-rot90, ...")
     public var task: String = "fashion"
 
+    @Option(help: "Adaptation mode: taps (gated deltas + sparsity penalty), finetune (every layer task-specific), probe (head only).")
+    public var mode: TrainingMode = .taps
+
+    @OptionGroup public var shared: SharedTrainingOptions
+
+    @Option(help: "Run folder for metrics.jsonl, summary.json, task.safetensors and snapshots (default: runs/TASK).")
+    public var out: String?
+
+    public init() {}
+
+    /// The run configuration these options describe.
+    /// - Throws: `ConfigError` for out-of-range values.
+    public func config() throws -> TrainingConfig {
+        var c = shared.config()
+        c.task = task; c.mode = mode
+        c.outputDirectory = out ?? "runs/\(task)"
+        try c.validate()
+        return c
+    }
+}
+
+/// The settings of a run other than its task, mode and folder: shared by `taps train` / `taps-tui` and by the
+/// multi-run commands (`taps suite`, `taps sweep`), which choose tasks, modes and folders themselves.
+public struct SharedTrainingOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"),
             help: "Folder with your own IDX files TASK-{train,test}-{images-idx3,labels-idx1}-ubyte[.gz] (28x28 grey); default: the embedded pack.")
     public var dataDirectory: String?
 
     @Option(help: "Pretrained base: digitcnn (embedded MNIST CNN) or a .safetensors file with the same parameter names.")
     public var base: String = "digitcnn"
-
-    @Option(help: "Adaptation mode: taps (gated deltas + sparsity penalty), finetune (every layer task-specific), probe (head only).")
-    public var mode: TrainingMode = .taps
 
     @Option(help: "Sparsity weight lambda (>= 0). Larger means fewer active layers.")
     public var lambda: Double = TrainingConfig().lambda
@@ -62,21 +83,15 @@ public struct TrainingOptions: ParsableArguments {
     @Option(help: "OpenBLAS threads (default: all cores).")
     public var threads: Int?
 
-    @Option(help: "Run folder for metrics.jsonl, summary.json, task.safetensors and snapshots (default: runs/TASK).")
-    public var out: String?
-
     public init() {}
 
-    /// The run configuration these options describe.
-    /// - Throws: `ConfigError` for out-of-range values.
-    public func config() throws -> TrainingConfig {
+    /// A configuration with these settings (task, mode and folder left at their defaults; not validated).
+    public func config() -> TrainingConfig {
         var c = TrainingConfig()
-        c.task = task; c.base = base; c.dataDirectory = dataDirectory; c.mode = mode; c.lambda = lambda; c.tau = tau; c.penalty = penalty; c.penaltyUpdate = penaltyUpdate
+        c.base = base; c.dataDirectory = dataDirectory; c.lambda = lambda; c.tau = tau; c.penalty = penalty; c.penaltyUpdate = penaltyUpdate
         c.epochs = epochs; c.warmupEpochs = warmupEpochs; c.batchSize = batchSize
         c.learningRate = learningRate; c.validationFraction = validationFraction; c.seed = seed
         c.maxSteps = steps; c.trainLimit = trainLimit; c.threads = threads
-        c.outputDirectory = out ?? "runs/\(task)"
-        try c.validate()
         return c
     }
 }

@@ -1,0 +1,369 @@
+// TapsTraining: task suites — several tasks on one base (taps-method.md §6, §7): incremental, joint, fully joint.
+import Foundation
+import TAPS
+import TapsData
+import TapsNN
+import TapsTensor
+
+/// How a suite adapts the base to its tasks (taps-method.md §6).
+public enum SuiteMode: String, Codable, Sendable, CaseIterable {
+    /// One task after another, each from the frozen base (earlier tasks cannot be disturbed).
+    case incremental
+    /// Stage 1 trains a shared base with one head per task on mixed batches; stage 2 runs TAPS per task on it.
+    case joint
+    /// Our extension: the base and every task's deltas, scores, biases and heads train together.
+    case fullyJoint = "fully-joint"
+}
+
+/// Options of a suite: the tasks, the mode, and the shared training settings.
+public struct SuiteConfig: Codable, Sendable, Equatable {
+    public var tasks: [String]
+    public var mode: SuiteMode
+    /// Shared settings of every task's run (`task` and `outputDirectory` are set per task).
+    public var training: TrainingConfig
+    /// Suite folder: `suite.json`, `suite.md`, one run folder per task, and the trained base in the joint modes.
+    public var outputDirectory: String
+    /// Epochs of joint stage 1 (shared base + one head per task).
+    public var stage1Epochs: Int
+
+    public init(tasks: [String], mode: SuiteMode = .incremental, training: TrainingConfig = TrainingConfig(),
+                outputDirectory: String = "runs/suite", stage1Epochs: Int = 2) {
+        self.tasks = tasks; self.mode = mode; self.training = training
+        self.outputDirectory = outputDirectory; self.stage1Epochs = stage1Epochs
+    }
+
+    /// - Throws: `ConfigError` for an empty or repeated task list and bad shared settings.
+    public func validate() throws {
+        guard !tasks.isEmpty else { throw ConfigError.invalid(option: "--tasks", expected: "a comma-separated list of tasks", got: "nothing") }
+        guard Set(tasks).count == tasks.count else {
+            throw ConfigError.invalid(option: "--tasks", expected: "each task once", got: tasks.joined(separator: ","))
+        }
+        guard stage1Epochs >= 1 else { throw ConfigError.invalid(option: "--stage1-epochs", expected: "an integer >= 1", got: "\(stage1Epochs)") }
+        try training.validate()
+    }
+}
+
+/// One task of a suite: its run's summary, its export on disk, and the checks made after the whole suite.
+public struct SuiteTaskResult: Codable, Sendable, Equatable {
+    public var task: String
+    public var runDirectory: String
+    public var summary: RunSummary
+    /// Size of `task.safetensors` in bytes.
+    public var exportBytes: Int
+    /// FNV-1a 64 of the export file's bytes right after its run ended.
+    public var exportFileHash: String
+    /// FNV-1a 64 of the export file's bytes when the whole suite ended (equal: the export was not touched).
+    public var exportFileHashAtEnd: String
+    /// Test accuracy of base + export loaded from disk at the end of the suite (nil when there is no export).
+    public var reproducedTestAccuracy: Double?
+    /// Content hash of the frozen base weights (`w0`) the task's network held after training
+    /// (incremental and joint stage 2: equal to the base's hash over the same tensors).
+    public var frozenBaseHashAfterTraining: String?
+
+    /// Whether the export is bit-identical and reproduces the run's test accuracy exactly.
+    public var reproduces: Bool {
+        exportFileHash == exportFileHashAtEnd && reproducedTestAccuracy != nil && reproducedTestAccuracy == summary.testAccuracy
+    }
+}
+
+/// What a suite writes to `suite.json` (and renders as a table and Markdown).
+public struct SuiteSummary: Codable, Sendable, Equatable {
+    public var mode: SuiteMode
+    public var tasks: [String]
+    /// `done`, `stopped` or `failed`.
+    public var status: String
+    /// The base every export was made for (the original base, or the suite's trained base in the joint modes).
+    public var base: String
+    public var baseHash: String
+    /// The file of that base and its size in bytes.
+    public var baseFile: String
+    public var baseBytes: Int
+    /// The original base the suite started from, and its content hash at the start and at the end.
+    public var sourceBase: String
+    public var sourceBaseHash: String
+    public var sourceBaseHashAtEnd: String
+    public var backboneParameters: Int
+    public var results: [SuiteTaskResult]
+    public var stage1: JointStage1Summary?
+    /// Sum of the tasks' task-specific parameters.
+    public var totalTaskSpecificParameters: Int
+    /// `(backbone + sum task-specific) / backbone` (taps-method.md §7).
+    public var backboneMultiple: Double
+    /// The same in bytes on disk: `(base file + sum of export files) / base file`.
+    public var backboneMultipleBytes: Double
+    /// T: the multiple for full fine-tuning (one whole network per task), in parameters and bytes alike.
+    public var fullFineTuneMultiple: Double
+    public var totalExportBytes: Int
+    public var seconds: Double
+
+    /// Whether every export reproduced its accuracy bit-for-bit and the source base is unchanged.
+    public var allChecksPass: Bool {
+        sourceBaseHash == sourceBaseHashAtEnd && results.allSatisfy(\.reproduces)
+            && results.allSatisfy { $0.frozenBaseHashAfterTraining == nil || $0.frozenBaseHashAfterTraining == frozenHashReference }
+    }
+
+    /// Hash every task's frozen `w0` must have (set by the runner; incremental and joint only).
+    public var frozenHashReference: String?
+
+    /// The table printed at the end of `taps suite` (plain text, fixed-width columns).
+    public var table: String { render(markdown: false) }
+    /// The same table in Markdown (`suite.md`).
+    public var markdown: String { render(markdown: true) }
+
+    private func render(markdown md: Bool) -> String {
+        let header = ["task", "test acc", "reproduced", "active", "task-specific params", "% backbone", "export bytes", "% base file"]
+        var rows: [[String]] = []
+        for r in results {
+            let s = r.summary
+            rows.append([
+                r.task, s.testAccuracy.map { String(format: "%.4f", $0) } ?? "-",
+                r.reproduces ? "yes" : "NO",
+                "\(s.activeLayers.count)/\(s.gatedLayers)", ProgressFormatter.grouped(s.taskSpecificParameters),
+                String(format: "%.2f%%", 100 * s.fractionOfBackbone), ProgressFormatter.grouped(r.exportBytes),
+                String(format: "%.2f%%", 100 * Double(r.exportBytes) / Double(max(baseBytes, 1))),
+            ])
+        }
+        rows.append([
+            "total (\(results.count) tasks)", "", "", "", ProgressFormatter.grouped(totalTaskSpecificParameters),
+            String(format: "%.2f%%", 100 * Double(totalTaskSpecificParameters) / Double(max(backboneParameters, 1))),
+            ProgressFormatter.grouped(totalExportBytes),
+            String(format: "%.2f%%", 100 * Double(totalExportBytes) / Double(max(baseBytes, 1))),
+        ])
+        var out = ""
+        if md {
+            out += "# Suite: \(tasks.joined(separator: ", ")) (\(mode.rawValue))\n\n"
+            out += "Base `\(base)` (`\(baseHash)`, \(ProgressFormatter.grouped(baseBytes)) bytes, backbone "
+                + "\(ProgressFormatter.grouped(backboneParameters)) parameters).\n\n"
+            out += "| " + header.joined(separator: " | ") + " |\n|" + header.map { _ in "---" }.joined(separator: "|") + "|\n"
+            for row in rows { out += "| " + row.joined(separator: " | ") + " |\n" }
+            out += "\n"
+        } else {
+            out += "suite \(mode.rawValue) (\(status)): base \(base) \(baseHash), \(ProgressFormatter.grouped(baseBytes)) bytes, backbone \(ProgressFormatter.grouped(backboneParameters)) parameters\n"
+            let widths = header.indices.map { i in max(header[i].count, rows.map { $0[i].count }.max() ?? 0) }
+            func line(_ cells: [String]) -> String {
+                cells.enumerated().map { i, c in
+                    i == 0 ? c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+                           : String(repeating: " ", count: widths[i] - c.count) + c
+                }.joined(separator: "  ")
+            }
+            out += "  " + line(header) + "\n"
+            for row in rows { out += "  " + line(row) + "\n" }
+        }
+        let t = results.count
+        out += (md ? "**" : "  ") + String(format: "multiple of one backbone for all %d tasks: %.3fx in parameters, %.3fx in bytes on disk",
+                                            t, backboneMultiple, backboneMultipleBytes)
+            + String(format: " (full fine-tuning: %.0fx)", fullFineTuneMultiple) + (md ? "**\n" : "\n")
+        if let s = stage1 {
+            out += (md ? "\n" : "  ") + "joint stage 1: \(s.epochs) epochs, \(s.steps) mixed batches of "
+                + s.imagesPerTask.map(String.init).joined(separator: "+") + " images (every batch drew from \(s.minimumTasksPerBatch) of \(s.tasks.count) tasks)\n"
+        }
+        out += (md ? "\n" : "  ") + "checks: source base \(sourceBaseHash == sourceBaseHashAtEnd ? "unchanged" : "CHANGED"), "
+            + "exports \(results.allSatisfy(\.reproduces) ? "bit-identical and reproduce their test accuracy" : "DO NOT all reproduce")"
+        if frozenHashReference != nil {
+            out += ", frozen w0 " + (results.allSatisfy { $0.frozenBaseHashAfterTraining == frozenHashReference } ? "bit-identical after every task" : "CHANGED")
+        }
+        out += "\n"
+        return out
+    }
+}
+
+/// FNV-1a 64 of a file's bytes, as hex (`fnv1a64:...`). Not cryptographic; detects any change of content.
+public func fileContentHash(_ url: URL) throws -> String {
+    let data = try Data(contentsOf: url)
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    data.withUnsafeBytes { buf in for b in buf { h ^= UInt64(b); h = h &* 0x100_0000_01b3 } }
+    return String(format: "fnv1a64:%016llx", h)
+}
+
+/// Size of a file in bytes (0 when missing).
+func fileSize(_ path: String) -> Int {
+    ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
+}
+
+/// Runs a suite: trains every task in the chosen mode, checks that every export reproduces its accuracy from disk
+/// and that the source base is untouched, and writes `suite.json` and `suite.md`.
+///
+/// Folder layout (`config.outputDirectory`): `<task>/` (a run folder as `taps train` writes it) per task;
+/// `joint-base.safetensors` and `stage1/` (joint mode) or `fully-joint-base.safetensors` (fully joint);
+/// `suite.json`, `suite.md`.
+///
+/// One ``TrainingControl`` steers every run (pause, stop, lambda keys); its lambda is reset to the suite's
+/// lambda before each task, so every task starts from the same setting. A stop request ends the suite after the
+/// run in progress.
+public final class SuiteRunner: @unchecked Sendable {
+    public let config: SuiteConfig
+    public let control: TrainingControl
+    /// One metrics store per view, in order: `stage1` first in joint mode, then one per task.
+    public let views: [(name: String, store: MetricsStore)]
+    private let lock = NSLock()
+    private var _current = 0
+    private var _totalSteps: [Int: Int] = [:]
+
+    public init(config: SuiteConfig, control: TrainingControl) throws {
+        try config.validate()
+        self.config = config
+        self.control = control
+        var v = config.tasks.map { (name: $0, store: MetricsStore()) }
+        if config.mode == .joint { v.insert((name: "stage1", store: MetricsStore()), at: 0) }
+        views = v
+    }
+
+    /// Index in ``views`` of the run in progress (the last one started).
+    public var currentView: Int { lock.lock(); defer { lock.unlock() }; return _current }
+    private func setCurrent(_ i: Int) { lock.lock(); _current = i; lock.unlock() }
+
+    /// Step budget of a view's run, once its trainer exists.
+    public func totalSteps(view: Int) -> Int? { lock.lock(); defer { lock.unlock() }; return _totalSteps[view] }
+    private func setTotalSteps(_ n: Int, view: Int) { lock.lock(); _totalSteps[view] = n; lock.unlock() }
+
+    private var folder: URL { URL(fileURLWithPath: config.outputDirectory) }
+
+    private func taskConfig(_ task: String, base: String) -> TrainingConfig {
+        var c = config.training
+        c.task = task
+        c.base = base
+        c.outputDirectory = folder.appendingPathComponent(task).path
+        return c
+    }
+
+    /// Runs the whole suite (blocking). Throws for bad options, unreadable data and I/O errors; a failed or
+    /// stopped run ends the suite early with that status.
+    public func run() throws -> SuiteSummary {
+        let started = Date()
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let source = try BaseModel.load(config.training.base)
+        let sourceFile = config.training.base == "digitcnn" ? EmbeddedPack.baseWeightsURL.path : config.training.base
+        var base = source, baseFile = sourceFile
+        var stage1: JointStage1Summary?
+        var summaries: [(RunSummary, String?)] = []
+        var status = "done"
+        var exportHashes: [String] = []
+
+        switch config.mode {
+        case .incremental, .joint:
+            var firstTaskView = 0
+            if config.mode == .joint {
+                let url = folder.appendingPathComponent("joint-base.safetensors")
+                control.lambda = control.initialLambda
+                let s1 = try JointBaseTrainer(config: config.training, tasks: config.tasks, epochs: config.stage1Epochs,
+                                              baseFile: url, runDirectory: folder.appendingPathComponent("stage1"),
+                                              store: views[0].store, control: control)
+                setCurrent(0)
+                let summary = try s1.run()
+                stage1 = summary
+                firstTaskView = 1
+                guard summary.status == "done" else {
+                    status = summary.status
+                    return try finish(status: status, source: source, base: base, baseFile: baseFile, stage1: stage1,
+                                      summaries: [], exportHashes: [], started: started)
+                }
+                base = try BaseModel.load(url.path)
+                baseFile = url.path
+            }
+            for (i, task) in config.tasks.enumerated() {
+                if control.isStopRequested { status = "stopped"; break }
+                control.lambda = control.initialLambda
+                let view = firstTaskView + i
+                let trainer = try Trainer(config: taskConfig(task, base: baseFile), store: views[view].store, control: control)
+                setTotalSteps(trainer.totalSteps, view: view)
+                setCurrent(view)
+                let summary = trainer.run()
+                let frozen = BaseModel.hash(trainer.task.baseWeights.map { ($0.key, $0.value) })
+                summaries.append((summary, frozen))
+                exportHashes.append(summary.export.flatMap { try? fileContentHash(URL(fileURLWithPath: $0)) } ?? "")
+                if summary.status != "done" { status = summary.status; break }
+            }
+        case .fullyJoint:
+            control.lambda = control.initialLambda
+            let url = folder.appendingPathComponent("fully-joint-base.safetensors")
+            let trainer = try FullyJointTrainer(config: config.training, tasks: config.tasks, outputDirectory: folder,
+                                                baseFile: url, stores: views.map(\.store), control: control)
+            setCurrent(0)
+            let results = try trainer.run()
+            for r in results {
+                summaries.append((r, nil))
+                exportHashes.append(r.export.flatMap { try? fileContentHash(URL(fileURLWithPath: $0)) } ?? "")
+            }
+            status = results.first?.status ?? "failed"
+            if status == "done" {
+                base = try BaseModel.load(url.path)
+                baseFile = url.path
+            }
+        }
+        return try finish(status: status, source: source, base: base, baseFile: baseFile, stage1: stage1,
+                          summaries: summaries, exportHashes: exportHashes, started: started)
+    }
+
+    private func finish(status: String, source: BaseModel, base: BaseModel, baseFile: String, stage1: JointStage1Summary?,
+                        summaries: [(RunSummary, String?)], exportHashes: [String], started: Date) throws -> SuiteSummary {
+        // After the whole suite: every export, reloaded from disk onto a freshly loaded base, must reproduce its run.
+        let sourceAtEnd = try BaseModel.load(config.training.base)
+        let reloadedBase = try BaseModel.load(baseFile == base.name || base.contentHash == source.contentHash ? config.training.base : baseFile)
+        var results: [SuiteTaskResult] = []
+        for ((summary, frozen), hash) in zip(summaries, exportHashes) {
+            var reproduced: Double?
+            var hashAtEnd = ""
+            if let path = summary.export {
+                let url = URL(fileURLWithPath: path)
+                hashAtEnd = (try? fileContentHash(url)) ?? ""
+                reproduced = try? reproduceAccuracy(export: url, base: reloadedBase, dataDirectory: config.training.dataDirectory)
+            }
+            results.append(SuiteTaskResult(
+                task: summary.task, runDirectory: folder.appendingPathComponent(summary.task).path, summary: summary,
+                exportBytes: summary.export.map(fileSize) ?? 0, exportFileHash: hash, exportFileHashAtEnd: hashAtEnd,
+                reproducedTestAccuracy: reproduced, frozenBaseHashAfterTraining: frozen))
+        }
+        let backbone = results.first?.summary.backboneParameters ?? 0
+        let total = results.reduce(0) { $0 + $1.summary.taskSpecificParameters }
+        let baseBytes = fileSize(baseFile)
+        let exportBytes = results.reduce(0) { $0 + $1.exportBytes }
+        // The reference for "w0 untouched": the hash of the same tensors in the base every task was built on.
+        let gatedNames = Set(results.isEmpty ? [] : (try? gatedWeightNames(base: base)) ?? [])
+        let reference = BaseModel.hash(base.weights.filter { gatedNames.contains($0.key) }.map { ($0.key, $0.value) })
+        let summary = SuiteSummary(
+            mode: config.mode, tasks: config.tasks, status: status, base: base.name, baseHash: base.contentHash,
+            baseFile: baseFile, baseBytes: baseBytes, sourceBase: source.name, sourceBaseHash: source.contentHash,
+            sourceBaseHashAtEnd: sourceAtEnd.contentHash, backboneParameters: backbone, results: results, stage1: stage1,
+            totalTaskSpecificParameters: total,
+            backboneMultiple: backbone > 0 ? Double(backbone + total) / Double(backbone) : 0,
+            backboneMultipleBytes: baseBytes > 0 ? Double(baseBytes + exportBytes) / Double(baseBytes) : 0,
+            fullFineTuneMultiple: Double(config.tasks.count), totalExportBytes: exportBytes,
+            seconds: Date().timeIntervalSince(started),
+            frozenHashReference: config.mode == .fullyJoint ? nil : reference)
+        try writeAtomically(try makeJSONEncoder().encode(summary), to: folder.appendingPathComponent("suite.json"))
+        try writeAtomically(Data(summary.markdown.utf8), to: folder.appendingPathComponent("suite.md"))
+        return summary
+    }
+
+    private func gatedWeightNames(base: BaseModel) throws -> [String] {
+        var rng = SeededRNG(seed: 0)
+        let net = try base.taskNetwork(classes: 2, mode: .taps, tau: 0.1, initialScore: 0.15, rng: &rng)
+        return Array(net.baseWeights.keys)
+    }
+}
+
+/// Loads `export` onto `base` (after checking it was made for that base) and returns its test accuracy, evaluated
+/// exactly as training evaluated it.
+/// - Throws: `TaskExportError.wrongBase` when the export names another base's content hash, or any load error.
+public func reproduceAccuracy(export: URL, base: BaseModel, dataDirectory: String? = nil) throws -> Double {
+    let (network, exported) = try loadTaskExport(export, base: base)
+    let taskName = exported.metadata["task"] ?? "fashion"
+    let data = try base.prepare(try loadTask(taskName, dataDirectory: dataDirectory))
+    return evaluate(network, on: data.test, normalization: base.normalization).accuracy
+}
+
+/// Builds the task network of `export` on `base`. Refuses an export made for another base (content hash).
+/// - Throws: `TaskExportError.wrongBase`, `TaskExportError` for a malformed export, `SafeTensorsError`.
+public func loadTaskExport(_ export: URL, base: BaseModel) throws -> (TaskNetwork, TaskExport) {
+    let exported = try TaskExport.read(export)
+    if let h = exported.metadata["base_hash"], h != base.contentHash {
+        throw TaskExportError.wrongBase(file: export.path, expected: "\(base.name) (\(base.contentHash))",
+                                        found: "\(exported.metadata["base"] ?? "?") (\(h))")
+    }
+    let classes = Int(exported.metadata["classes"] ?? "") ?? exported.tensors.first { $0.0 == base.headName + ".bias" }?.1.count ?? 10
+    let mode = TrainingMode(rawValue: exported.metadata["mode"] ?? "taps") ?? .taps
+    var rng = SeededRNG(seed: 0)
+    let network = try base.taskNetwork(classes: classes, mode: mode, tau: 0.1, initialScore: 0.15, rng: &rng)
+    try exported.apply(to: network, source: export.path)
+    return (network, exported)
+}

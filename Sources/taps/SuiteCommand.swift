@@ -1,0 +1,95 @@
+// taps suite: adapt one base to several tasks (incremental, joint or fully joint) and report what they cost.
+import ArgumentParser
+import Foundation
+import TapsCommandLine
+import TapsTraining
+
+extension SuiteMode: ExpressibleByArgument {}
+
+struct Suite: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Adapt the base to several tasks and report per task and in total what they cost to store.",
+        discussion: """
+            Modes: incremental (one task after another from the frozen base), joint (stage 1: a shared base with one \
+            head per task on mixed batches, saved as joint-base.safetensors; stage 2: TAPS per task on it) and \
+            fully-joint (the base and every task's deltas, scores, biases and heads together; our extension).
+            Writes OUT/<task>/ per task (a run folder as `taps train` writes it), OUT/suite.json and OUT/suite.md.
+            The shared settings are those of `taps train`; every task trains in TAPS mode.
+            """)
+
+    @Option(help: "Comma-separated tasks, e.g. fashion,ucidigits,lfwfaces,mnist-rot90.")
+    var tasks: String = "fashion,ucidigits,lfwfaces,mnist-rot90"
+
+    @Option(help: "incremental, joint or fully-joint.")
+    var mode: SuiteMode = .incremental
+
+    @Option(name: .customLong("stage1-epochs"), help: "Epochs of joint stage 1 (shared base + one head per task).")
+    var stage1Epochs: Int = 2
+
+    @Option(help: "Suite folder (default: runs/suite).")
+    var out: String = "runs/suite"
+
+    @OptionGroup var options: SharedTrainingOptions
+
+    func run() throws {
+        let config = try reportingErrors { () throws -> SuiteConfig in
+            var training = options.config()
+            training.outputDirectory = out
+            let c = SuiteConfig(tasks: tasks.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
+                                mode: mode, training: training, outputDirectory: training.outputDirectory,
+                                stage1Epochs: stage1Epochs)
+            try c.validate()
+            return c
+        }
+        let control = TrainingControl(lambda: config.training.lambda)
+        let runner = try reportingErrors { try SuiteRunner(config: config, control: control) }
+        for (name, store) in runner.views {
+            store.onEvent { event in
+                if case .start = event { print("== \(name)") }
+                if let line = ProgressFormatter.line(for: event) { print(line); fflush(nil) }
+            }
+        }
+        let sources = stopOnSignals(control)
+        let summary = try reportingErrors { try runOnBackgroundQueue { try runner.run() } }
+        sources.forEach { $0.cancel() }
+        print("")
+        print(summary.table, terminator: "")
+        print("  suite folder \(config.outputDirectory) (suite.json, suite.md, one run folder per task)")
+        if summary.status == "failed" {
+            printError("taps: error: a run of the suite failed (see its metrics.jsonl)")
+            throw ExitCode.failure
+        }
+        if !summary.allChecksPass {
+            printError("taps: error: an export does not reproduce its accuracy or a base changed (see suite.json)")
+            throw ExitCode.failure
+        }
+    }
+}
+
+/// Ctrl-C / SIGTERM request a stop at the next step boundary (the run folder is still written).
+func stopOnSignals(_ control: TrainingControl) -> [any DispatchSourceSignal] {
+    var sources: [any DispatchSourceSignal] = []
+    for sig in [SIGINT, SIGTERM] {
+        signal(sig, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+        source.setEventHandler { control.requestStop() }
+        source.resume()
+        sources.append(source)
+    }
+    return sources
+}
+
+/// Runs `body` on a background queue (so the main thread's signal sources stay responsive) and waits for it.
+func runOnBackgroundQueue<T>(_ body: @escaping @Sendable () throws -> T) throws -> T {
+    let box = ResultBox<T>()
+    let done = DispatchSemaphore(value: 0)
+    DispatchQueue(label: "taps.suite", qos: .userInitiated).async {
+        box.result = Result { try body() }
+        done.signal()
+    }
+    done.wait()
+    return try box.result!.get()
+}
+
+/// Hands a result from the background queue to the waiting main thread (synchronised by a semaphore).
+final class ResultBox<T>: @unchecked Sendable { var result: Result<T, any Error>? }
