@@ -3,6 +3,7 @@
 
 Usage (never needed by `make test`; the JSON files are committed):
     pip install /opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl numpy
+    pip install --no-deps torchvision   # only its pure-Python model definitions are used (see load_torchvision_models)
     python3 scripts/make_golden.py
 
 Every file is {"magic": "taps-golden", "version": N, "torch": "<version>", "cases": [...]}. Tensors are
@@ -214,6 +215,215 @@ def digitcnn_case():
              "labels": labels.tolist(), "logits": t(logits), "loss": float(loss.detach()), "grads": grads}]
 
 
+
+# MARK: - Layers and architectures of the ImageNet models (issue 4)
+
+_TORCHVISION = []
+
+
+def load_torchvision_models():
+    """torchvision's model modules (resnet, densenet, vision_transformer) without its compiled ops.
+
+    `pip install torchvision` may pull a wheel whose C++ ops do not match the installed torch (importing
+    torchvision then fails in `torchvision::nms`). The model definitions are pure Python, so we load just
+    them, stubbing the few helpers they import (weights metadata, PIL-based utils). Module and parameter
+    names are then exactly torchvision's.
+    """
+    if _TORCHVISION:
+        return _TORCHVISION[0]
+    import collections.abc
+    import importlib.util
+    import itertools
+    import sys
+    import types
+    try:
+        spec = importlib.util.find_spec("torchvision")
+    except (ImportError, RuntimeError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("torchvision is needed for the architecture fixtures: pip install --no-deps torchvision")
+    path = list(spec.submodule_search_locations)[0]
+
+    def stub(name, p=None, **attrs):
+        m = types.ModuleType(name)
+        if p:
+            m.__path__ = [p]
+        m.__dict__.update(attrs)
+        sys.modules[name] = m
+        return m
+
+    class ImageClassification:
+        def __init__(self, *args, **kwargs):
+            pass
+
+    def make_ntuple(x, n):
+        return tuple(x) if isinstance(x, collections.abc.Iterable) else tuple(itertools.repeat(x, n))
+
+    stub("torchvision", path)
+    stub("torchvision.models", path + "/models")
+    stub("torchvision.transforms", path + "/transforms")
+    stub("torchvision.transforms._presets", ImageClassification=ImageClassification,
+         InterpolationMode=types.SimpleNamespace(BILINEAR=2, BICUBIC=3))
+    stub("torchvision.utils", _log_api_usage_once=lambda *a, **k: None, _make_ntuple=make_ntuple)
+    ops = stub("torchvision.ops", path + "/ops")
+    from torchvision.ops import misc
+    ops.MLP, ops.Conv2dNormActivation = misc.MLP, misc.Conv2dNormActivation
+    from torchvision.models import densenet, resnet, vision_transformer
+    _TORCHVISION.append((resnet, densenet, vision_transformer))
+    return _TORCHVISION[0]
+
+
+def small_layer_cases():
+    cases = []
+    x = rand(2, 3, 4, 5, scale=4)
+    for name, fn in {"relu6": F.relu6, "gelu": F.gelu}.items():
+        xi = x.clone().requires_grad_()
+        y = fn(xi)
+        dout = rand(*y.shape)
+        y.backward(dout)
+        cases.append({"name": name, "x": t(xi), "y": t(y), "dout": t(dout), "dx": t(xi.grad)})
+    # LayerNorm over the last dim, eps 1e-6 (ViT) with non-trivial affine parameters.
+    ln = torch.nn.LayerNorm(6, eps=1e-6)
+    with torch.no_grad():
+        ln.weight.copy_(rand(6, scale=0.3) + 1)
+        ln.bias.copy_(rand(6))
+    xi = (rand(2, 3, 6, scale=2) + 0.5).requires_grad_()
+    y = ln(xi)
+    dout = rand(*y.shape)
+    y.backward(dout)
+    cases.append({"name": "layernorm", "eps": 1e-6, "x": t(xi), "weight": t(ln.weight), "bias": t(ln.bias), "y": t(y),
+                  "dout": t(dout), "dx": t(xi.grad), "dweight": t(ln.weight.grad), "dbias": t(ln.bias.grad)})
+    for name, (k, s, p, shape) in {"avgpool_k2": (2, 2, 0, (2, 2, 5, 6)), "avgpool_k3_s2_p1": (3, 2, 1, (1, 2, 7, 6))}.items():
+        xi = rand(*shape).requires_grad_()
+        y = F.avg_pool2d(xi, k, s, p)
+        dout = rand(*y.shape)
+        y.backward(dout)
+        cases.append({"name": name, "kernel": k, "stride": s, "padding": p, "x": t(xi), "y": t(y), "dout": t(dout),
+                      "dx": t(xi.grad)})
+    for name, (oh, ow, shape) in {"adaptive_1x1": (1, 1, (2, 3, 5, 4)), "adaptive_3x2": (3, 2, (1, 2, 7, 5))}.items():
+        xi = rand(*shape).requires_grad_()
+        y = F.adaptive_avg_pool2d(xi, (oh, ow))
+        dout = rand(*y.shape)
+        y.backward(dout)
+        cases.append({"name": name, "output": [oh, ow], "x": t(xi), "y": t(y), "dout": t(dout), "dx": t(xi.grad)})
+    # Multi-head self-attention, batch_first, packed in_proj, as torchvision's EncoderBlock calls it.
+    mha = torch.nn.MultiheadAttention(8, 2, batch_first=True)
+    with torch.no_grad():
+        mha.in_proj_bias.copy_(rand(24, scale=0.2))
+        mha.out_proj.bias.copy_(rand(8, scale=0.2))
+    xi = rand(2, 5, 8).requires_grad_()
+    y, _ = mha(xi, xi, xi, need_weights=False)
+    dout = rand(*y.shape)
+    y.backward(dout)
+    cases.append({"name": "mha", "heads": 2, "x": t(xi), "in_proj_weight": t(mha.in_proj_weight),
+                  "in_proj_bias": t(mha.in_proj_bias), "out_proj_weight": t(mha.out_proj.weight),
+                  "out_proj_bias": t(mha.out_proj.bias), "y": t(y), "dout": t(dout), "dx": t(xi.grad),
+                  "din_proj_weight": t(mha.in_proj_weight.grad), "din_proj_bias": t(mha.in_proj_bias.grad),
+                  "dout_proj_weight": t(mha.out_proj.weight.grad), "dout_proj_bias": t(mha.out_proj.bias.grad)})
+    return cases
+
+
+def name_seed(name):
+    """Seed of a parameter's values from its name: h = (31·h + byte) mod 1000003 over the UTF-8 bytes."""
+    h = 0
+    for b in name.encode():
+        h = (h * 31 + b) % 1000003
+    return h
+
+
+def hash_uniform(shape, seed, scale):
+    """Deterministic pseudo-random values in [-scale, scale) both sides compute exactly (integer hash of the
+    flat index, then float64 → float32): h = (i·2654435761 + seed·40503) mod 2³², h ^= h >> 15,
+    h = h·2246822519 mod 2³², h ^= h >> 13, v = scale·(2h/2³² − 1)."""
+    n = int(np.prod(shape))
+    m = np.uint64(0xFFFFFFFF)
+    h = (np.arange(n, dtype=np.uint64) * np.uint64(2654435761) + np.uint64(seed * 40503)) & m
+    h ^= h >> np.uint64(15)
+    h = (h * np.uint64(2246822519)) & m
+    h ^= h >> np.uint64(13)
+    v = scale * (2.0 * h.astype(np.float64) / 4294967296.0 - 1.0)
+    return torch.from_numpy(v.astype(np.float32).reshape(shape))
+
+
+def pattern_state(model):
+    """Deterministic values for every float tensor of the state_dict (Swift mirrors this rule by name), with
+    u = hash_uniform(shape, name_seed(name), 1): rank >= 2: sqrt(6/fan_in)·u (He-uniform, fan_in = prod(shape[1:]));
+    running_var: 1 + 0.5·|u|; running_mean: 0.1·u; other '*weight' of rank 1: 1 + 0.2·u; other rank 1: 0.1·u."""
+    with torch.no_grad():
+        for name, v in model.state_dict().items():
+            if not v.is_floating_point():
+                continue
+            shape, seed = tuple(v.shape), name_seed(name)
+            u = hash_uniform(shape, seed, 1.0)
+            if v.dim() >= 2:
+                val = hash_uniform(shape, seed, math.sqrt(6.0 / int(np.prod(shape[1:]))))
+            elif name.endswith("running_var"):
+                val = 1 + hash_uniform(shape, seed, 0.5).abs()
+            elif name.endswith("running_mean"):
+                val = hash_uniform(shape, seed, 0.1)
+            elif name.endswith("weight"):
+                val = 1 + hash_uniform(shape, seed, 0.2)
+            else:
+                val = hash_uniform(shape, seed, 0.1)
+            v.copy_(val)
+
+
+def summary(g):
+    g = g.detach()
+    return {"sum": float(g.double().sum()), "norm": float(g.double().norm()),
+            "first": [float(str(v)) for v in g.reshape(-1)[:6].numpy()]}
+
+
+def architecture_cases():
+    resnet, densenet, vt = load_torchvision_models()
+    models = [
+        ("resnet_basic_1111", resnet.ResNet(resnet.BasicBlock, [1, 1, 1, 1], num_classes=5), (4, 3, 64, 64),
+         ["conv1.weight", "bn1.weight", "layer1.0.conv1.weight", "layer2.0.downsample.0.weight", "layer4.0.bn2.bias", "fc.weight", "fc.bias"]),
+        ("resnet_bottleneck_1111", resnet.ResNet(resnet.Bottleneck, [1, 1, 1, 1], num_classes=5), (4, 3, 64, 64),
+         ["conv1.weight", "layer1.0.conv3.weight", "layer1.0.downsample.0.weight", "layer3.0.conv2.weight", "fc.weight"]),
+        ("densenet_small", densenet.DenseNet(growth_rate=8, block_config=(2, 2, 2), num_init_features=16, bn_size=2,
+                                             num_classes=5), (4, 3, 32, 32),
+         ["features.conv0.weight", "features.denseblock1.denselayer1.conv1.weight", "features.denseblock2.denselayer2.conv2.weight",
+          "features.transition1.conv.weight", "features.norm5.weight", "classifier.weight"]),
+        ("vit_small", vt.VisionTransformer(image_size=16, patch_size=4, num_layers=2, num_heads=2, hidden_dim=16,
+                                           mlp_dim=32, num_classes=5), (2, 3, 16, 16),
+         ["class_token", "conv_proj.weight", "encoder.pos_embedding", "encoder.layers.encoder_layer_0.self_attention.in_proj_weight",
+          "encoder.layers.encoder_layer_0.self_attention.out_proj.weight", "encoder.layers.encoder_layer_1.mlp.0.weight",
+          "encoder.layers.encoder_layer_1.mlp.3.bias", "encoder.ln.weight", "heads.head.weight"]),
+    ]
+    cases = []
+    for name, model, shape, selected in models:
+        pattern_state(model)
+        x = hash_uniform(shape, 12345, 1.0)
+        labels = torch.tensor([i % 5 for i in range(shape[0])])
+        model.eval()
+        with torch.no_grad():
+            eval_logits = model(x)
+        model.train()
+        xi = x.clone().requires_grad_()
+        logits = model(xi)
+        loss = F.cross_entropy(logits, labels)
+        loss.backward()
+        params = dict(model.named_parameters())
+        cases.append({"name": name, "input_shape": list(shape), "labels": labels.tolist(),
+                      "state_dict": [[k, list(v.shape)] for k, v in model.state_dict().items()],
+                      "eval_logits": t(eval_logits), "train_logits": t(logits), "loss": float(loss.detach()),
+                      "dx": summary(xi.grad), "grads": {k: summary(params[k].grad) for k in selected}})
+    return cases
+
+
+def torchvision_name_cases():
+    """state_dict keys and shapes of the full-size torchvision models (checked against the Swift builders)."""
+    resnet, densenet, vt = load_torchvision_models()
+    cases = []
+    for name, make in [("resnet18", resnet.resnet18), ("resnet34", resnet.resnet34), ("resnet50", resnet.resnet50),
+                       ("resnet101", resnet.resnet101), ("densenet121", densenet.densenet121), ("vit_b_16", vt.vit_b_16)]:
+        sd = make().state_dict()
+        cases.append({"name": name, "keys": list(sd.keys()), "shapes": [list(v.shape) for v in sd.values()],
+                      "parameters": sum(p.numel() for p in make().parameters())})
+    return cases
+
+
 if __name__ == "__main__":
     write("linear.json", linear_cases())
     write("conv2d.json", conv_cases())
@@ -222,3 +432,6 @@ if __name__ == "__main__":
     write("cross_entropy.json", cross_entropy_cases())
     write("optimizers.json", optimizer_cases())
     write("digitcnn.json", digitcnn_case())
+    write("layers_imagenet.json", small_layer_cases())
+    write("architectures.json", architecture_cases())
+    write("torchvision_names.json", torchvision_name_cases())
