@@ -40,8 +40,14 @@ public struct SharedTrainingOptions: ParsableArguments {
             help: "Folder with your own IDX files TASK-{train,test}-{images-idx3,labels-idx1}-ubyte[.gz] (28x28 grey); default: the embedded pack.")
     public var dataDirectory: String?
 
-    @Option(help: "Pretrained base: digitcnn (embedded MNIST CNN) or a .safetensors file with the same parameter names.")
+    @Option(help: "Pretrained base: digitcnn (embedded MNIST CNN, 28x28), efficientnet-lite0 (embedded ImageNet EfficientNet-Lite0), or a .safetensors file with torchvision names.")
     public var base: String = "digitcnn"
+
+    @Option(help: "Architecture of a --base file: resnet18/34/50/101, densenet121, densenet-small, vit-b16, vit-tiny, efficientnet-lite0, digitcnn (default: from the file's metadata or names).")
+    public var arch: String?
+
+    @Option(name: .customLong("image-size"), help: "Input size in pixels for image-network bases; task images are resized and grey is replicated to RGB (default 64).")
+    public var imageSize: Int?
 
     @Option(help: "Sparsity weight lambda (>= 0). Larger means fewer active layers.")
     public var lambda: Double = TrainingConfig().lambda

@@ -7,9 +7,11 @@ import TapsTensor
 
 /// A pretrained base network: its architecture, weights, head and input normalisation.
 public struct BaseModel: @unchecked Sendable {
-    /// Name shown in summaries and checked against exports (`digitcnn`).
+    /// Name shown in summaries and checked against exports (`digitcnn`, `efficientnet-lite0`, a file name).
     public var name: String
-    /// Module name of the classifier head that each task replaces.
+    /// Architecture name: `digitcnn` or one of `ModelZoo.architectures`.
+    public var architecture: String
+    /// Module name of the classifier head that each task replaces (`fc_layers.2`, `_fc`, `fc`, ...).
     public var headName: String
     /// Input image shape `[channels, height, width]`.
     public var inputShape: [Int]
@@ -21,43 +23,112 @@ public struct BaseModel: @unchecked Sendable {
     /// in exports. Not a cryptographic hash.
     public var contentHash: String
     /// Builds the architecture with a head of `classes` outputs, randomly initialised from `rng`.
-    public var makeNetwork: @Sendable (_ classes: Int, _ rng: inout SeededRNG) -> any Layer
+    public var makeNetwork: @Sendable (_ classes: Int, _ rng: inout SeededRNG) throws -> any Layer
 
-    /// Loads a base by name (`digitcnn`, the embedded MNIST-pretrained CNN) or from a `.safetensors` path
-    /// holding a DigitCNN state_dict.
-    /// - Throws: `SafeTensorsError` for a malformed file; `ConfigError.invalid` for an unknown base.
-    public static func load(_ nameOrPath: String) throws -> BaseModel {
+    /// The bases that ship with the package.
+    public static let embedded = ["digitcnn", "efficientnet-lite0"]
+
+    /// torchvision's ImageNet normalisation (ResNet, DenseNet, ViT checkpoints).
+    public static let imageNetNormalization = Normalization(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
+
+    /// Loads the base of a run: `config.base` with `config.architecture` and `config.imageSize`.
+    public static func load(for config: TrainingConfig) throws -> BaseModel {
+        try load(config.base, architecture: config.architecture, imageSize: config.imageSize)
+    }
+
+    /// Loads a base.
+    /// - Parameters:
+    ///   - nameOrPath: `digitcnn` (the embedded MNIST-pretrained CNN, 1x28x28), `efficientnet-lite0` (the embedded
+    ///     ImageNet-pretrained EfficientNet-Lite0), or a `.safetensors` file with torchvision-style names.
+    ///   - architecture: the file's architecture (`resnet18`, `densenet121`, `vit-b16`, ... see `ModelZoo`); nil
+    ///     reads `__metadata__["architecture"]`, or recognises DigitCNN and EfficientNet-Lite0 by their names.
+    ///   - imageSize: square input size in pixels for the image networks (default 64); DigitCNN is always 28.
+    /// - Throws: `SafeTensorsError` for a malformed file, `ConfigError.invalid` for an unknown base or
+    ///   architecture or an unsuitable image size.
+    public static func load(_ nameOrPath: String, architecture: String? = nil, imageSize: Int? = nil) throws -> BaseModel {
         let url: URL
-        if nameOrPath == "digitcnn" {
-            url = EmbeddedPack.baseWeightsURL
-        } else if nameOrPath.hasSuffix(".safetensors") || FileManager.default.fileExists(atPath: nameOrPath) {
+        switch nameOrPath {
+        case "digitcnn": url = EmbeddedPack.baseWeightsURL
+        case "efficientnet-lite0": url = ImageNetBase.efficientNetLite0WeightsURL
+        default:
+            guard nameOrPath.hasSuffix(".safetensors") || FileManager.default.fileExists(atPath: nameOrPath) else {
+                throw ConfigError.invalid(option: "--base", expected: "\(embedded.joined(separator: " or ")) or a .safetensors file",
+                                          got: nameOrPath)
+            }
             url = URL(fileURLWithPath: nameOrPath)
-        } else {
-            throw ConfigError.invalid(option: "--base", expected: "digitcnn or a .safetensors file", got: nameOrPath)
         }
         let file = try SafeTensors.read(url)
         var weights: [String: Tensor] = [:]
         for (name, t) in file.tensors { weights[name] = t }
-        return BaseModel(name: nameOrPath == "digitcnn" ? "digitcnn" : url.lastPathComponent,
-                         headName: DigitCNN.headName, inputShape: DigitCNN.imageShape, normalization: .digitCNN, weights: weights,
-                         contentHash: Self.hash(file.tensors.map { ($0.name, $0.tensor) }),
-                         makeNetwork: { classes, rng in makeDigitCNN(classes: classes, rng: &rng) })
+        let arch = architecture ?? file.metadata["architecture"] ?? recognise(weights)
+        guard let arch else {
+            throw ConfigError.invalid(option: "--arch", expected: "the architecture of \(url.path) (digitcnn, \(ModelZoo.architectures.joined(separator: ", ")))",
+                                      got: "nothing (no __metadata__ architecture and names not recognised)")
+        }
+        let name = embedded.contains(nameOrPath) ? nameOrPath : url.lastPathComponent
+        let hash = Self.hash(file.tensors.map { ($0.name, $0.tensor) })
+        if arch == "digitcnn" {
+            if let imageSize, imageSize != 28 {
+                throw ConfigError.invalid(option: "--image-size", expected: "28 for digitcnn", got: String(imageSize))
+            }
+            return BaseModel(name: name, architecture: arch, headName: DigitCNN.headName, inputShape: DigitCNN.imageShape,
+                             normalization: .digitCNN, weights: weights, contentHash: hash,
+                             makeNetwork: { classes, rng in makeDigitCNN(classes: classes, rng: &rng) })
+        }
+        guard ModelZoo.architectures.contains(arch) else {
+            throw ConfigError.invalid(option: "--arch", expected: "digitcnn or one of \(ModelZoo.architectures.joined(separator: ", "))", got: arch)
+        }
+        let size = imageSize ?? 64
+        var probe = SeededRNG(seed: 0)
+        let headName: String
+        do {
+            headName = try ModelZoo.make(arch, classes: 1, imageSize: size, rng: &probe).headName
+        } catch {
+            throw ConfigError.invalid(option: "--image-size", expected: "a size \(arch) accepts", got: "\(size) (\(error))")
+        }
+        return BaseModel(name: name, architecture: arch, headName: headName, inputShape: [3, size, size],
+                         normalization: arch == "efficientnet-lite0" ? .efficientNetLite : imageNetNormalization,
+                         weights: weights, contentHash: hash,
+                         makeNetwork: { classes, rng in try ModelZoo.make(arch, classes: classes, imageSize: size, rng: &rng).network })
     }
 
-    /// Brings a task's images to the base's input shape `inputShape`.
-    /// - Throws: `ConfigError.invalid` when the images cannot be adapted to this base.
-    public func prepare(_ data: TaskData) throws -> TaskData {
-        guard data.train.imageShape == inputShape else {
-            throw ConfigError.invalid(option: "--task", expected: "images of shape \(inputShape) for base \(name)",
-                                      got: "\(data.name) with images \(data.train.imageShape)")
+    /// Architecture recognised from characteristic parameter names, or nil.
+    static func recognise(_ weights: [String: Tensor]) -> String? {
+        if weights["conv_layers.0.weight"] != nil && weights["fc_layers.2.weight"] != nil { return "digitcnn" }
+        if weights["_conv_stem.weight"] != nil && weights["_blocks.15._project_conv.weight"] != nil { return "efficientnet-lite0" }
+        return nil
+    }
+
+    /// The pretrained network with its own head, every tensor loaded strictly (for `taps predict`).
+    /// - Throws: `StateDictError` when the file does not match the architecture.
+    public func pretrainedNetwork() throws -> any Layer {
+        guard let head = weights[headName + ".weight"], head.rank == 2 else {
+            throw ConfigError.invalid(option: "--base", expected: "a head '\(headName).weight' [classes, features]", got: "none in \(name)")
         }
-        return data
+        var rng = SeededRNG(seed: 0)
+        let net = try makeNetwork(head.shape[0], &rng)
+        try loadStateDict(weights, into: net, strict: true)
+        return net
+    }
+
+    /// Brings a task's images to the base's input shape `inputShape`: unchanged when they match; for the
+    /// image networks, resized bilinearly and grey replicated to RGB (e.g. the 28x28 pack at 64x64x3).
+    /// - Throws: `ConfigError.invalid` when the images cannot be adapted to this base (DigitCNN needs 1x28x28).
+    public func prepare(_ data: TaskData) throws -> TaskData {
+        let shape = data.train.imageShape
+        if shape == inputShape { return data }
+        // Image networks take any grey or RGB task: resize bilinearly, replicate grey to RGB.
+        guard architecture != "digitcnn", inputShape[0] == 3, shape[0] == 1 || shape[0] == 3 else {
+            throw ConfigError.invalid(option: "--task", expected: "images of shape \(inputShape) for base \(name)",
+                                      got: "\(data.name) with images \(shape)")
+        }
+        return data.resized(height: inputShape[1], width: inputShape[2], channels: 3)
     }
 
     /// Builds a fresh network with the base's weights and a new, randomly initialised head of `classes`.
     /// - Throws: `StateDictError` listing every missing, unexpected or mis-shaped tensor of the base.
     public func instantiate(classes: Int, rng: inout SeededRNG) throws -> any Layer {
-        let net = makeNetwork(classes, &rng)
+        let net = try makeNetwork(classes, &rng)
         // Strict load of the base's backbone plus the new head's own values: every name must match.
         var tensors = weights.filter { !$0.key.hasPrefix(headName + ".") }
         for p in net.parameters where p.name.hasPrefix(headName + ".") { tensors[p.name] = p.value }

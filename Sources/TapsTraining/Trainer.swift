@@ -43,7 +43,7 @@ public final class Trainer: @unchecked Sendable {
         self.store = store
         self.control = control
         if let t = config.threads { BLASThreads.set(t) }
-        base = try BaseModel.load(config.base)
+        base = try BaseModel.load(for: config)
         data = try base.prepare(try loadTask(config.task, dataDirectory: config.dataDirectory))
         var split = trainValidationSplit(data.train, validationFraction: config.validationFraction, seed: config.seed)
         if let limit = config.trainLimit, limit < split.train.count {
@@ -273,7 +273,7 @@ public final class Trainer: @unchecked Sendable {
         let history = String(data: try makeJSONEncoder(pretty: false).encode(lambdaHistory), encoding: .utf8) ?? "[]"
         var meta: [String: String] = [
             "task": config.task, "mode": config.mode.rawValue, "base": base.name, "base_hash": base.contentHash,
-            "architecture": "digitcnn", "classes": String(data.classes), "lambda_history": history,
+            "architecture": base.architecture, "image_size": String(base.inputShape[1]), "classes": String(data.classes), "lambda_history": history,
             "seed": String(config.seed), "steps": String(step),
         ]
         if let testAccuracy { meta["test_accuracy"] = String(testAccuracy) }

@@ -20,6 +20,10 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var dataDirectory: String? = nil
     /// Base network: `digitcnn` (embedded) or a path to a `.safetensors` file of the same architecture.
     public var base: String = "digitcnn"
+    /// Architecture of a base given as a file (nil: from its metadata or recognised by its names).
+    public var architecture: String? = nil
+    /// Square input size for image-network bases (nil: 64); DigitCNN is always 28.
+    public var imageSize: Int? = nil
     public var mode: TrainingMode = .taps
     /// Sparsity weight lambda (≥ 0).
     public var lambda: Double = 2

@@ -112,7 +112,8 @@ struct Eval: ParsableCommand {
             let url = URL(fileURLWithPath: export)
             let exported = try TaskExport.read(url)
             let taskName = task ?? exported.metadata["task"] ?? "fashion"
-            let baseModel = try BaseModel.load(base)
+            let baseModel = try BaseModel.load(base, architecture: exported.metadata["architecture"],
+                                               imageSize: exported.metadata["image_size"].flatMap { Int($0) })
             let data = try baseModel.prepare(try loadTask(taskName, dataDirectory: dataDirectory))
             if let h = exported.metadata["base_hash"], h != baseModel.contentHash {
                 throw TaskExportError.wrongBase(file: export, expected: "\(baseModel.name) (\(baseModel.contentHash))",
