@@ -10,20 +10,24 @@ public struct DashboardLayout: Equatable, Sendable {
     public var heatmap: Rect
     public var events: Rect
     public var hints: Int
+    /// The suite's task line (nil for a single run).
+    public var suiteLine: Int?
 
     /// The smallest terminal the dashboard draws into; below it a "terminal too small" message is shown.
     public static let minimumSize = Size(width: 50, height: 16)
 
     /// Lays out the panels: two status lines, loss and accuracy charts side by side, the gate heatmap (one row per
     /// layer, growing with the layer count), the event log (more lines on tall terminals) and the key hints.
-    public init(size: Size, layerCount: Int) {
+    /// With `suite`, a line under the status lines lists the suite's tasks.
+    public init(size: Size, layerCount: Int, suite: Bool = false) {
         let w = size.width, h = size.height
         runLine = 0
         modelLine = 1
+        suiteLine = suite ? 2 : nil
         hints = h - 1
         let eventLines = h >= 40 ? 4 : h >= 30 ? 2 : 1
         events = Rect(x: 1, y: h - 1 - eventLines, width: w - 2, height: eventLines)
-        let middleTop = 2, middleHeight = events.y - middleTop
+        let middleTop = suite ? 3 : 2, middleHeight = events.y - middleTop
         let minChart = 7
         let wantedHeat = max(layerCount, 1) + 2
         let heatHeight = max(4, min(wantedHeat, middleHeight - minChart))
@@ -43,10 +47,13 @@ public func render(_ state: DashboardState, size: Size, theme: Theme, caps: Capa
         drawTooSmall(&buffer, theme: theme)
         return finish(buffer, caps: caps)
     }
-    let layout = DashboardLayout(size: size, layerCount: state.metrics.start?.layers.count ?? 0)
+    let layout = DashboardLayout(size: size, layerCount: state.metrics.start?.layers.count ?? 0, suite: state.suite != nil)
     StatusBar.drawRunLine(&buffer, y: layout.runLine, width: size.width, state: state, theme: theme, glyphs: glyphs)
     StatusBar.drawModelLine(&buffer, y: layout.modelLine, width: size.width, state: state, theme: theme,
                             glyphs: glyphs)
+    if let y = layout.suiteLine, let tabs = state.suite {
+        SuiteTabsLine.draw(&buffer, y: y, width: size.width, tabs: tabs, theme: theme, glyphs: glyphs)
+    }
     drawLossChart(&buffer, layout.lossChart, state: state, theme: theme, glyphs: glyphs)
     drawAccuracyChart(&buffer, layout.accuracyChart, state: state, theme: theme, glyphs: glyphs)
     GateHeatmap.draw(&buffer, layout.heatmap, state: state, theme: theme, glyphs: glyphs)

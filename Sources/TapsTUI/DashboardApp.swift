@@ -10,6 +10,28 @@ public enum DashboardSource {
               totalSteps: @Sendable () -> Int?)
     /// A metrics JSONL written by another process (read-only).
     case attached(MetricsFollower)
+    /// Several runs in this process (a suite): one store per view, one control box for the run in training.
+    case suite(SuiteSource)
+}
+
+/// A suite's runs as the dashboard sees them: one metrics store per view (`stage1` first in joint mode, then one per
+/// task), the view in training, and one control box (lambda, pause, stop) for whichever run is in training.
+public struct SuiteSource: Sendable {
+    public var views: [(name: String, store: MetricsStore)]
+    public var control: TrainingControl
+    /// Index of the view in training (the last one started).
+    public var currentView: @Sendable () -> Int
+    /// Whether the whole suite is over.
+    public var isFinished: @Sendable () -> Bool
+    /// Step budget of a view's run, once known.
+    public var totalSteps: @Sendable (Int) -> Int?
+
+    public init(views: [(name: String, store: MetricsStore)], control: TrainingControl,
+                currentView: @escaping @Sendable () -> Int, isFinished: @escaping @Sendable () -> Bool,
+                totalSteps: @escaping @Sendable (Int) -> Int?) {
+        self.views = views; self.control = control; self.currentView = currentView; self.isFinished = isFinished
+        self.totalSteps = totalSteps
+    }
 }
 
 /// Options of the UI loop.
@@ -48,6 +70,9 @@ public final class DashboardApp {
     private var frameTimes: [Double] = []
     /// Notices seen when the UI message was last set; a newer notice clears the message.
     private var messageNoticeCount = 0
+    /// Suite only: the view chosen with `t` (nil: follow the run in training), and the view last drawn.
+    private var chosenView: Int?
+    private var shownView: Int?
 
     public init(source: DashboardSource, options: DashboardOptions) {
         self.source = source
@@ -55,6 +80,8 @@ public final class DashboardApp {
         state.message = options.startupMessage
         if case .live(_, let control, _, _) = source {
             state.initialLambda = control.initialLambda
+        } else if case .suite(let suite) = source {
+            state.initialLambda = suite.control.initialLambda
         } else {
             state.readOnly = true
         }
@@ -134,6 +161,25 @@ public final class DashboardApp {
             state.paused = control.isPaused
             state.totalSteps = totalSteps()
             return isFinished()
+        case .suite(let suite):
+            let current = suite.currentView()
+            let view = chosenView ?? current
+            let store = suite.views[view].store
+            if view != shownView || store.version != state.metrics.version {
+                state.metrics = store.snapshot()
+                if view != shownView { messageNoticeCount = state.metrics.notices.count }
+                if state.metrics.notices.count > messageNoticeCount && !quitRequested { state.message = nil }
+                shownView = view
+            }
+            messageNoticeCount = state.metrics.notices.count
+            let finished = suite.isFinished()
+            state.suite = SuiteTabs(names: suite.views.map(\.name), viewing: view, training: finished ? nil : current,
+                                    done: suite.views.map { $0.store.snapshot().end != nil }, following: chosenView == nil)
+            // The lambda, pause state and step budget belong to the run in training; show them on its view only.
+            state.lambda = view == current && !finished ? suite.control.lambda : nil
+            state.paused = suite.control.isPaused
+            state.totalSteps = suite.totalSteps(view)
+            return finished
         case .attached(let follower):
             do {
                 try follower.poll()
@@ -155,15 +201,26 @@ public final class DashboardApp {
         }
         guard let binding = Keymap.binding(for: key) else { return }
         let live: (MetricsStore, TrainingControl)?
-        if case let .live(store, control, _, _) = source { live = (store, control) } else { live = nil }
+        switch source {
+        case let .live(store, control, _, _): live = (store, control)
+        case let .suite(suite): live = (suite.views[suite.currentView()].store, suite.control)
+        case .attached: live = nil
+        }
         if binding.steersTraining {
             guard let (_, control) = live else {
                 state.message = "read-only: attached to a run started elsewhere"
                 return
             }
-            guard state.metrics.end == nil, !quitRequested else {
-                state.message = "the run is over; q quits"
-                return
+            if case .suite(let suite) = source {
+                guard !suite.isFinished(), !quitRequested else {
+                    state.message = "the suite is over; q quits"
+                    return
+                }
+            } else {
+                guard state.metrics.end == nil, !quitRequested else {
+                    state.message = "the run is over; q quits"
+                    return
+                }
             }
             steer(binding.action, control: control)
             return
@@ -176,8 +233,22 @@ public final class DashboardApp {
             terminal.setGlyphs(glyphs)
             glyphs = terminal.capabilities.glyphs
         case .quit: requestQuit()
+        case .nextTask: nextTask()
         default: break
         }
+    }
+
+    /// `t`: shows the next view of a suite; coming back to the run in training follows it again.
+    private func nextTask() {
+        guard case .suite(let suite) = source, !suite.views.isEmpty else {
+            state.message = "t switches between the tasks of a suite (taps-tui --tasks a,b,...)"
+            return
+        }
+        let current = suite.currentView()
+        let next = ((chosenView ?? current) + 1) % suite.views.count
+        chosenView = next == current ? nil : next
+        state.message = "viewing \(suite.views[next].name)" + (chosenView == nil ? " (the task in training)" : "")
+            + (next > current && !suite.isFinished() ? ": not started yet" : "")
     }
 
     private func steer(_ action: Action, control: TrainingControl) {
@@ -209,6 +280,10 @@ public final class DashboardApp {
         if case .live(_, let control, let isFinished, _) = source, !isFinished() {
             control.requestStop()
             state.message = "stopping: finishing the step and writing the run folder"
+        }
+        if case .suite(let suite) = source, !suite.isFinished() {
+            suite.control.requestStop()
+            state.message = "stopping: finishing the step, writing the run folder and the suite summary"
         }
     }
 

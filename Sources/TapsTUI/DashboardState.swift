@@ -2,6 +2,24 @@
 import Foundation
 import TapsTraining
 
+/// The tasks of a suite as the dashboard's tab line shows them.
+public struct SuiteTabs: Sendable, Equatable {
+    /// One name per view (`stage1` first in joint mode, then the tasks).
+    public var names: [String]
+    /// The view shown.
+    public var viewing: Int
+    /// The view in training (nil when the suite is over).
+    public var training: Int?
+    /// Whether each view's run has ended.
+    public var done: [Bool]
+    /// Whether the view follows the task in training (until `t` is pressed; pressing `t` back onto it follows again).
+    public var following: Bool
+
+    public init(names: [String], viewing: Int, training: Int?, done: [Bool], following: Bool) {
+        self.names = names; self.viewing = viewing; self.training = training; self.done = done; self.following = following
+    }
+}
+
 /// The state of the dashboard at one frame: the metrics so far plus what the UI itself knows.
 public struct DashboardState: Sendable, Equatable {
     /// Metrics from the trainer (or a replayed/followed JSONL file).
@@ -24,13 +42,15 @@ public struct DashboardState: Sendable, Equatable {
     public var message: String?
     /// Measured frames per second, shown in the hint line when known.
     public var framesPerSecond: Double?
+    /// The suite's tasks when several run (`taps-tui --tasks a,b,...`); nil for a single run.
+    public var suite: SuiteTabs?
 
     public init(metrics: MetricsSnapshot = MetricsSnapshot(), lambda: Double? = nil, initialLambda: Double? = nil,
                 paused: Bool = false, stopping: Bool = false, showHelp: Bool = false, readOnly: Bool = false,
-                totalSteps: Int? = nil, message: String? = nil, framesPerSecond: Double? = nil) {
+                totalSteps: Int? = nil, message: String? = nil, framesPerSecond: Double? = nil, suite: SuiteTabs? = nil) {
         self.metrics = metrics; self.lambda = lambda; self.initialLambda = initialLambda; self.paused = paused
         self.stopping = stopping; self.showHelp = showHelp; self.readOnly = readOnly; self.totalSteps = totalSteps
-        self.message = message; self.framesPerSecond = framesPerSecond
+        self.message = message; self.framesPerSecond = framesPerSecond; self.suite = suite
     }
 }
 

@@ -31,6 +31,7 @@ public enum Action: Hashable, Sendable {
     case toggleHelp
     case toggleGlyphs
     case closeOverlay
+    case nextTask
     case quit
 }
 
@@ -44,9 +45,13 @@ public struct KeyBinding: Sendable {
     public var hint: String?
     /// Whether the key steers training (disabled when attached read-only to a file).
     public var steersTraining: Bool
+    /// Whether the hint is shown only while a suite (several tasks) runs.
+    public var suiteOnly: Bool
 
-    public init(_ keys: [Key], _ action: Action, _ help: String, hint: String? = nil, steersTraining: Bool = false) {
+    public init(_ keys: [Key], _ action: Action, _ help: String, hint: String? = nil, steersTraining: Bool = false,
+                suiteOnly: Bool = false) {
         self.keys = keys; self.action = action; self.help = help; self.hint = hint; self.steersTraining = steersTraining
+        self.suiteOnly = suiteOnly
     }
 
     /// The keys, as shown in the help overlay: `? F1 h`.
@@ -69,6 +74,8 @@ public enum Keymap {
                    steersTraining: true),
         KeyBinding([.character("e")], .exportSnapshot, "export a snapshot (JSON, CSV, SVG) now", hint: "e export",
                    steersTraining: true),
+        KeyBinding([.character("t")], .nextTask, "suite: show the next task (training goes on)", hint: "t task",
+                   suiteOnly: true),
         KeyBinding([.character("g")], .toggleGlyphs, "glyphs: braille / ASCII"),
         KeyBinding([.character("?"), .function(1), .character("h")], .toggleHelp, "this help", hint: "? help"),
         KeyBinding([.escape], .closeOverlay, "close the help"),

@@ -40,6 +40,9 @@ public struct SuiteConfig: Codable, Sendable, Equatable {
         }
         guard stage1Epochs >= 1 else { throw ConfigError.invalid(option: "--stage1-epochs", expected: "an integer >= 1", got: "\(stage1Epochs)") }
         try training.validate()
+        if training.dataDirectory == nil, let unknown = tasks.first(where: { !EmbeddedPack.taskNames.contains($0) }) {
+            throw ConfigError.unknownTask(unknown, known: EmbeddedPack.taskNames)
+        }
     }
 }
 

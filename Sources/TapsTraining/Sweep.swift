@@ -1,6 +1,7 @@
 // TapsTraining: the lambda trade-off — one run per setting, then a table and two figures (taps-method.md §6, §7).
 import Foundation
 import TAPS
+import TapsData
 
 /// Options of a sweep: one task, the lambdas for TAPS, and which modes to train.
 public struct SweepConfig: Codable, Sendable, Equatable {
@@ -48,6 +49,9 @@ public struct SweepConfig: Codable, Sendable, Equatable {
             throw ConfigError.invalid(option: "--lambdas", expected: "each lambda once", got: lambdas.map { "\($0)" }.joined(separator: ","))
         }
         try training.validate()
+        if training.dataDirectory == nil && !EmbeddedPack.taskNames.contains(task) {
+            throw ConfigError.unknownTask(task, known: EmbeddedPack.taskNames)
+        }
     }
 }
 

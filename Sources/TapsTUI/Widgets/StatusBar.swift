@@ -89,7 +89,9 @@ enum StatusBar {
     /// frame rate on the right when there is room. `? help` and `q quit` are always shown.
     static func drawHints(_ buffer: inout ScreenBuffer, y: Int, width: Int, state: DashboardState, theme: Theme) {
         let hints = Keymap.bindings.compactMap { b -> (key: String, text: String, reserved: Bool)? in
-            guard let hint = b.hint, !(state.readOnly && b.steersTraining) else { return nil }
+            guard let hint = b.hint, !(state.readOnly && b.steersTraining), !(b.suiteOnly && state.suite == nil) else {
+                return nil
+            }
             let parts = hint.split(separator: " ", maxSplits: 1).map(String.init)
             let reserved = b.action == .quit || b.action == .toggleHelp
             return (parts[0], parts.count > 1 ? parts[1] : "", reserved)
@@ -110,6 +112,26 @@ enum StatusBar {
         if let fps = state.framesPerSecond.map({ String(format: "%.1f fps", $0) }), x + fps.count + 1 < width {
             buffer.put(fps, x: width - fps.count - 1, y: y, style: theme.style(.dimFg))
         }
+    }
+}
+
+enum SuiteTabsLine {
+    /// The suite's tasks: the one shown in reverse video, the one in training in the running colour (with a mark),
+    /// finished ones in the done colour, pending ones dim; then how `t` works.
+    static func draw(_ buffer: inout ScreenBuffer, y: Int, width: Int, tabs: SuiteTabs, theme: Theme, glyphs: Glyphs) {
+        var spans = [Span(text: "tasks", style: theme.style(.dimFg))]
+        for (i, name) in tabs.names.enumerated() {
+            var key: ThemeKey = .dimFg
+            var text = name
+            if tabs.training == i { key = .running; text += glyphs.usesBraille ? " ▶" : " >" }
+            else if tabs.done.indices.contains(i) && tabs.done[i] { key = .done }
+            var attrs: CellAttributes = tabs.training == i ? .bold : []
+            if tabs.viewing == i { attrs.insert(.reverse) }
+            spans.append(Span(text: " \(text) ", style: theme.style(key, attrs)))
+        }
+        let note = tabs.following ? "t: next task (follows training)" : "t: next task (pinned)"
+        spans.append(Span(text: note, style: theme.style(.dimFg)))
+        Box.writeSpans(&buffer, spans, x: 1, y: y, maxX: width - 1)
     }
 }
 
