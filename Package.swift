@@ -20,6 +20,8 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CImageCodecs", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev", "libturbojpeg0-dev"])]),
         .systemLibrary(name: "CNcursesw", pkgConfig: "ncursesw", providers: [.apt(["libncursesw5-dev"])]),
         .target(name: "CTermGuard"),
 
@@ -27,7 +29,7 @@ let package = Package(
         .target(name: "TapsTensor", dependencies: ["CBLAS"], swiftSettings: strict),
         .target(name: "TapsNN", dependencies: ["TapsTensor"], swiftSettings: strict),
         .target(name: "TAPS", dependencies: ["TapsTensor", "TapsNN"], swiftSettings: strict),
-        .target(name: "TapsData", dependencies: ["TapsTensor", "CZlib"],
+        .target(name: "TapsData", dependencies: ["TapsTensor", "CZlib", "CImageCodecs"],
                 resources: [.copy("Resources/taps-pack"), .copy("Resources/imagenet-base")], swiftSettings: strict),
         .target(name: "TapsTraining", dependencies: ["TapsTensor", "TapsNN", "TAPS", "TapsData"],
                 swiftSettings: strict),

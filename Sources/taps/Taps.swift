@@ -14,7 +14,7 @@ struct Taps: ParsableCommand {
         commandName: "taps",
         abstract: "Task Adaptive Parameter Sharing: adapt one pretrained network to many tasks (headless).",
         discussion: "The live dashboard is taps-tui; it takes the same training options as `taps train`.",
-        subcommands: [Train.self, Eval.self, Tasks.self, Inspect.self, Bench.self, Suite.self, Sweep.self, Compare.self])
+        subcommands: [Train.self, Eval.self, Predict.self, Tasks.self, Inspect.self, Bench.self, Suite.self, Sweep.self, Compare.self])
 }
 
 /// Prints to standard error (errors and warnings never mix with the progress lines on stdout).
@@ -150,12 +150,36 @@ struct Tasks: ParsableCommand {
 }
 
 struct Inspect: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the tensors, shapes and metadata of a .safetensors file.")
+    static let configuration = CommandConfiguration(
+        abstract: "List a .safetensors file's tensors and metadata, or (--model/--base) a network's gated layers.")
     @Argument(help: "A .safetensors file (a base, or a task export).")
-    var file: String
+    var file: String?
+
+    @Option(help: "List the gated layers of an architecture: digitcnn, resnet18/34/50/101, densenet121, densenet-small, vit-b16, vit-tiny, efficientnet-lite0.")
+    var model: String?
+
+    @Option(help: "List the gated layers of a base: digitcnn, efficientnet-lite0 or a .safetensors file.")
+    var base: String?
+
+    @Option(name: .customLong("image-size"), help: "Input size in pixels for --model/--base (matters for ViTs).")
+    var imageSize: Int = 224
+
+    @Option(help: "Classes of the head for --model/--base.")
+    var classes: Int = 10
+
+    func validate() throws {
+        if file == nil && model == nil && base == nil {
+            throw ValidationError("give a .safetensors FILE, --model NAME or --base NAME")
+        }
+    }
 
     func run() throws {
         try reportingErrors {
+            if model != nil || base != nil {
+                try GatedLayerListing.print(model: model, base: base, imageSize: imageSize, classes: classes)
+                return
+            }
+            guard let file else { return }
             let f = try SafeTensors.read(URL(fileURLWithPath: file))
             var total = 0
             for (name, t) in f.tensors {

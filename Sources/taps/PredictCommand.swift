@@ -1,0 +1,114 @@
+// taps predict: top-k classes of one image with a base (e.g. ImageNet) or with an adapted task.
+import ArgumentParser
+import Foundation
+import TAPS
+import TapsData
+import TapsNN
+import TapsTensor
+import TapsTraining
+
+struct Predict: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the top classes of an image (PNG, JPEG or uint8 .npy) with a base or an adapted task.",
+        discussion: """
+            Without --export the base's own head is used (for efficientnet-lite0: the 1000 ImageNet classes, at 224 px
+            unless --image-size says otherwise). With --export, base + task export predict the task's classes.
+            Photos are centre-cropped to a square and resized bilinearly to the network's input; grey images are
+            replicated to RGB for image networks, and RGB is turned grey for digitcnn.
+            """)
+
+    @Argument(help: "Image file: PNG, JPEG, or a uint8 .npy of shape [H, W] or [H, W, 3].")
+    var image: String
+
+    @Option(help: "Base: digitcnn, efficientnet-lite0, or a .safetensors file (see --arch).")
+    var base: String = "efficientnet-lite0"
+
+    @Option(help: "Architecture of a --base file (default: from its metadata or names).")
+    var arch: String?
+
+    @Option(name: .customLong("image-size"), help: "Input size in pixels (default: 224 for the base's own head, the export's size with --export).")
+    var imageSize: Int?
+
+    @Option(help: "Task export (task.safetensors) to predict with instead of the base's head.")
+    var export: String?
+
+    @Option(help: "How many classes to print.")
+    var top: Int = 5
+
+    func run() throws {
+        try reportingErrors {
+            let decoded = try ImageFile.read(URL(fileURLWithPath: image))
+            let network: any Layer
+            let model: BaseModel
+            var names: [String]? = nil
+            if let export {
+                let exported = try TaskExport.read(URL(fileURLWithPath: export))
+                model = try BaseModel.load(base, architecture: arch ?? exported.metadata["architecture"],
+                                           imageSize: imageSize ?? exported.metadata["image_size"].flatMap { Int($0) })
+                if let h = exported.metadata["base_hash"], h != model.contentHash {
+                    throw TaskExportError.wrongBase(file: export, expected: "\(model.name) (\(model.contentHash))",
+                                                    found: "\(exported.metadata["base"] ?? "?") (\(h))")
+                }
+                let classes = exported.tensors.first { $0.0 == model.headName + ".weight" }?.1.shape.first
+                    ?? Int(exported.metadata["classes"] ?? "") ?? 10
+                let mode = TrainingMode(rawValue: exported.metadata["mode"] ?? "taps") ?? .taps
+                var rng = SeededRNG(seed: 0)
+                let task = try model.taskNetwork(classes: classes, mode: mode, tau: 0.1, initialScore: 0.15, rng: &rng)
+                try exported.apply(to: task, source: export)
+                network = task.network
+            } else {
+                model = try BaseModel.load(base, architecture: arch, imageSize: imageSize ?? (base == "digitcnn" ? nil : 224))
+                network = try model.pretrainedNetwork()
+                if model.name == "efficientnet-lite0" { names = try ImageNetBase.classNames() }
+            }
+            let (c, h, w) = (model.inputShape[0], model.inputShape[1], model.inputShape[2])
+            var picture = decoded.centreSquare()
+            if c == 1 { picture = picture.grey() }
+            let prepared = picture.asLabeledImages().resized(height: h, width: w, channels: c)
+            let (x, _) = prepared.batch([0], normalization: model.normalization)
+            let logits = network.forward(x, mode: .inference).storage
+            let maxLogit = logits.max() ?? 0
+            let exps = logits.map { Foundation.exp(Double($0 - maxLogit)) }
+            let total = exps.reduce(0, +)
+            let ranked = exps.indices.sorted { exps[$0] > exps[$1] }.prefix(max(1, top))
+            print("\(image): \(decoded.width)x\(decoded.height), \(decoded.channels == 3 ? "RGB" : "grey") -> \(model.name) at \(h)x\(w)")
+            for i in ranked {
+                let label = names.map { i < $0.count ? $0[i] : "class \(i)" } ?? "class \(i)"
+                print(String(format: "%5d  %6.2f%%  logit %8.4f  %@", i, 100 * exps[i] / total, logits[i], label as NSString))
+            }
+        }
+    }
+}
+
+/// `taps inspect --model NAME` / `--base NAME`: the gated layers in order, with shapes, sizes and the backbone total.
+enum GatedLayerListing {
+    static func print(model: String?, base: String?, imageSize: Int, classes: Int) throws {
+        var rng = SeededRNG(seed: 0)
+        let network: any Layer, head: String, title: String
+        if let base {
+            let b = try BaseModel.load(base, imageSize: base == "digitcnn" ? nil : imageSize)
+            network = try b.instantiate(classes: classes, rng: &rng)
+            head = b.headName; title = "\(b.name) (\(b.architecture), \(b.inputShape[1]) px)"
+        } else {
+            let name = model ?? "digitcnn"
+            if name == "digitcnn" {
+                network = makeDigitCNN(classes: classes, rng: &rng); head = DigitCNN.headName
+            } else {
+                (network, head) = try ModelZoo.make(name, classes: classes, imageSize: imageSize, rng: &rng)
+            }
+            title = name
+        }
+        let task = TaskNetwork(network: network, headName: head, behaviour: .learned)
+        Swift.print("\(title): \(task.gatedLayers.count) gated layers (every conv/linear but the head '\(head)')")
+        Swift.print("  #  " + "layer".padding(toLength: 55, withPad: " ", startingAt: 0) + "shape             parameters")
+        for (i, g) in task.gatedLayers.enumerated() {
+            let shape = "\(g.base.weight.value.shape)"
+            Swift.print(String(format: "%3d  ", i) + g.name.padding(toLength: 55, withPad: " ", startingAt: 0)
+                        + shape.padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: "%10d", g.weightCount))
+        }
+        let acc = ParameterAccounting(task)
+        let gated = task.gatedLayers.reduce(0) { $0 + $1.weightCount }
+        Swift.print("gated weights \(ProgressFormatter.grouped(gated)); backbone \(ProgressFormatter.grouped(acc.backboneParameters)) parameters "
+                    + "(+ head \(ProgressFormatter.grouped(acc.headParameters)) for \(classes) classes)")
+    }
+}
