@@ -66,5 +66,57 @@ expect_error "unknown task" "unknown task 'nope'" "$TAPS" train --task nope --ou
 expect_error "negative lambda" 'lambda' "$TAPS" train --lambda=-1 --out "$WORK/v"
 expect_error "export of another kind" 'not a taps task export' "$TAPS" eval --export "$PACK/digitcnn-base.safetensors"
 
+# Suites, sweeps and comparisons (tiny settings: ~15 s in release).
+SMALL="--train-limit 160 --epochs 2 --warmup-epochs 1 --seed 0"
+if "$TAPS" suite --tasks ucidigits,lfwfaces --mode incremental $SMALL --out "$WORK/suite" >"$WORK/suite.out" 2>&1; then
+    grep -q 'multiple of one backbone for all 2 tasks' "$WORK/suite.out" && grep -q 'full fine-tuning: 2x' "$WORK/suite.out" \
+        && grep -q 'exports bit-identical and reproduce' "$WORK/suite.out" \
+        && ok "taps suite prints the per-task table and the multiple of one backbone" || fail "taps suite table: $(tail -8 "$WORK/suite.out")"
+    python3 - "$WORK/suite" <<'PY' && ok "suite.json: per-task and total accounting in parameters and bytes" || fail "suite.json"
+import json, sys
+s = json.load(open(sys.argv[1] + "/suite.json"))
+assert s["mode"] == "incremental" and s["tasks"] == ["ucidigits", "lfwfaces"]
+for k in ["backbone_multiple", "backbone_multiple_bytes", "full_fine_tune_multiple", "total_task_specific_parameters", "base_bytes"]:
+    assert k in s, k
+assert s["full_fine_tune_multiple"] == 2 and s["backbone_multiple"] > 1 and s["backbone_multiple_bytes"] > 1
+assert s["source_base_hash"] == s["source_base_hash_at_end"]
+for r in s["results"]:
+    assert r["export_bytes"] > 0 and r["reproduced_test_accuracy"] == r["summary"]["test_accuracy"], r["task"]
+PY
+else
+    fail "taps suite exited non-zero: $(tail -5 "$WORK/suite.out")"
+fi
+if "$TAPS" suite --tasks ucidigits,lfwfaces --mode fully-joint $SMALL --out "$WORK/fj" >"$WORK/fj.out" 2>&1; then
+    expect_error "eval refuses an export made for another base" 'made for base fully-joint-base\.safetensors' \
+        "$TAPS" eval --export "$WORK/fj/ucidigits/task.safetensors"
+    "$TAPS" eval --export "$WORK/fj/ucidigits/task.safetensors" --base "$WORK/fj/fully-joint-base.safetensors" >"$WORK/fjeval" 2>&1 \
+        && grep -q 'matches the training summary' "$WORK/fjeval" \
+        && ok "a fully joint export reproduces on its own base" || fail "eval on the fully joint base: $(cat "$WORK/fjeval")"
+else
+    fail "taps suite --mode fully-joint exited non-zero: $(tail -5 "$WORK/fj.out")"
+fi
+if "$TAPS" sweep --task fashion --lambdas 0,20 --modes taps,probe $SMALL --out "$WORK/sweep" >"$WORK/sweep.out" 2>&1; then
+    grep -q '3 trained, 0 reused' "$WORK/sweep.out" && ok "taps sweep trains every setting" || fail "taps sweep: $(tail -6 "$WORK/sweep.out")"
+    "$TAPS" sweep --task fashion --lambdas 0,20 --modes taps,probe $SMALL --out "$WORK/sweep" >"$WORK/sweep2.out" 2>&1 \
+        && grep -q '0 trained, 3 reused' "$WORK/sweep2.out" \
+        && ok "taps sweep is resumable (a rerun trains nothing)" || fail "taps sweep rerun: $(tail -6 "$WORK/sweep2.out")"
+    "$TAPS" compare "$WORK/sweep/taps-lambda-0" "$WORK/sweep/probe" --svg "$WORK/compare.svg" >"$WORK/compare.out" 2>&1 \
+        && grep -q '●' "$WORK/compare.out" && grep -q 'fc_layers.0' "$WORK/compare.out" \
+        && ok "taps compare prints the maps side by side" || fail "taps compare: $(cat "$WORK/compare.out")"
+    python3 - "$WORK" <<'PY' && ok "sweep.csv parses; tradeoff.svg, layers.svg and compare.svg are well-formed XML" || fail "sweep files"
+import csv, sys, xml.etree.ElementTree as ET
+w = sys.argv[1]
+rows = list(csv.DictReader(open(w + "/sweep/sweep.csv")))
+assert [r["setting"] for r in rows] == ["taps-lambda-0", "taps-lambda-20", "probe"], rows
+assert int(rows[0]["active_layers"]) >= int(rows[1]["active_layers"])
+for f in ["/sweep/tradeoff.svg", "/sweep/layers.svg", "/compare.svg"]:
+    assert ET.parse(w + f).getroot().tag.endswith("svg"), f
+PY
+else
+    fail "taps sweep exited non-zero: $(tail -5 "$WORK/sweep.out")"
+fi
+expect_error "suite with an unknown task" "unknown task 'nope'" "$TAPS" suite --tasks ucidigits,nope --out "$WORK/bad"
+expect_error "compare of a missing run" 'no such run folder' "$TAPS" compare "$WORK/missing"
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
