@@ -20,7 +20,10 @@ import TapsTensor
 /// dW_g += dY_g · cols_gᵀ        dcols_g = W_gᵀ · dY_g  → col2im → dx        db[o] += Σ_{n,i,j} dy[n, o, i, j]
 /// ```
 ///
-/// `groups` must divide both channel counts; `groups == inChannels` is a depthwise convolution.
+/// `groups` must divide both channel counts; `groups == inChannels` is a depthwise convolution. When
+/// `groups == inChannels == outChannels` (and dilation 1) a direct kernel replaces im2col + GEMM
+/// (Conv2d+Depthwise.swift); the GEMM path and ``conv2dNaive(input:weight:bias:stride:padding:dilation:groups:)``
+/// remain its references.
 /// Initialisation is PyTorch's default: weight and bias `U(-1/sqrt(fanIn), 1/sqrt(fanIn))` with
 /// `fanIn = (C/G)*KH*KW`.
 ///
@@ -47,6 +50,9 @@ public final class Conv2d: WeightedLayer {
     /// marginally best for 64→128 and 128→128 at 14×14, cache-resident); with two threads small GEMMs
     /// parallelise poorly and chunks of 4–8 images were best. 4 is a good compromise for both.
     public static let defaultImagesPerGEMM = 4
+    /// Whether depthwise convolutions (`groups == inChannels == outChannels`, dilation 1) use the direct kernel
+    /// (default) instead of im2col + GEMM. A performance knob only: results agree up to float summation order.
+    public var directDepthwise = true
 
     private struct Cache { var input: Tensor }
     private var cache: Cache?
@@ -92,6 +98,11 @@ public final class Conv2d: WeightedLayer {
     public func forward(_ x: Tensor, weight w: Tensor, mode: ForwardMode) -> Tensor {
         precondition(w.shape == weight.value.shape, "Conv2d \(weight.name): weight shape \(w.shape)")
         let g = geometry(x)
+        if usesDepthwiseKernel {   // direct kernel (Conv2d+Depthwise.swift): no im2col, no 1-row GEMMs
+            let y = depthwiseForward(x, weight: w, outHeight: g.outHeight, outWidth: g.outWidth)
+            if mode == .training { cache = Cache(input: x) }
+            return y
+        }
         let N = x.shape[0], C = inChannels, O = outChannels, G = groups
         let Cg = C / G, Og = O / G, P = g.columnCols, K = g.columnRows, HW = g.height * g.width
         var y = Tensor(zeros: [N, O, g.outHeight, g.outWidth])
@@ -161,6 +172,7 @@ public final class Conv2d: WeightedLayer {
         let Cg = C / G, Og = O / G, P = g.columnCols, K = g.columnRows, HW = g.height * g.width
         precondition(dOut.shape == [N, O, g.outHeight, g.outWidth],
                      "Conv2d \(weight.name): dOut \(dOut.shape) for input \(x.shape)")
+        if usesDepthwiseKernel { return depthwiseBackward(x, weight: w, dOut: dOut, weightGradient: &weightGradient) }
         var dx = Tensor(zeros: x.shape)
         let chunk = max(1, min(imagesPerGEMM, N))
         // columns holds cols then dcols; scratch holds the gathered dY chunk.

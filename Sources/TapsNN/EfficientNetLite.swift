@@ -15,8 +15,8 @@ import TapsTensor
 /// ```
 /// All convolutions are bias-free; BatchNorm `eps = 1e-3`, momentum 0.01. Lite0 stages (e, k, s, out, repeats):
 /// (1,3,1,16,1) (6,3,2,24,2) (6,5,2,40,2) (6,3,2,80,3) (6,5,1,112,3) (6,5,2,192,4) (6,3,1,320,1): 16 blocks
-/// with stride 2 at the stem and blocks 1, 3, 5, 11; head width 1280; 4,652,008 trainable parameters
-/// (plus 1000-class `_fc` = 4,652,008 including it; 42,065 BN buffer values more in the checkpoint's 4,694,073).
+/// with stride 2 at the stem and blocks 1, 3, 5, 11; head width 1280. Parameters: 4,652,008 trainable with the
+/// 1000-class `_fc` (3,371,008 without it); the checkpoint's 4,694,073 values add 42,065 BatchNorm buffer values.
 /// Stochastic depth (drop-connect) of the reference implementation is not implemented.
 /// References: Tan & Le, "EfficientNet", ICML 2019; TensorFlow EfficientNet-Lite; lukemelas `EfficientNet-PyTorch`.
 public struct EfficientNetLiteConfig: Sendable, Equatable {

@@ -153,3 +153,42 @@ struct ImageNetLayerGoldenTests {
         expectClose(p["attn.out_proj.bias"]!.grad, try c.tensor("dout_proj_bias"), "dout_proj_bias")
     }
 }
+
+@Suite("Depthwise convolution: direct kernel")
+struct DepthwiseKernelTests {
+    @Test("direct kernel = im2col + GEMM = naive reference, forward and backward, on odd shapes",
+          arguments: [(c: 3, k: 3, s: 1, p: 1, h: 7, w: 5), (c: 5, k: 5, s: 2, p: 2, h: 9, w: 6),
+                      (c: 2, k: 3, s: 2, p: 1, h: 1, w: 4), (c: 4, k: 3, s: 2, p: 0, h: 8, w: 7),
+                      (c: 1, k: 1, s: 1, p: 0, h: 3, w: 17)])
+    func agrees(config: (c: Int, k: Int, s: Int, p: Int, h: Int, w: Int)) {
+        var rng = SeededRNG(seed: 21)
+        let x = Tensor.normal([3, config.c, config.h, config.w], rng: &rng)
+        let direct = Conv2d(name: "dw", inChannels: config.c, outChannels: config.c, kernelSize: config.k, stride: config.s,
+                            padding: config.p, groups: config.c, rng: &rng)
+        let gemmPath = Conv2d(name: "dw", inChannels: config.c, outChannels: config.c, kernelSize: config.k, stride: config.s,
+                              padding: config.p, groups: config.c, rng: &rng)
+        gemmPath.directDepthwise = false
+        gemmPath.weight.value = direct.weight.value
+        gemmPath.bias!.value = direct.bias!.value
+        let y = direct.forward(x, mode: .training), yRef = gemmPath.forward(x, mode: .training)
+        expectClose(y, yRef, rtol: 1e-5, atol: 1e-5, "forward vs GEMM")
+        expectClose(y, conv2dNaive(input: x, weight: direct.weight.value, bias: direct.bias!.value, stride: config.s,
+                                   padding: config.p, groups: config.c), rtol: 1e-5, atol: 1e-5, "forward vs naive")
+        let dy = Tensor.normal(y.shape, rng: &rng)
+        expectClose(direct.backward(dy), gemmPath.backward(dy), rtol: 1e-5, atol: 1e-5, "dx")
+        expectClose(direct.weight.grad, gemmPath.weight.grad, rtol: 1e-4, atol: 1e-5, "dW")
+        expectClose(direct.bias!.grad, gemmPath.bias!.grad, rtol: 1e-4, atol: 1e-5, "db")
+        let explicit = direct.backward(dy, weight: direct.weight.value, needWeightGradient: true)
+        expectClose(explicit.weight!, gemmPath.weight.grad, rtol: 1e-4, atol: 1e-5, "dW (explicit weight)")
+    }
+
+    @Test("the direct kernel passes the finite-difference check; a broken one fails")
+    func gradients() {
+        var rng = SeededRNG(seed: 22)
+        let conv = Conv2d(name: "dw", inChannels: 4, outChannels: 4, kernelSize: 5, stride: 2, padding: 2, groups: 4, rng: &rng)
+        let r = checkLayer(conv, input: .normal([2, 4, 7, 6], rng: &rng))
+        #expect(r.passed && r.entries.count == 3, "\(r)")
+        let broken = checkLayer(BrokenBackward(conv, .scaleWeightGradient(1.1)), input: .normal([2, 4, 7, 6], rng: &rng))
+        #expect(!broken.passed)
+    }
+}

@@ -1,0 +1,131 @@
+// TapsNN: a direct kernel for depthwise convolution (groups = in = out channels, dilation 1), used by
+// Conv2d instead of im2col + GEMM: with one channel per group the GEMMs are [1, K]·[K, P] products that
+// OpenBLAS cannot speed up, and im2col would copy every input K times.
+// Notation: N batch, C channels, H W input, OH OW output, K kernel side, S stride, PAD padding.
+import Dispatch
+import TapsTensor
+
+extension Conv2d {
+    /// Whether ``forward(_:weight:mode:)`` takes the direct depthwise path.
+    var usesDepthwiseKernel: Bool {
+        directDepthwise && groups == inChannels && groups == outChannels && dilation == 1
+    }
+
+    /// Output range `[lo, hi)` of positions `i` whose tap `i*S + k - PAD` falls inside `0..<size`.
+    @inline(__always)
+    fileprivate static func validOutputs(tap k: Int, stride S: Int, padding PAD: Int, size: Int, outSize: Int) -> (Int, Int) {
+        // i*S + k - PAD >= 0  ⇔  i >= ceil((PAD - k) / S);   i*S + k - PAD <= size - 1  ⇔  i <= floor((size - 1 + PAD - k) / S)
+        let lo = max(0, (PAD - k + S - 1) / S * (PAD - k > 0 ? 1 : 0))
+        let hiInclusive = (size - 1 + PAD - k) >= 0 ? (size - 1 + PAD - k) / S : -1
+        return (lo, min(outSize, hiInclusive + 1))
+    }
+
+    /// Runs `body(plane)` for every plane in `0..<planes`, split over the BLAS thread count.
+    fileprivate static func forEachPlane(_ planes: Int, work: Int, _ body: (Int) -> Void) {
+        let threads = min(BLASThreads.current, planes)
+        if threads <= 1 || work < 32_768 {
+            for p in 0..<planes { body(p) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            nonisolated(unsafe) let body = body
+            DispatchQueue.concurrentPerform(iterations: threads) { t in
+                for p in Swift.stride(from: t, to: planes, by: threads) { body(p) }
+            }
+        }
+    }
+
+    /// Depthwise forward: `y[n, c, i, j] = b[c] + Σ_{kh, kw} W[c, 0, kh, kw] · x[n, c, i*S + kh - PAD, j*S + kw - PAD]`.
+    func depthwiseForward(_ x: Tensor, weight w: Tensor, outHeight OH: Int, outWidth OW: Int) -> Tensor {
+        let N = x.shape[0], C = inChannels, H = x.shape[2], W = x.shape[3], K = kernelSize, S = stride, PAD = padding
+        var y = Tensor(zeros: [N, C, OH, OW])
+        let biasValues = bias?.value
+        x.withBuffer { xb in w.withBuffer { wb in y.withMutableBuffer { yb in
+            nonisolated(unsafe) let xp = xb.baseAddress!, wp = wb.baseAddress!, yp = yb.baseAddress!
+            Self.forEachPlane(N * C, work: N * C * OH * OW * K * K) { plane in
+                let c = plane % C
+                let src = xp + plane * H * W, dst = yp + plane * OH * OW, kern = wp + c * K * K
+                if let biasValues { dst.update(repeating: biasValues.storage[c], count: OH * OW) }
+                for kh in 0..<K {
+                    let (i0, i1) = Self.validOutputs(tap: kh, stride: S, padding: PAD, size: H, outSize: OH)
+                    for kw in 0..<K {
+                        let (j0, j1) = Self.validOutputs(tap: kw, stride: S, padding: PAD, size: W, outSize: OW)
+                        if j0 >= j1 { continue }
+                        let v = kern[kh * K + kw]
+                        for i in i0..<i1 {
+                            let row = src + (i * S + kh - PAD) * W + kw - PAD, out = dst + i * OW
+                            if S == 1 {
+                                for j in j0..<j1 { out[j] += v * row[j] }
+                            } else {
+                                for j in j0..<j1 { out[j] += v * row[j * S] }
+                            }
+                        }
+                    }
+                }
+            }
+        } } }
+        return y
+    }
+
+    /// Depthwise backward: returns `dx` and accumulates `dW` into `weightGradient` (when non-nil):
+    /// `dx[n, c, i*S + kh - PAD, j*S + kw - PAD] += W[c, kh, kw] · dy[n, c, i, j]`,
+    /// `dW[c, kh, kw] += Σ_{n, i, j} dy[n, c, i, j] · x[n, c, i*S + kh - PAD, j*S + kw - PAD]`.
+    func depthwiseBackward(_ x: Tensor, weight w: Tensor, dOut: Tensor, weightGradient: inout Tensor?) -> Tensor {
+        let N = x.shape[0], C = inChannels, H = x.shape[2], W = x.shape[3], K = kernelSize, S = stride, PAD = padding
+        let OH = dOut.shape[2], OW = dOut.shape[3]
+        var dx = Tensor(zeros: x.shape)
+        // Per-plane weight gradients, summed over the batch afterwards (planes run in parallel).
+        let needW = weightGradient != nil
+        var perPlane = [Float](repeating: 0, count: needW ? N * C * K * K : 0)
+        x.withBuffer { xb in w.withBuffer { wb in dOut.withBuffer { db in dx.withMutableBuffer { dxb in
+            perPlane.withUnsafeMutableBufferPointer { pb in
+                nonisolated(unsafe) let xp = xb.baseAddress!, wp = wb.baseAddress!, dp = db.baseAddress!
+                nonisolated(unsafe) let dxp = dxb.baseAddress!, gp = pb.baseAddress
+                Self.forEachPlane(N * C, work: N * C * OH * OW * K * K) { plane in
+                    let c = plane % C
+                    let src = xp + plane * H * W, dsrc = dxp + plane * H * W, dy = dp + plane * OH * OW
+                    let kern = wp + c * K * K
+                    for kh in 0..<K {
+                        let (i0, i1) = Self.validOutputs(tap: kh, stride: S, padding: PAD, size: H, outSize: OH)
+                        for kw in 0..<K {
+                            let (j0, j1) = Self.validOutputs(tap: kw, stride: S, padding: PAD, size: W, outSize: OW)
+                            if j0 >= j1 { continue }
+                            let v = kern[kh * K + kw]
+                            var acc: Float = 0
+                            for i in i0..<i1 {
+                                let off = (i * S + kh - PAD) * W + kw - PAD
+                                let row = src + off, drow = dsrc + off, g = dy + i * OW
+                                if S == 1 {
+                                    for j in j0..<j1 { drow[j] += v * g[j]; acc += g[j] * row[j] }
+                                } else {
+                                    for j in j0..<j1 { drow[j * S] += v * g[j]; acc += g[j] * row[j * S] }
+                                }
+                            }
+                            if let gp { gp[plane * K * K + kh * K + kw] = acc }
+                        }
+                    }
+                }
+            }
+        } } } }
+        if needW {
+            weightGradient!.withMutableBuffer { g in
+                for n in 0..<N {
+                    for i in 0..<(C * K * K) { g[i] += perPlane[n * C * K * K + i] }
+                }
+            }
+        }
+        if let bias, bias.requiresGrad {
+            bias.grad.withMutableBuffer { gb in dOut.withBuffer { db in
+                for n in 0..<N {
+                    for c in 0..<C {
+                        let plane = db.baseAddress! + (n * C + c) * OH * OW
+                        var s: Float = 0
+                        for i in 0..<(OH * OW) { s += plane[i] }
+                        gb[c] += s
+                    }
+                }
+            } }
+        }
+        return dx
+    }
+}
