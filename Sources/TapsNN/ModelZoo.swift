@@ -31,7 +31,7 @@ public enum ModelZooError: Error, CustomStringConvertible, Equatable {
 /// | `densenet121` | same | 120 | 7,978,856 |
 /// | `densenet-small` | same, H ≥ 16 | 15 | see ``DenseNetConfig/small(classes:)`` |
 /// | `vit-b16` | `[N, 3, S, S]`, S divisible by 16 | 49 | 86,567,656 (at 224) |
-/// | `vit-tiny` | `[N, 3, S, S]`, patch 8 below 128 px else 16 | 49 | ≈5.5 M |
+/// | `vit-tiny` | `[N, 3, S, S]`, patch 8 below 128 px else 16 | 49 | ≈5.4 M (64 px, 10 classes) |
 /// | `efficientnet-lite0` | `[N, 3, H, W]`, H ≥ 32 | 49 | 4,652,008 (3,371,008 without `_fc`) |
 ///
 /// Every model maps images to logits `[N, classes]`.
