@@ -94,7 +94,7 @@ public final class JointBaseTrainer: @unchecked Sendable {
         self.config = config; self.taskNames = tasks; self.epochs = epochs; self.baseFile = baseFile
         self.store = store; self.control = control; self.runDirectory = runDirectory
         if let t = config.threads { BLASThreads.set(t) }
-        let base = try BaseModel.load(config.base)
+        let base = try BaseModel.load(for: config)
         let data = try JointTaskData.load(tasks, config: config, base: base)
         var rng = SeededRNG(seed: config.seed)
         networks = try data.map { try base.instantiate(classes: $0.data.classes, rng: &rng) }
@@ -205,10 +205,11 @@ public final class JointBaseTrainer: @unchecked Sendable {
             where !held.contains(name) && !name.hasPrefix(base.headName + ".") { tensors.append((name, t)) }
             try SafeTensors.write(tensors, metadata: [
                 "format": "taps-base/1", "origin": "joint TAPS stage 1", "tasks": taskNames.joined(separator: ","),
+                "architecture": base.architecture,
                 "source_base": base.name, "source_base_hash": base.contentHash, "epochs": String(epochs),
                 "seed": String(config.seed),
             ], to: baseFile)
-            hash = try BaseModel.load(baseFile.path).contentHash
+            hash = try BaseModel.load(baseFile.path, architecture: base.architecture, imageSize: config.imageSize).contentHash
         }
         let summary = JointStage1Summary(
             tasks: taskNames, status: status, epochs: epochs, steps: step, imagesPerTask: sampler.perTask,
@@ -261,7 +262,7 @@ public final class FullyJointTrainer: @unchecked Sendable {
         self.config = config; self.taskNames = tasks; self.outputDirectory = outputDirectory; self.baseFile = baseFile
         self.stores = stores; self.control = control
         if let t = config.threads { BLASThreads.set(t) }
-        let base = try BaseModel.load(config.base)
+        let base = try BaseModel.load(for: config)
         let data = try JointTaskData.load(tasks, config: config, base: base)
         self.base = base
         self.tasks = data
@@ -416,9 +417,10 @@ public final class FullyJointTrainer: @unchecked Sendable {
             for m in master { tensors[m.name] = m.value }
             try SafeTensors.write(tensors.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, metadata: [
                 "format": "taps-base/1", "origin": "fully joint TAPS", "tasks": taskNames.joined(separator: ","),
+                "architecture": base.architecture,
                 "source_base": base.name, "source_base_hash": base.contentHash, "seed": String(config.seed),
             ], to: baseFile)
-            let trained = try BaseModel.load(baseFile.path)
+            let trained = try BaseModel.load(baseFile.path, architecture: base.architecture, imageSize: config.imageSize)
             baseName = trained.name; baseHash = trained.contentHash
         }
         var summaries: [RunSummary] = []
@@ -432,7 +434,8 @@ public final class FullyJointTrainer: @unchecked Sendable {
                 testAccuracy = evaluate(n, on: tasks[t].data.test, normalization: base.normalization).accuracy
                 var meta: [String: String] = [
                     "task": taskNames[t], "mode": TrainingMode.taps.rawValue, "suite_mode": SuiteMode.fullyJoint.rawValue,
-                    "base": baseName, "base_hash": baseHash, "architecture": "digitcnn",
+                    "base": baseName, "base_hash": baseHash, "architecture": base.architecture,
+                    "image_size": String(base.inputShape[1]),
                     "classes": String(tasks[t].data.classes), "lambda_history": historyJSON, "seed": String(config.seed),
                     "steps": String(step),
                 ]

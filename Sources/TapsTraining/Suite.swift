@@ -234,8 +234,15 @@ public final class SuiteRunner: @unchecked Sendable {
     public func run() throws -> SuiteSummary {
         let started = Date()
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let source = try BaseModel.load(config.training.base)
-        let sourceFile = config.training.base == "digitcnn" ? EmbeddedPack.baseWeightsURL.path : config.training.base
+        let source = try BaseModel.load(for: config.training)
+        let sourceFile: String = switch config.training.base {
+        case "digitcnn": EmbeddedPack.baseWeightsURL.path
+        case "efficientnet-lite0": ImageNetBase.efficientNetLite0WeightsURL.path
+        default: config.training.base
+        }
+        func loadTrained(_ path: String) throws -> BaseModel {
+            try BaseModel.load(path, architecture: source.architecture, imageSize: config.training.imageSize)
+        }
         var base = source, baseFile = sourceFile
         var stage1: JointStage1Summary?
         var summaries: [(RunSummary, String?)] = []
@@ -260,7 +267,7 @@ public final class SuiteRunner: @unchecked Sendable {
                     return try finish(status: status, source: source, base: base, baseFile: baseFile, stage1: stage1,
                                       summaries: [], exportHashes: [], started: started)
                 }
-                base = try BaseModel.load(url.path)
+                base = try loadTrained(url.path)
                 baseFile = url.path
             }
             for (i, task) in config.tasks.enumerated() {
@@ -289,7 +296,7 @@ public final class SuiteRunner: @unchecked Sendable {
             }
             status = results.first?.status ?? "failed"
             if status == "done" {
-                base = try BaseModel.load(url.path)
+                base = try loadTrained(url.path)
                 baseFile = url.path
             }
         }
@@ -300,8 +307,9 @@ public final class SuiteRunner: @unchecked Sendable {
     private func finish(status: String, source: BaseModel, base: BaseModel, baseFile: String, stage1: JointStage1Summary?,
                         summaries: [(RunSummary, String?)], exportHashes: [String], started: Date) throws -> SuiteSummary {
         // After the whole suite: every export, reloaded from disk onto a freshly loaded base, must reproduce its run.
-        let sourceAtEnd = try BaseModel.load(config.training.base)
-        let reloadedBase = try BaseModel.load(baseFile == base.name || base.contentHash == source.contentHash ? config.training.base : baseFile)
+        let sourceAtEnd = try BaseModel.load(for: config.training)
+        let reloadedBase = base.contentHash == source.contentHash ? try BaseModel.load(for: config.training)
+            : try BaseModel.load(baseFile, architecture: source.architecture, imageSize: config.training.imageSize)
         var results: [SuiteTaskResult] = []
         for ((summary, frozen), hash) in zip(summaries, exportHashes) {
             var reproduced: Double?
