@@ -26,7 +26,7 @@ struct Suite: ParsableCommand {
     @Option(name: .customLong("stage1-epochs"), help: "Epochs of joint stage 1 (shared base + one head per task).")
     var stage1Epochs: Int = 2
 
-    @Option(help: "Suite folder (default: runs/suite).")
+    @Option(help: "Suite folder.")
     var out: String = "runs/suite"
 
     @OptionGroup var options: SharedTrainingOptions
