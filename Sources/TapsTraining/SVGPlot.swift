@@ -22,7 +22,7 @@ public enum SVGPlot {
     /// Accuracy (y) against task-specific parameters as % of the backbone (x). TAPS points are joined in the given
     /// order (increasing lambda) and labelled; fine-tune is a square, probe a triangle, each labelled.
     public static func tradeoff(title: String, points: [Point]) -> String {
-        let w = 640.0, h = 420.0, left = 64.0, right = 24.0, top = 40.0, bottom = 56.0
+        let w = 680.0, h = 420.0, left = 64.0, right = 80.0, top = 40.0, bottom = 56.0
         let pw = w - left - right, ph = h - top - bottom
         let maxX = max(100, (points.map(\.percent).max() ?? 100) * 1.05)
         let accs = points.map(\.accuracy)
@@ -62,7 +62,8 @@ public enum SVGPlot {
             s += "<polyline fill=\"none\" stroke=\"#1c7ed6\" stroke-width=\"1.5\" points=\""
                 + taps.map { "\(f(x($0.percent))),\(f(y($0.accuracy)))" }.joined(separator: " ") + "\"/>\n"
         }
-        for (i, p) in points.enumerated() {
+        var placed: [(x: Double, y: Double, width: Double)] = []
+        for p in points {
             let px = x(p.percent), py = y(p.accuracy)
             switch p.kind {
             case "finetune":
@@ -72,9 +73,15 @@ public enum SVGPlot {
             default:
                 s += "<circle cx=\"\(f(px))\" cy=\"\(f(py))\" r=\"4\" fill=\"#1c7ed6\"/>\n"
             }
-            // Alternate label offsets so neighbouring points stay readable.
-            let dy = i % 2 == 0 ? -9.0 : 16.0
-            s += "<text x=\"\(f(px + 7))\" y=\"\(f(py + dy))\" font-size=\"11\">\(xmlEscape(p.label))</text>\n"
+            // Labels right of their point, moved down past any label already placed there (clustered points).
+            let width = Double(p.label.count) * 6.5
+            var ly = py + 4
+            while placed.contains(where: { abs($0.y - ly) < 12 && px + 7 < $0.x + $0.width && $0.x < px + 7 + width }) { ly += 12 }
+            placed.append((px + 7, ly, width))
+            if abs(ly - (py + 4)) > 1 {
+                s += "<line x1=\"\(f(px + 3))\" y1=\"\(f(py))\" x2=\"\(f(px + 7))\" y2=\"\(f(ly - 4))\" stroke=\"#adb5bd\"/>\n"
+            }
+            s += "<text x=\"\(f(px + 7))\" y=\"\(f(ly))\" font-size=\"11\">\(xmlEscape(p.label))</text>\n"
         }
         let legendY = top + 6
         s += "<circle cx=\"\(f(left + pw - 150))\" cy=\"\(f(legendY))\" r=\"4\" fill=\"#1c7ed6\"/><text x=\"\(f(left + pw - 140))\" y=\"\(f(legendY + 4))\">TAPS (lambda)</text>\n"
@@ -90,7 +97,7 @@ public enum SVGPlot {
                                  caption: String? = nil) -> String {
         let cell = 28.0, left = max(140.0, Double((rows.map(\.count).max() ?? 10) * 8 + 20)), top = 48.0
         let colLabelHeight = max(40.0, Double((columns.map(\.count).max() ?? 4) * 7 + 10))
-        let w = left + cell * Double(columns.count) + 24
+        let w = max(left + cell * Double(columns.count) + 24, Double((caption?.count ?? 0) * 7 + 20), Double(title.count * 9 + 20))
         let h = top + colLabelHeight + cell * Double(rows.count) + (caption == nil ? 16 : 36)
         var s = """
         <?xml version="1.0" encoding="UTF-8"?>
