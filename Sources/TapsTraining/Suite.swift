@@ -94,7 +94,7 @@ public struct SuiteSummary: Codable, Sendable, Equatable {
     public var backboneMultiple: Double
     /// The same in bytes on disk: `(base file + sum of export files) / base file`.
     public var backboneMultipleBytes: Double
-    /// T: the multiple for full fine-tuning (one whole network per task), in parameters and bytes alike.
+    /// T (the tasks in `results`): the multiple for full fine-tuning (one whole network per task), in parameters and bytes alike.
     public var fullFineTuneMultiple: Double
     public var totalExportBytes: Int
     public var seconds: Double
@@ -274,7 +274,9 @@ public final class SuiteRunner: @unchecked Sendable {
                 if control.isStopRequested { status = "stopped"; break }
                 control.lambda = control.initialLambda
                 let view = firstTaskView + i
-                let trainer = try Trainer(config: taskConfig(task, base: baseFile), store: views[view].store, control: control)
+                // Incremental: the base as the user named it (`digitcnn`); joint stage 2: the stage-1 base file.
+                let trainer = try Trainer(config: taskConfig(task, base: config.mode == .joint ? baseFile : config.training.base),
+                                          store: views[view].store, control: control)
                 setTotalSteps(trainer.totalSteps, view: view)
                 setCurrent(view)
                 let summary = trainer.run()
@@ -338,7 +340,7 @@ public final class SuiteRunner: @unchecked Sendable {
             totalTaskSpecificParameters: total,
             backboneMultiple: backbone > 0 ? Double(backbone + total) / Double(backbone) : 0,
             backboneMultipleBytes: baseBytes > 0 ? Double(baseBytes + exportBytes) / Double(baseBytes) : 0,
-            fullFineTuneMultiple: Double(config.tasks.count), totalExportBytes: exportBytes,
+            fullFineTuneMultiple: Double(results.count), totalExportBytes: exportBytes,
             seconds: Date().timeIntervalSince(started),
             frozenHashReference: config.mode == .fullyJoint ? nil : reference)
         try writeAtomically(try makeJSONEncoder().encode(summary), to: folder.appendingPathComponent("suite.json"))
