@@ -41,4 +41,8 @@ static inline attr_t taps_attr_dim(void) { return A_DIM; }
 static inline attr_t taps_attr_reverse(void) { return A_REVERSE; }
 static inline attr_t taps_attr_underline(void) { return A_UNDERLINE; }
 static inline int taps_key_f(int n) { return KEY_F(n); }
+static inline int taps_key_up(void) { return KEY_UP; }
+static inline int taps_key_down(void) { return KEY_DOWN; }
+static inline int taps_key_page_up(void) { return KEY_PPAGE; }
+static inline int taps_key_page_down(void) { return KEY_NPAGE; }
 static inline int taps_key_code_yes(void) { return KEY_CODE_YES; }

@@ -167,6 +167,13 @@ public final class CursesTerminal {
         if rc == taps_key_code_yes() {
             if code == taps_key_resize() { return .resize }
             for n in 1...12 where code == taps_key_f(Int32(n)) { return .function(n) }
+            switch code {
+            case taps_key_up(): return .up
+            case taps_key_down(): return .down
+            case taps_key_page_up(): return .pageUp
+            case taps_key_page_down(): return .pageDown
+            default: break
+            }
             return nil
         }
         switch code {

@@ -232,6 +232,7 @@ public final class DashboardApp {
             glyphs = glyphs == .unicode ? .ascii : .unicode
             terminal.setGlyphs(glyphs)
             glyphs = terminal.capabilities.glyphs
+        case .scrollLayers(let delta): scrollLayers(delta, size: terminal.size)
         case .quit: requestQuit()
         case .nextTask: nextTask()
         default: break
@@ -239,6 +240,16 @@ public final class DashboardApp {
     }
 
     /// `t`: shows the next view of a suite; coming back to the run in training follows it again.
+    /// Moves the heatmap's first shown layer by `delta` rows (`Int.max`/`Int.min`: one page), clamped.
+    private func scrollLayers(_ delta: Int, size: Size) {
+        let layerCount = state.metrics.start?.layers.count ?? 0
+        let layout = DashboardLayout(size: size, layerCount: layerCount, suite: state.suite != nil)
+        let inner = max(1, layout.heatmap.height - 2)
+        let page = max(1, GateHeatmap.visibleRows(innerHeight: inner, layerCount: layerCount) - 1)
+        let step: Int = delta == Int.max ? page : (delta == Int.min ? -page : delta)
+        state.heatmapOffset = GateHeatmap.clampedOffset(state.heatmapOffset + step, innerHeight: inner, layerCount: layerCount)
+    }
+
     private func nextTask() {
         guard case .suite(let suite) = source, !suite.views.isEmpty else {
             state.message = "t switches between the tasks of a suite (taps-tui --tasks a,b,...)"

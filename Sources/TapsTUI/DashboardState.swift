@@ -44,6 +44,8 @@ public struct DashboardState: Sendable, Equatable {
     public var framesPerSecond: Double?
     /// The suite's tasks when several run (`taps-tui --tasks a,b,...`); nil for a single run.
     public var suite: SuiteTabs?
+    /// First gated layer shown in the heatmap when not every layer fits (scrolled with j/k, PgUp/PgDn).
+    public var heatmapOffset: Int = 0
 
     public init(metrics: MetricsSnapshot = MetricsSnapshot(), lambda: Double? = nil, initialLambda: Double? = nil,
                 paused: Bool = false, stopping: Bool = false, showHelp: Bool = false, readOnly: Bool = false,
@@ -97,8 +99,14 @@ extension DashboardState {
         return values
     }
 
-    /// Active gated layers now (from the latest step; all gates start on).
+    /// Active gated layers now (from the latest step; all gates start on). Once a run has ended successfully, the
+    /// layers of the model it kept (the selected epoch, which is what the export holds), so that k/N, the marks and
+    /// the task-specific count agree.
     public var activeFlags: [Bool] {
+        if let end = metrics.end, end.status != "failed", let layers = metrics.start?.layers {
+            let kept = Set(end.activeLayers)
+            return layers.map { kept.contains($0.name) }
+        }
         if let last = metrics.lastStep { return last.active }
         return Array(repeating: true, count: metrics.start?.layers.count ?? 0)
     }

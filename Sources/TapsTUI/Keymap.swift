@@ -7,6 +7,7 @@ public enum Key: Hashable, Sendable {
     case function(Int)
     case escape
     case resize
+    case up, down, pageUp, pageDown
 
     /// How the key is written in the help overlay.
     public var label: String {
@@ -17,6 +18,10 @@ public enum Key: Hashable, Sendable {
         case .function(let n): "F\(n)"
         case .escape: "Esc"
         case .resize: "resize"
+        case .up: "↑"
+        case .down: "↓"
+        case .pageUp: "PgUp"
+        case .pageDown: "PgDn"
         }
     }
 }
@@ -32,6 +37,8 @@ public enum Action: Hashable, Sendable {
     case toggleGlyphs
     case closeOverlay
     case nextTask
+    /// Scroll the gate heatmap by this many rows (negative: up); `Int.max`/`Int.min` page by the visible rows.
+    case scrollLayers(Int)
     case quit
 }
 
@@ -76,6 +83,10 @@ public enum Keymap {
                    steersTraining: true),
         KeyBinding([.character("t")], .nextTask, "suite: show the next task (training goes on)", hint: "t task",
                    suiteOnly: true),
+        KeyBinding([.character("j"), .down], .scrollLayers(1), "gate heatmap: scroll down one layer (when not all fit)"),
+        KeyBinding([.character("k"), .up], .scrollLayers(-1), "gate heatmap: scroll up one layer"),
+        KeyBinding([.character("J"), .pageDown], .scrollLayers(Int.max), "gate heatmap: next page of layers"),
+        KeyBinding([.character("K"), .pageUp], .scrollLayers(Int.min), "gate heatmap: previous page of layers"),
         KeyBinding([.character("g")], .toggleGlyphs, "glyphs: braille / ASCII"),
         KeyBinding([.character("?"), .function(1), .character("h")], .toggleHelp, "this help", hint: "? help"),
         KeyBinding([.escape], .closeOverlay, "close the help"),

@@ -15,6 +15,17 @@ enum GateHeatmap {
 
     static let levelKeys: [ThemeKey] = [.gateOff, .gateLow, .gateNear, .gateOn, .gateHigh]
 
+    /// Layer rows that fit in a panel of `innerHeight` lines: all of them, or all but one line, which then says
+    /// which rows are shown and how to scroll.
+    static func visibleRows(innerHeight: Int, layerCount: Int) -> Int {
+        layerCount <= innerHeight ? layerCount : max(1, innerHeight - 1)
+    }
+
+    /// `offset` clamped so that the shown rows stay within the layers.
+    static func clampedOffset(_ offset: Int, innerHeight: Int, layerCount: Int) -> Int {
+        max(0, min(offset, layerCount - visibleRows(innerHeight: innerHeight, layerCount: layerCount)))
+    }
+
     /// Mean score of each layer over `columns` equal slices of the step history (fewer columns when there are fewer
     /// steps, so the map fills from the left). Result: [column][layer].
     static func columns(steps: [StepEvent], layers: Int, columns: Int) -> [[Double]] {
@@ -62,12 +73,13 @@ enum GateHeatmap {
         let heatX = inner.x + nameWidth + 1
         let heatWidth = max(1, inner.maxX - heatX - rightWidth)
         let cols = columns(steps: state.metrics.steps, layers: layers.count, columns: heatWidth)
-        let rowsAvailable = inner.height
-        let shown = layers.count <= rowsAvailable ? layers.count : max(0, rowsAvailable - 1)
+        let shown = min(layers.count, visibleRows(innerHeight: inner.height, layerCount: layers.count))
+        let first = clampedOffset(state.heatmapOffset, innerHeight: inner.height, layerCount: layers.count)
         let lastScores = state.metrics.lastStep?.scores ?? []
 
-        for (row, layer) in layers.prefix(shown).enumerated() {
-            let y = inner.y + row
+        for row in first..<(first + shown) {
+            let layer = layers[row]
+            let y = inner.y + row - first
             let isActive = row < active.count ? active[row] : true
             let nameStyle = theme.style(isActive ? .mainFg : .dimFg, isActive ? .bold : [])
             var name = layer.name
@@ -92,10 +104,11 @@ enum GateHeatmap {
             }
         }
         if shown < layers.count {
-            let hidden = layers.count - shown
-            let hiddenActive = active.dropFirst(shown).filter { $0 }.count
-            buffer.put("\(glyphs.ellipsis) \(hidden) more layers (\(hiddenActive) active); enlarge the terminal",
-                       x: inner.x, y: inner.y + shown, style: theme.style(.dimFg), maxWidth: inner.width)
+            let above = active.prefix(first).filter { $0 }.count
+            let below = active.dropFirst(first + shown).filter { $0 }.count
+            buffer.put("layers \(first + 1)-\(first + shown) of \(layers.count) (active: \(above) above, \(below) below)"
+                       + "  j/k scroll, J/K page", x: inner.x, y: inner.y + shown, style: theme.style(.dimFg),
+                       maxWidth: inner.width)
         }
     }
 }
