@@ -208,6 +208,21 @@ else
 fi
 if terminal_sane; then pass "terminal sane after the crash (stty: echo icanon)"; else fail "terminal broken after the crash"; fi
 
+# MARK: - Run 5: a deep base (EfficientNet-Lite0, 49 gated layers) — the heatmap scrolls at 100x30
+start_pane deep "$BIN --base efficientnet-lite0 --task ucidigits --train-limit 64 --epochs 50 --seed 5 --out $WORK/run5"
+if poll 180 screen_has "_conv_stem" && poll 30 screen_matches "layers 1-[0-9]+ of 49"; then
+    pass "efficientnet-lite0: heatmap starts at _conv_stem and says which of the 49 layers it shows"
+    "${TM[@]}" send-keys -t "$PANE" "J"
+    if poll 10 screen_matches "layers [1-9][0-9]*-[0-9]+ of 49" && ! screen_has "_conv_stem "; then
+        pass "J pages the heatmap down"; else fail "J did not scroll the heatmap"; fi
+    "${TM[@]}" send-keys -t "$PANE" "K"
+    if poll 10 screen_has "_conv_stem"; then pass "K pages back up"; else fail "K did not scroll back"; fi
+else
+    fail "efficientnet-lite0 dashboard: no heatmap with a scroll line"
+fi
+"${TM[@]}" send-keys -t "$PANE" "q"
+if poll 120 screen_matches "^EXIT=0$"; then pass "efficientnet-lite0 run quits cleanly"; else fail "efficientnet-lite0 run did not quit"; fi
+
 # MARK: - Headless: a redirected stdout gets the progress lines, not escape codes
 if "$BIN" --seed 1 --steps 3 --out "$WORK/run4" > "$WORK/headless.out" 2>&1 \
     && grep -q "^taps: task fashion" "$WORK/headless.out" && ! grep -q $'\x1b' "$WORK/headless.out"; then
