@@ -58,6 +58,42 @@ public enum Benchmark {
         return Double(images) / seconds
     }
 
+    /// Training images per second (forward, backward, penalty, SGD step) of a TAPS-wrapped `ModelZoo`
+    /// architecture with random weights on random `[batch, 3, imageSize, imageSize]` images and random
+    /// labels (10 classes); `steps` timed after `warmup` steps (by then every TAPS delta is non-zero, so
+    /// every weight-gradient GEMM runs, as mid-run). Also reports the mean forward and backward seconds.
+    public static func architectureThroughput(_ architecture: String, imageSize: Int, batchSize: Int = 32,
+                                              steps: Int = 10, warmup: Int = 2, mode: TrainingMode = .taps)
+        throws -> (imagesPerSecond: Double, forwardSeconds: Double, backwardSeconds: Double) {
+        var rng = SeededRNG(seed: 0)
+        let (net, head) = try ModelZoo.make(architecture, classes: 10, imageSize: imageSize, rng: &rng)
+        let behaviour: GateBehaviour = switch mode {
+        case .taps: .learned
+        case .finetune: .alwaysOn
+        case .probe: .alwaysOff
+        }
+        let task = TaskNetwork(network: net, headName: head, behaviour: behaviour, tau: 0.1, initialScore: 0.15)
+        let sgd = SGD(parameters: task.trainableParameters, momentum: 0.9, weightDecay: 0)
+        let x = Tensor.normal([batchSize, 3, imageSize, imageSize], rng: &rng)
+        let y = (0..<batchSize).map { $0 % 10 }
+        var t0: UInt64 = 0, forward: UInt64 = 0, backward: UInt64 = 0
+        for i in 0..<(warmup + steps) {
+            if i == warmup { t0 = DispatchTime.now().uptimeNanoseconds; forward = 0; backward = 0 }
+            task.zeroGrad()
+            let f0 = DispatchTime.now().uptimeNanoseconds
+            let ce = softmaxCrossEntropy(logits: task.forward(x, mode: .training), labels: y)
+            let b0 = DispatchTime.now().uptimeNanoseconds
+            task.backward(ce.gradient)
+            backward += DispatchTime.now().uptimeNanoseconds - b0
+            forward += b0 - f0
+            if mode == .taps { SparsityPenalty.accumulateGradient(task.gatedLayers, lambda: 0.3, kind: .mean) }
+            sgd.step(learningRate: 0.01)
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        return (Double(batchSize * steps) / seconds, Double(forward) / 1e9 / Double(steps),
+                Double(backward) / 1e9 / Double(steps))
+    }
+
     /// Inference images per second of the base (batch 256).
     public static func inferenceThroughput(base: BaseModel, task taskName: String) throws -> Double {
         let data = try EmbeddedPack.load(taskName)

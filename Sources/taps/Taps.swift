@@ -197,19 +197,30 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure training throughput (images/s) in each mode and GEMM GFLOP/s on this machine.")
     @Option(help: "Task whose batches to use.") var task: String = "fashion"
-    @Option(help: "Timed optimizer steps per mode.") var steps: Int = 40
+    @Option(help: "Timed optimizer steps per mode (default 40; 8 with --arch).") var steps: Int?
     @Option(help: "OpenBLAS threads (default: all cores).") var threads: Int?
+    @Option(name: .customLong("arch"), help: "Time a TAPS-wrapped architecture instead (random weights and images; see taps inspect): \(ModelZoo.architectures.joined(separator: ", ")).")
+    var architecture: String?
+    @Option(name: .customLong("image-size"), help: "Square image size for --arch.") var imageSize: Int = 64
+    @Option(name: .customLong("batch-size"), help: "Batch size for --arch.") var batchSize: Int = 32
 
     func run() throws {
         try reportingErrors {
             if let threads { BLASThreads.set(threads) }
             print("taps bench: \(ProcessInfo.processInfo.activeProcessorCount) cores, OpenBLAS threads \(BLASThreads.current)")
+            if let architecture {
+                let r = try Benchmark.architectureThroughput(architecture, imageSize: imageSize, batchSize: batchSize,
+                                                             steps: steps ?? 8)
+                print(String(format: "train taps %@ %dpx batch %d  %8.1f img/s  (forward %.3f s, backward %.3f s per step)",
+                             architecture, imageSize, batchSize, r.imagesPerSecond, r.forwardSeconds, r.backwardSeconds))
+                return
+            }
             for (m, n, k) in [(256, 256, 256), (512, 512, 512), (64, 6272, 288), (128, 1568, 576)] {
                 print(String(format: "gemm %4d x %4d x %4d   %7.1f GFLOP/s", m, n, k, Benchmark.gemmGFLOPS(m: m, n: n, k: k)))
             }
             let base = try BaseModel.load("digitcnn")
             for mode in TrainingMode.allCases {
-                let r = try Benchmark.trainingThroughput(base: base, task: task, mode: mode, steps: steps)
+                let r = try Benchmark.trainingThroughput(base: base, task: task, mode: mode, steps: steps ?? 40)
                 print("train \(mode.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) batch 32  " + String(format: "%8.0f img/s", r))
             }
             print(String(format: "inference batch 256    %8.0f img/s", try Benchmark.inferenceThroughput(base: base, task: task)))
