@@ -13,7 +13,7 @@ extension Conv2d {
 
     /// Output range `[lo, hi)` of positions `i` whose tap `i*S + k - PAD` falls inside `0..<size`.
     @inline(__always)
-    fileprivate static func validOutputs(tap k: Int, stride S: Int, padding PAD: Int, size: Int, outSize: Int) -> (Int, Int) {
+    static func validOutputs(tap k: Int, stride S: Int, padding PAD: Int, size: Int, outSize: Int) -> (Int, Int) {
         // i*S + k - PAD >= 0  ⇔  i >= ceil((PAD - k) / S);   i*S + k - PAD <= size - 1  ⇔  i <= floor((size - 1 + PAD - k) / S)
         let lo = max(0, (PAD - k + S - 1) / S * (PAD - k > 0 ? 1 : 0))
         let hiInclusive = (size - 1 + PAD - k) >= 0 ? (size - 1 + PAD - k) / S : -1
@@ -21,7 +21,7 @@ extension Conv2d {
     }
 
     /// Runs `body(plane)` for every plane in `0..<planes`, split over the BLAS thread count.
-    fileprivate static func forEachPlane(_ planes: Int, work: Int, _ body: (Int) -> Void) {
+    static func forEachPlane(_ planes: Int, work: Int, _ body: (Int) -> Void) {
         let threads = min(BLASThreads.current, planes)
         if threads <= 1 || work < 32_768 {
             for p in 0..<planes { body(p) }
@@ -35,8 +35,29 @@ extension Conv2d {
         }
     }
 
+    /// Whether the batch-lane kernels (Conv2d+DepthwiseLanes.swift) run for a batch of `n` images.
+    func usesBatchLanes(_ n: Int) -> Bool {
+        switch depthwiseKernel {
+        case .planes: return false
+        case .batchLanes: return true
+        case .automatic: return n >= Conv2d.batchLanesMinimumBatch
+        }
+    }
+
     /// Depthwise forward: `y[n, c, i, j] = b[c] + Σ_{kh, kw} W[c, 0, kh, kw] · x[n, c, i*S + kh - PAD, j*S + kw - PAD]`.
     func depthwiseForward(_ x: Tensor, weight w: Tensor, outHeight OH: Int, outWidth OW: Int) -> Tensor {
+        usesBatchLanes(x.shape[0]) ? depthwiseForwardLanes(x, weight: w, outHeight: OH, outWidth: OW)
+                                   : depthwiseForwardPlanes(x, weight: w, outHeight: OH, outWidth: OW)
+    }
+
+    /// Depthwise backward (see ``depthwiseBackwardPlanes(_:weight:dOut:weightGradient:)``).
+    func depthwiseBackward(_ x: Tensor, weight w: Tensor, dOut: Tensor, weightGradient: inout Tensor?) -> Tensor {
+        usesBatchLanes(x.shape[0]) ? depthwiseBackwardLanes(x, weight: w, dOut: dOut, weightGradient: &weightGradient)
+                                   : depthwiseBackwardPlanes(x, weight: w, dOut: dOut, weightGradient: &weightGradient)
+    }
+
+    /// Plane-by-plane depthwise forward (small batches; the reference of the batch-lane kernel).
+    func depthwiseForwardPlanes(_ x: Tensor, weight w: Tensor, outHeight OH: Int, outWidth OW: Int) -> Tensor {
         let N = x.shape[0], C = inChannels, H = x.shape[2], W = x.shape[3], K = kernelSize, S = stride, PAD = padding
         var y = Tensor(zeros: [N, C, OH, OW])
         let biasValues = bias?.value
@@ -70,7 +91,7 @@ extension Conv2d {
     /// Depthwise backward: returns `dx` and accumulates `dW` into `weightGradient` (when non-nil):
     /// `dx[n, c, i*S + kh - PAD, j*S + kw - PAD] += W[c, kh, kw] · dy[n, c, i, j]`,
     /// `dW[c, kh, kw] += Σ_{n, i, j} dy[n, c, i, j] · x[n, c, i*S + kh - PAD, j*S + kw - PAD]`.
-    func depthwiseBackward(_ x: Tensor, weight w: Tensor, dOut: Tensor, weightGradient: inout Tensor?) -> Tensor {
+    func depthwiseBackwardPlanes(_ x: Tensor, weight w: Tensor, dOut: Tensor, weightGradient: inout Tensor?) -> Tensor {
         let N = x.shape[0], C = inChannels, H = x.shape[2], W = x.shape[3], K = kernelSize, S = stride, PAD = padding
         let OH = dOut.shape[2], OW = dOut.shape[3]
         var dx = Tensor(zeros: x.shape)
@@ -114,18 +135,23 @@ extension Conv2d {
                 }
             }
         }
-        if let bias, bias.requiresGrad {
-            bias.grad.withMutableBuffer { gb in dOut.withBuffer { db in
-                for n in 0..<N {
-                    for c in 0..<C {
-                        let plane = db.baseAddress! + (n * C + c) * OH * OW
-                        var s: Float = 0
-                        for i in 0..<(OH * OW) { s += plane[i] }
-                        gb[c] += s
-                    }
-                }
-            } }
-        }
+        accumulateDepthwiseBiasGradient(dOut)
         return dx
+    }
+
+    /// `db[c] += Σ_{n,i,j} dy[n, c, i, j]` (per-plane Float sums, added in batch order) when the bias trains.
+    func accumulateDepthwiseBiasGradient(_ dOut: Tensor) {
+        guard let bias, bias.requiresGrad else { return }
+        let N = dOut.shape[0], C = dOut.shape[1], P = dOut.shape[2] * dOut.shape[3]
+        bias.grad.withMutableBuffer { gb in dOut.withBuffer { db in
+            for n in 0..<N {
+                for c in 0..<C {
+                    let plane = db.baseAddress! + (n * C + c) * P
+                    var s: Float = 0
+                    for i in 0..<P { s += plane[i] }
+                    gb[c] += s
+                }
+            }
+        } }
     }
 }

@@ -53,6 +53,12 @@ public final class Conv2d: WeightedLayer {
     /// Whether depthwise convolutions (`groups == inChannels == outChannels`, dilation 1) use the direct kernel
     /// (default) instead of im2col + GEMM. A performance knob only: results agree up to float summation order.
     public var directDepthwise = true
+    /// Which direct depthwise kernel runs (a performance knob only: both give the same values, bit for bit).
+    public enum DepthwiseKernel: Sendable { case automatic, planes, batchLanes }
+    /// ``DepthwiseKernel/automatic`` takes the batch-lane kernel from ``batchLanesMinimumBatch`` images on.
+    public var depthwiseKernel = DepthwiseKernel.automatic
+    /// Smallest batch for which ``DepthwiseKernel/automatic`` vectorises over the batch (8 = one AVX vector).
+    public static let batchLanesMinimumBatch = 8
 
     private struct Cache { var input: Tensor }
     private var cache: Cache?
