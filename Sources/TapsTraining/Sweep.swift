@@ -90,8 +90,8 @@ public struct SweepResult: Sendable, Equatable {
 /// Runs a sweep: trains every setting that is not complete yet (seeded, so a rerun reproduces it), then writes
 /// `sweep.csv`, `sweep.md`, `sweep.json`, `tradeoff.svg` and `layers.svg`, all atomically.
 ///
-/// Resumable: a setting whose folder holds a `summary.json` with status `done` for the same task, mode, lambda
-/// and seed is not trained again (its row is read back and marked `reused`).
+/// Resumable: a setting whose folder holds a finished run made with the same settings (its `config.json`) is not
+/// trained again (its row is read back and marked `reused`); a changed setting (epochs, penalty, ...) retrains.
 public final class SweepRunner: @unchecked Sendable {
     public let config: SweepConfig
     public let control: TrainingControl
@@ -108,15 +108,29 @@ public final class SweepRunner: @unchecked Sendable {
 
     private var folder: URL { URL(fileURLWithPath: config.outputDirectory) }
 
-    /// The summary of a finished run in `folder` for `setting`, if there is a complete one.
+    /// The run configuration of `setting`.
+    func runConfig(_ setting: SweepConfig.Setting) -> TrainingConfig {
+        var c = config.training
+        c.task = config.task; c.mode = setting.mode; c.lambda = setting.lambda
+        c.outputDirectory = folder.appendingPathComponent(setting.folder).path
+        return c
+    }
+
+    /// The summary of a finished run in `folder` for `setting`, if there is a complete one made with the same
+    /// settings: its `config.json` equals this sweep's configuration for the setting (the folder's path and the
+    /// thread count aside), its `summary.json` says `done` and its export exists.
     func completed(_ setting: SweepConfig.Setting) -> RunSummary? {
         let dir = folder.appendingPathComponent(setting.folder)
+        let wanted = runConfig(setting)
         guard let data = try? Data(contentsOf: dir.appendingPathComponent("summary.json")),
               let s = try? makeJSONDecoder().decode(RunSummary.self, from: data),
-              s.status == "done", s.task == config.task, s.mode == setting.mode.rawValue, s.seed == config.training.seed,
-              setting.mode != .taps || s.lambdaHistory.map(\.lambda) == [setting.lambda],
+              let configData = try? Data(contentsOf: dir.appendingPathComponent("config.json")),
+              var stored = try? makeJSONDecoder().decode(TrainingConfig.self, from: configData),
+              s.status == "done", s.lambdaHistory.count == 1,
               let export = s.export, FileManager.default.fileExists(atPath: export) else { return nil }
-        return s
+        stored.outputDirectory = wanted.outputDirectory
+        stored.threads = wanted.threads
+        return stored == wanted ? s : nil
     }
 
     /// Trains what is missing and writes the table and figures. Throws for bad options, data and I/O errors;
@@ -133,9 +147,7 @@ public final class SweepRunner: @unchecked Sendable {
                 onSettingSkipped?(setting.folder)
             } else {
                 if control.isStopRequested { break }
-                var c = config.training
-                c.task = config.task; c.mode = setting.mode; c.lambda = setting.lambda
-                c.outputDirectory = folder.appendingPathComponent(setting.folder).path
+                let c = runConfig(setting)
                 let store = MetricsStore()
                 control.lambda = setting.lambda
                 let trainer = try Trainer(config: c, store: store, control: control)
