@@ -89,6 +89,14 @@ fi
 if "$TAPS" suite --tasks ucidigits,lfwfaces --mode fully-joint $SMALL --out "$WORK/fj" >"$WORK/fj.out" 2>&1; then
     expect_error "eval refuses an export made for another base" 'made for base fully-joint-base\.safetensors' \
         "$TAPS" eval --export "$WORK/fj/ucidigits/task.safetensors"
+    python3 - "$WORK/digit.npy" <<'PY'
+import struct, sys
+header = "{'descr': '|u1', 'fortran_order': False, 'shape': (28, 28), }"
+header += " " * (63 - (10 + len(header)) % 64) + "\n"
+open(sys.argv[1], "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + bytes((i * 7) % 256 for i in range(784)))
+PY
+    expect_error "predict refuses an export made for another base" 'made for base fully-joint-base\.safetensors' \
+        "$TAPS" predict "$WORK/digit.npy" --base digitcnn --export "$WORK/fj/ucidigits/task.safetensors"
     "$TAPS" eval --export "$WORK/fj/ucidigits/task.safetensors" --base "$WORK/fj/fully-joint-base.safetensors" >"$WORK/fjeval" 2>&1 \
         && grep -q 'matches the training summary' "$WORK/fjeval" \
         && ok "a fully joint export reproduces on its own base" || fail "eval on the fully joint base: $(cat "$WORK/fjeval")"
