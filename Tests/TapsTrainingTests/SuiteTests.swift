@@ -33,7 +33,7 @@ final class Captured<T>: @unchecked Sendable {
 
 @Suite("Task suites, sweeps and comparisons", .serialized)
 struct SuiteTests {
-    // ~4 s in release: ucidigits and lfwfaces, 256 images, 2 epochs each.
+    // 3 s in release on 2 idle cores (7 s under load): ucidigits and lfwfaces, 256 images, 2 epochs each.
     @Test("incremental suite: the base and every earlier export stay bit-identical; each export reloads exactly")
     func incrementalSuiteLeavesEarlierTasksUntouched() throws {
         let out = temporaryRunFolder("suite-inc")
@@ -96,7 +96,7 @@ struct SuiteTests {
         for _ in 0..<7 { #expect(a.next().map(\.indices) == b.next().map(\.indices)) }
     }
 
-    // ~5 s in release: stage 1 on three tasks (40 steps), then stage 2 on two tasks.
+    // 4.5 s in release (6 s under load): stage 1 on three tasks (40 steps), then a joint suite on two tasks.
     @Test("joint stage 1: every batch draws from every task; stage 2 exports record the stage-1 base's hash")
     func jointStage1AndStage2() throws {
         let out = URL(fileURLWithPath: temporaryRunFolder("joint-s1"))
@@ -137,7 +137,7 @@ struct SuiteTests {
         }
     }
 
-    // ~4 s in release: two tasks, 128 images each, 2 epochs, trained together with the base.
+    // 2.6 s in release (4 s under load): two tasks, 128 images each, 2 epochs, trained together with the base.
     @Test("fully joint: the base trains too; exports reproduce on the saved base and are refused on the original one")
     func fullyJointSuite() throws {
         let out = temporaryRunFolder("fully-joint")
@@ -164,8 +164,8 @@ struct SuiteTests {
         #expect(throws: TaskExportError.self) { _ = try reproduceAccuracy(export: export, base: original) }
     }
 
-    // ~12 s in release alone (four 2-epoch runs on 320 fashion images, then the probe three more times); the rerun
-    // that trains nothing takes well under 1 s.
+    // 15 s in release (21 s under load): four 2-epoch runs on 320 fashion images, then the probe three more times;
+    // the rerun that trains nothing takes well under 1 s.
     @Test("sweep: resumable (a rerun trains nothing), active layers non-increasing in lambda, files well-formed")
     func sweepResumesAndIsMonotone() throws {
         let out = temporaryRunFolder("sweep")
