@@ -108,7 +108,10 @@ public struct ActiveMapComparison: Sendable, Equatable {
         out += "active".padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  "
             + maps.enumerated().map { j, m in pad("\(m.active.filter { $0 }.count)/\(m.layers.count)", widths[j]) }.joined(separator: "  ") + "\n"
         out += "\n"
-        for (l, m) in zip(labels, maps) { out += "\(l): \(m.description) (\(m.source))\n" }
+        for (l, m) in zip(labels, maps) {
+            let text = l == m.task ? String(m.description.dropFirst(m.task.count + 1)) : m.description
+            out += "\(l): \(text) (\(m.source))\n"
+        }
         return out
     }
 
