@@ -103,7 +103,7 @@ public final class GatedLayer: Layer {
     public func backward(_ dOut: Tensor) -> Tensor {
         guard let cache else { preconditionFailure("GatedLayer \(name): backward without a training forward") }
         let deltaTrains = delta.requiresGrad && cache.gate
-        let scoreTrains = score.requiresGrad && delta.value.maxAbs() != 0
+        let scoreTrains = score.requiresGrad && delta.value.hasNonZero   // = maxAbs() != 0, early exit
         let (dx, g) = base.backward(dOut, weight: cache.effectiveWeight,
                                     needWeightGradient: deltaTrains || scoreTrains || trainsBase)
         if let g {

@@ -21,13 +21,13 @@ public final class ReLU6: Layer {
 
     /// `y = min(max(x, 0), 6)`, same shape as `x` (NaN propagates).
     public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor {
-        var y = x
-        y.withMutableBuffer { yp in
+        // One pass from x into a fresh output (a `var y = x` copy-on-write would copy first).
+        let y = x.withBuffer { xp in Tensor(shape: x.shape) { yp in
             for i in 0..<yp.count {
-                let v = yp[i]
+                let v = xp[i]
                 yp[i] = v < 0 ? 0 : (v > 6 ? 6 : v)
             }
-        }
+        } }
         if mode == .training { cache = Cache(input: x) }
         return y
     }
@@ -36,16 +36,12 @@ public final class ReLU6: Layer {
     public func backward(_ dOut: Tensor) -> Tensor {
         guard let x = cache?.input else { preconditionFailure("ReLU6: backward without a training-mode forward") }
         precondition(dOut.count == x.count, "ReLU6: dOut \(dOut.shape) vs input \(x.shape)")
-        var dx = dOut
-        dx.withMutableBuffer { dp in
-            x.withBuffer { xp in
-                for i in 0..<dp.count {
-                    let keep: UInt32 = (xp[i] > 0) && (xp[i] < 6) ? 0xFFFF_FFFF : 0
-                    dp[i] = Float(bitPattern: dp[i].bitPattern & keep)
-                }
+        return dOut.withBuffer { gp in x.withBuffer { xp in Tensor(shape: dOut.shape) { dp in
+            for i in 0..<dp.count {
+                let keep: UInt32 = (xp[i] > 0) && (xp[i] < 6) ? 0xFFFF_FFFF : 0
+                dp[i] = Float(bitPattern: gp[i].bitPattern & keep)
             }
-        }
-        return dx
+        } } }
     }
 }
 
@@ -58,7 +54,8 @@ public final class ReLU6: Layer {
 /// Computed in Float with libm `erff`/`expf`.
 /// References: https://pytorch.org/docs/stable/generated/torch.nn.GELU.html; Hendrycks & Gimpel 2016.
 public final class GELU: Layer {
-    private struct Cache { var input: Tensor }
+    /// The input and `erf(x/√2)` of the last training forward (backward reuses it instead of calling erff again).
+    private struct Cache { var input: Tensor; var erf: Tensor }
     private var cache: Cache?
 
     /// Creates a GELU (no parameters).
@@ -69,30 +66,35 @@ public final class GELU: Layer {
 
     /// `y = 0.5 · x · (1 + erf(x/√2))`, same shape as `x`.
     public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor {
-        var y = x
         let r = Float(0.5).squareRoot()
-        y.withMutableBuffer { yp in
-            for i in 0..<yp.count { let v = yp[i]; yp[i] = 0.5 * v * (1 + erff(v * r)) }
+        if mode != .training {
+            return x.withBuffer { xp in Tensor(shape: x.shape) { yp in
+                for i in 0..<yp.count { let v = xp[i]; yp[i] = 0.5 * v * (1 + erff(v * r)) }
+            } }
         }
-        if mode == .training { cache = Cache(input: x) }
+        let e = x.withBuffer { xp in Tensor(shape: x.shape) { ep in
+            for i in 0..<ep.count { ep[i] = erff(xp[i] * r) }
+        } }
+        let y = x.withBuffer { xp in e.withBuffer { ep in Tensor(shape: x.shape) { yp in
+            for i in 0..<yp.count { let v = xp[i]; yp[i] = 0.5 * v * (1 + ep[i]) }
+        } } }
+        cache = Cache(input: x, erf: e)
         return y
     }
 
     /// `dx = dy · (Φ(x) + x·φ(x))`.
     public func backward(_ dOut: Tensor) -> Tensor {
-        guard let x = cache?.input else { preconditionFailure("GELU: backward without a training-mode forward") }
-        precondition(dOut.count == x.count, "GELU: dOut \(dOut.shape) vs input \(x.shape)")
-        var dx = dOut
-        let r = Float(0.5).squareRoot(), c = 1 / Float(2 * Double.pi).squareRoot()
-        dx.withMutableBuffer { dp in
-            x.withBuffer { xp in
-                for i in 0..<dp.count {
-                    let v = xp[i]
-                    let cdf = 0.5 * (1 + erff(v * r)), pdf = c * expf(-0.5 * v * v)
-                    dp[i] *= cdf + v * pdf
-                }
-            }
+        guard let x = cache?.input, let e = cache?.erf else {
+            preconditionFailure("GELU: backward without a training-mode forward")
         }
-        return dx
+        precondition(dOut.count == x.count, "GELU: dOut \(dOut.shape) vs input \(x.shape)")
+        let c = 1 / Float(2 * Double.pi).squareRoot()
+        return dOut.withBuffer { gp in x.withBuffer { xp in e.withBuffer { ep in Tensor(shape: dOut.shape) { dp in
+            for i in 0..<dp.count {
+                let v = xp[i]
+                let cdf = 0.5 * (1 + ep[i]), pdf = c * expf(-0.5 * v * v)
+                dp[i] = gp[i] * (cdf + v * pdf)
+            }
+        } } } }
     }
 }

@@ -72,7 +72,7 @@ public final class BatchNorm2d: Layer {
             x.withBuffer { xb in
                 for c in 0..<C {
                     var s = 0.0
-                    for n in 0..<N { s += planeSum(xb.baseAddress! + (n * C + c) * HW, HW) }
+                    for n in 0..<N { s += serialSum(xb.baseAddress! + (n * C + c) * HW, HW) }
                     let mu = s / Double(M)
                     var q = 0.0
                     for n in 0..<N {
@@ -104,16 +104,17 @@ public final class BatchNorm2d: Layer {
                 rstd[c] = 1 / (runningVar.value.storage[c] + eps).squareRoot()
             }
         }
-        var y = Tensor(zeros: x.shape)
-        x.withBuffer { xb in y.withMutableBuffer { yb in
-            for n in 0..<N {
-                for c in 0..<C {
-                    let scale = weight.value.storage[c] * rstd[c]
-                    let shift = bias.value.storage[c] - mean[c] * scale
-                    let src = xb.baseAddress! + (n * C + c) * HW, dst = yb.baseAddress! + (n * C + c) * HW
-                    for i in 0..<HW { dst[i] = src[i] * scale + shift }
+        let y = x.withBuffer { xb in Tensor(shape: x.shape) { yb in
+            weight.value.withBuffer { gb in bias.value.withBuffer { bb in
+                for n in 0..<N {
+                    for c in 0..<C {
+                        let scale = gb[c] * rstd[c]
+                        let shift = bb[c] - mean[c] * scale
+                        let src = xb.baseAddress! + (n * C + c) * HW, dst = yb.baseAddress! + (n * C + c) * HW
+                        for i in 0..<HW { dst[i] = src[i] * scale + shift }
+                    }
                 }
-            }
+            } }
         } }
         cache = Cache(input: x, mean: mean, rstd: rstd, training: training)
         return y
@@ -126,21 +127,18 @@ public final class BatchNorm2d: Layer {
         let x = cache.input
         precondition(dOut.shape == x.shape, "BatchNorm2d \(weight.name): dOut \(dOut.shape) vs input \(x.shape)")
         let N = x.shape[0], C = channels, HW = x.shape[2] * x.shape[3], M = Float(N * HW)
-        var dx = Tensor(zeros: x.shape)
         var sumDy = [Float](repeating: 0, count: C), sumDyXhat = [Float](repeating: 0, count: C)
-        x.withBuffer { xb in dOut.withBuffer { db in dx.withMutableBuffer { dxb in
+        let dx = x.withBuffer { xb in dOut.withBuffer { db in weight.value.withBuffer { gb in Tensor(shape: x.shape) { dxb in
             for c in 0..<C {
                 let mu = cache.mean[c], r = cache.rstd[c]
                 var s = 0.0, sx = 0.0
                 for n in 0..<N {
                     let o = (n * C + c) * HW
-                    let xp = xb.baseAddress! + o, dp = db.baseAddress! + o
-                    var ps: Float = 0, psx: Float = 0
-                    for i in 0..<HW { ps += dp[i]; psx += dp[i] * (xp[i] - mu) * r }
-                    s += Double(ps); sx += Double(psx)
+                    let (ps, pd) = vectorSumAndCenteredDot(db.baseAddress! + o, xb.baseAddress! + o, HW, mean: mu, scale: r)
+                    s += ps; sx += pd
                 }
                 sumDy[c] = Float(s); sumDyXhat[c] = Float(sx)
-                let k = weight.value.storage[c] * r
+                let k = gb[c] * r
                 let meanDy = cache.training ? sumDy[c] / M : 0
                 let meanDyXhat = cache.training ? sumDyXhat[c] / M : 0
                 for n in 0..<N {
@@ -149,16 +147,16 @@ public final class BatchNorm2d: Layer {
                     for i in 0..<HW { dxp[i] = k * (dp[i] - meanDy - (xp[i] - mu) * r * meanDyXhat) }
                 }
             }
-        } } }
+        } } } }
         if weight.requiresGrad { for c in 0..<C { weight.grad.storage[c] += sumDyXhat[c] } }
         if bias.requiresGrad { for c in 0..<C { bias.grad.storage[c] += sumDy[c] } }
         return dx
     }
 }
 
-/// Sum of `count` floats in Double (Float partials per 1024 for vectorisation).
+/// Sum of `count` floats in Double (Float partials per 1024).
 @inline(__always)
-func planeSum(_ p: UnsafePointer<Float>, _ count: Int) -> Double {
+func serialSum(_ p: UnsafePointer<Float>, _ count: Int) -> Double {
     var total = 0.0, i = 0
     while i < count {
         let end = min(i + 1024, count)

@@ -34,6 +34,19 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
         self.storage = storage
     }
 
+    /// A tensor of the given shape whose every element `body` writes (no zero fill first: kernels that
+    /// overwrite their whole output use this instead of `Tensor(zeros:)`). `body` must initialise all
+    /// `shape.reduce(1, *)` elements.
+    public init(shape: [Int], overwrittenBy body: (UnsafeMutableBufferPointer<Float>) throws -> Void) rethrows {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+        let n = shape.reduce(1, *)
+        self.shape = shape
+        self.storage = try [Float](unsafeUninitializedCapacity: n) { buffer, initialized in
+            try body(UnsafeMutableBufferPointer(rebasing: buffer[0..<n]))
+            initialized = n
+        }
+    }
+
     /// Number of elements.
     @inlinable public var count: Int { storage.count }
     /// Number of dimensions.
