@@ -42,14 +42,26 @@ public final class Conv2d: WeightedLayer {
     public let inChannels: Int, outChannels: Int, kernelSize: Int
     /// Geometry (same value on both axes) and the number of channel groups `G`.
     public let stride: Int, padding: Int, dilation: Int, groups: Int
-    /// How many images share one GEMM (1 = per image; the batch size = one GEMM for the whole batch).
+    /// How many images share one GEMM (1 = per image; the batch size = one GEMM for the whole batch), or
+    /// `nil` (default) for ``automaticImagesPerGEMM(positions:)``.
     /// A performance knob only: results are identical up to float summation order.
-    public var imagesPerGEMM: Int = Conv2d.defaultImagesPerGEMM
-    /// Default for ``imagesPerGEMM``. Measured on DigitCNN forward+backward, batch 32 of 28×28, AMD EPYC
+    public var imagesPerGEMM: Int? = nil
+    /// Smallest automatic chunk. Measured on DigitCNN forward+backward, batch 32 of 28×28, AMD EPYC
     /// (AVX2), release build: with one OpenBLAS thread every chunk size is within ~10% (per image is
     /// marginally best for 64→128 and 128→128 at 14×14, cache-resident); with two threads small GEMMs
     /// parallelise poorly and chunks of 4–8 images were best. 4 is a good compromise for both.
     public static let defaultImagesPerGEMM = 4
+    /// The automatic chunk grows until a GEMM has this many columns (`images × OH·OW`): deep layers of
+    /// ImageNet networks at 64 px have 2×2 or 4×4 outputs, and chunks of 4 images gave GEMMs 16 columns
+    /// wide that re-streamed a multi-megabyte weight from memory for every chunk.
+    public static let minimumColumnsPerGEMM = 256
+
+    /// Images per GEMM when ``imagesPerGEMM`` is nil, for `positions = OH·OW` output positions per image:
+    /// `max(defaultImagesPerGEMM, ceil(minimumColumnsPerGEMM / positions))`.
+    public static func automaticImagesPerGEMM(positions: Int) -> Int {
+        max(defaultImagesPerGEMM, (minimumColumnsPerGEMM + positions - 1) / max(positions, 1))
+    }
+
     /// Whether depthwise convolutions (`groups == inChannels == outChannels`, dilation 1) use the direct kernel
     /// (default) instead of im2col + GEMM. A performance knob only: results agree up to float summation order.
     public var directDepthwise = true
@@ -112,7 +124,7 @@ public final class Conv2d: WeightedLayer {
         let N = x.shape[0], C = inChannels, O = outChannels, G = groups
         let Cg = C / G, Og = O / G, P = g.columnCols, K = g.columnRows, HW = g.height * g.width
         var y = Tensor(zeros: [N, O, g.outHeight, g.outWidth])
-        let chunk = max(1, min(imagesPerGEMM, N))
+        let chunk = max(1, min(imagesPerGEMM ?? Self.automaticImagesPerGEMM(positions: P), N))
         ensureScratch(columns: K * chunk * P, scratch: chunk > 1 ? Og * chunk * P : 0)
         x.withBuffer { xb in w.withBuffer { wb in y.withMutableBuffer { yb in
             columns.withUnsafeMutableBufferPointer { colb in scratch.withUnsafeMutableBufferPointer { tmpb in
@@ -180,7 +192,7 @@ public final class Conv2d: WeightedLayer {
                      "Conv2d \(weight.name): dOut \(dOut.shape) for input \(x.shape)")
         if usesDepthwiseKernel { return depthwiseBackward(x, weight: w, dOut: dOut, weightGradient: &weightGradient) }
         var dx = Tensor(zeros: x.shape)
-        let chunk = max(1, min(imagesPerGEMM, N))
+        let chunk = max(1, min(imagesPerGEMM ?? Self.automaticImagesPerGEMM(positions: P), N))
         // columns holds cols then dcols; scratch holds the gathered dY chunk.
         ensureScratch(columns: 2 * K * chunk * P, scratch: chunk > 1 ? Og * chunk * P : 0)
         let needW = weightGradient != nil

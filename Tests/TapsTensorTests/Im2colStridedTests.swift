@@ -11,7 +11,34 @@ struct Im2colStridedTests {
         ConvGeometry(channels: 2, height: 6, width: 7, kernelHeight: 3, kernelWidth: 3, strideH: 2, strideW: 2, padH: 2, padW: 2,
                      dilationH: 2, dilationW: 2),
         ConvGeometry(channels: 1, height: 2, width: 2, kernelHeight: 3, kernelWidth: 3, padH: 2, padW: 2),
+        // Same-pitch fast path (strides 1, OW == W): 1x1, dilated, taps wholly outside, one-row images, 1x3.
+        ConvGeometry(channels: 3, height: 3, width: 5, kernelHeight: 1, kernelWidth: 1),
+        ConvGeometry(channels: 2, height: 6, width: 5, kernelHeight: 3, kernelWidth: 3, padH: 2, padW: 2,
+                     dilationH: 2, dilationW: 2),
+        ConvGeometry(channels: 2, height: 2, width: 2, kernelHeight: 5, kernelWidth: 5, padH: 2, padW: 2),
+        ConvGeometry(channels: 2, height: 1, width: 4, kernelHeight: 3, kernelWidth: 3, padH: 1, padW: 1),
+        ConvGeometry(channels: 1, height: 3, width: 1, kernelHeight: 3, kernelWidth: 3, padH: 1, padW: 1),
+        ConvGeometry(channels: 2, height: 4, width: 6, kernelHeight: 1, kernelWidth: 3, padH: 0, padW: 1),
     ]
+
+    @Test("col2im with a row stride matches the reference col2im image by image", arguments: geometries)
+    func col2imMatchesReference(g: ConvGeometry) {
+        var rng = SeededRNG(seed: 8)
+        let batch = 3, P = g.columnCols, rows = g.columnRows, image = g.channels * g.height * g.width
+        let wide = Tensor.normal([rows * batch * P], rng: &rng)
+        var got = Tensor.normal([batch * image], rng: &rng)
+        var ref = got
+        wide.withBuffer { wp in got.withMutableBuffer { gp in
+            for b in 0..<batch { col2im(wp.baseAddress! + b * P, g, gp.baseAddress! + b * image, rowStride: batch * P) }
+        } }
+        for b in 0..<batch {
+            var cols = Tensor(zeros: [rows * P])
+            for r in 0..<rows { for k in 0..<P { cols.storage[r * P + k] = wide.storage[r * batch * P + b * P + k] } }
+            cols.withBuffer { cp in ref.withMutableBuffer { col2im(cp.baseAddress!, g, $0.baseAddress! + b * image) } }
+        }
+        let report = compareClose(got, ref, rtol: 1e-6, atol: 1e-6)
+        #expect(report.isClose, "col2im \(report)")
+    }
 
     @Test("matches the reference im2col image by image inside a wider matrix", arguments: geometries)
     func matchesReference(g: ConvGeometry) {
