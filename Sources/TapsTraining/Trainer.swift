@@ -169,6 +169,7 @@ public final class Trainer: @unchecked Sendable {
             }
             guard batches > 0 else { break }
             let epochSeconds = Date().timeIntervalSince(epochStart) - pausedSeconds
+            recalibrateBatchNorm(task.network, on: trainSet, normalization: base.normalization)
             let validation = validationSet.count > 0 ? evaluate(task, on: validationSet, normalization: base.normalization).accuracy : Double(correct) / Double(max(seen, 1))
             lastTrainAccuracy = Double(correct) / Double(max(seen, 1))
             lastValidationAccuracy = validation
@@ -192,6 +193,7 @@ public final class Trainer: @unchecked Sendable {
         var testAccuracy: Double?
         var exportPath: String?
         if failure == nil {
+            if best == nil { recalibrateBatchNorm(task.network, on: trainSet, normalization: base.normalization) }
             if let best {
                 restoreState(best.state)
                 let active = task.activeIndices.map { task.gatedLayers[$0].name }

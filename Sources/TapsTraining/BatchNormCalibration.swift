@@ -1,0 +1,47 @@
+// TapsTraining: re-estimate BatchNorm running statistics of a task network on its own training images.
+import TapsData
+import TapsNN
+import TapsTensor
+
+/// Every `BatchNorm2d` reachable from `layer` through `children`, in network order.
+public func batchNormLayers(in layer: any Layer) -> [BatchNorm2d] {
+    var found: [BatchNorm2d] = []
+    func walk(_ l: any Layer) {
+        if let bn = l as? BatchNorm2d { found.append(bn) }
+        for child in l.children { walk(child) }
+    }
+    walk(layer)
+    return found
+}
+
+/// Re-estimates the running mean and variance of every `BatchNorm2d` in `network` from the first
+/// `maxBatches x batchSize` images of `data` (in order, so it is deterministic), as a cumulative average
+/// (PyTorch `momentum=None`; cf. `torch.optim.swa_utils.update_bn`). Weights and biases are untouched.
+///
+/// Why: a pretrained base's running statistics describe its own data (ImageNet for EfficientNet-Lite0). With
+/// momentum 0.1 they need hundreds of steps to follow a new task's activations, so a short adaptation run
+/// evaluates in inference mode with statistics the network never trained with (seen: 97% train vs 49% validation
+/// accuracy on ucidigits after 96 steps). Re-estimating before each validation and before the test removes that gap.
+/// - Returns: the number of BatchNorm layers recalibrated (0 for networks without BatchNorm: nothing runs).
+@discardableResult
+public func recalibrateBatchNorm(_ network: any Layer, on data: LabeledImages, normalization: Normalization,
+                                 batchSize: Int = 64, maxBatches: Int = 16) -> Int {
+    let norms = batchNormLayers(in: network)
+    guard !norms.isEmpty, data.count > 0 else { return norms.count }
+    let saved = norms.map(\.momentum)
+    for bn in norms {
+        bn.momentum = nil
+        bn.runningMean.value.zero()
+        bn.runningVar.value = Tensor(repeating: 1, shape: bn.runningVar.value.shape)
+        bn.numBatchesTracked.value.zero()
+    }
+    var start = 0
+    for _ in 0..<maxBatches where start < data.count {
+        let indices = Array(start..<min(start + batchSize, data.count))
+        let (x, _) = data.batch(indices, normalization: normalization)
+        _ = network.forward(x, mode: .training)
+        start += indices.count
+    }
+    for (bn, m) in zip(norms, saved) { bn.momentum = m }
+    return norms.count
+}
