@@ -94,7 +94,7 @@ public struct SharedTrainingOptions: ParsableArguments {
     /// A configuration with these settings (task, mode and folder left at their defaults; not validated).
     public func config() -> TrainingConfig {
         var c = TrainingConfig()
-        c.base = base; c.dataDirectory = dataDirectory; c.lambda = lambda; c.tau = tau; c.penalty = penalty; c.penaltyUpdate = penaltyUpdate
+        c.base = base; c.architecture = arch; c.imageSize = imageSize; c.dataDirectory = dataDirectory; c.lambda = lambda; c.tau = tau; c.penalty = penalty; c.penaltyUpdate = penaltyUpdate
         c.epochs = epochs; c.warmupEpochs = warmupEpochs; c.batchSize = batchSize
         c.learningRate = learningRate; c.validationFraction = validationFraction; c.seed = seed
         c.maxSteps = steps; c.trainLimit = trainLimit; c.threads = threads

@@ -82,11 +82,11 @@ struct Predict: ParsableCommand {
 
 /// `taps inspect --model NAME` / `--base NAME`: the gated layers in order, with shapes, sizes and the backbone total.
 enum GatedLayerListing {
-    static func print(model: String?, base: String?, imageSize: Int, classes: Int) throws {
+    static func print(model: String?, base: String?, arch: String?, imageSize: Int, classes: Int) throws {
         var rng = SeededRNG(seed: 0)
         let network: any Layer, head: String, title: String
         if let base {
-            let b = try BaseModel.load(base, imageSize: base == "digitcnn" ? nil : imageSize)
+            let b = try BaseModel.load(base, architecture: arch, imageSize: base == "digitcnn" ? nil : imageSize)
             network = try b.instantiate(classes: classes, rng: &rng)
             head = b.headName; title = "\(b.name) (\(b.architecture), \(b.inputShape[1]) px)"
         } else {

@@ -161,6 +161,9 @@ struct Inspect: ParsableCommand {
     @Option(help: "List the gated layers of a base: digitcnn, efficientnet-lite0 or a .safetensors file.")
     var base: String?
 
+    @Option(help: "Architecture of a --base file (default: from its metadata or names).")
+    var arch: String?
+
     @Option(name: .customLong("image-size"), help: "Input size in pixels for --model/--base (matters for ViTs).")
     var imageSize: Int = 224
 
@@ -176,7 +179,7 @@ struct Inspect: ParsableCommand {
     func run() throws {
         try reportingErrors {
             if model != nil || base != nil {
-                try GatedLayerListing.print(model: model, base: base, imageSize: imageSize, classes: classes)
+                try GatedLayerListing.print(model: model, base: base, arch: arch, imageSize: imageSize, classes: classes)
                 return
             }
             guard let file else { return }
