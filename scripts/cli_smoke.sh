@@ -64,6 +64,8 @@ rm "$WORK/data/fashion-train-labels-idx1-ubyte.gz"; cp "$PACK/fashion-train-imag
 expect_error "truncated raw IDX labels" 'fashion-train-labels-idx1-ubyte' "$TAPS" train --task fashion --data-dir "$WORK/data" --out "$WORK/z"
 expect_error "unknown task" "unknown task 'nope'" "$TAPS" train --task nope --out "$WORK/w"
 expect_error "negative lambda" 'lambda' "$TAPS" train --lambda=-1 --out "$WORK/v"
+expect_error "--image-size reaches the base (efficientnet-lite0 needs >= 32 px)" 'image-size' "$TAPS" train --base efficientnet-lite0 --image-size 16 --out "$WORK/u"
+expect_error "--arch reaches the base" "arch" "$TAPS" train --base "$PACK/digitcnn-base.safetensors" --arch resnet999 --out "$WORK/t"
 expect_error "export of another kind" 'not a taps task export' "$TAPS" eval --export "$PACK/digitcnn-base.safetensors"
 
 # Suites, sweeps and comparisons (tiny settings: ~15 s in release).
