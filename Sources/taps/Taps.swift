@@ -53,16 +53,9 @@ struct Train: ParsableCommand {
                 FileHandle.standardOutput.write(Data((line + "\n").utf8))
             }
         }
-        // Ctrl-C / SIGTERM stop at the next step boundary and still write the run folder.
-        var sources: [any DispatchSourceSignal] = []
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { control.requestStop() }
-            source.resume()
-            sources.append(source)
-        }
+        let signals = stopOnSignals(control)
         let summary = trainer.runOnBackgroundQueue()
+        signals.forEach { $0.cancel() }
         if !jsonl { print(SummaryText.render(summary, runDirectory: config.outputDirectory)) }
         if summary.status == "failed" {
             printError("taps: error: \(summary.message ?? "training failed")")
