@@ -10,7 +10,7 @@ let package = Package(
     products: [
         .executable(name: "taps", targets: ["taps"]),
         .executable(name: "taps-tui", targets: ["taps-tui"]),
-        .library(name: "TAPS", targets: ["TapsTensor", "TapsNN", "TAPS", "TapsData", "TapsTraining"]),
+        .library(name: "TAPS", targets: ["TapsSupport", "TapsTensor", "TapsNN", "TAPS", "TapsData", "TapsTraining"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -26,12 +26,14 @@ let package = Package(
         .target(name: "CTermGuard"),
 
         // MARK: - Libraries, in dependency order
+        // Atomic file writes, the content hash and the lock wrapper (Foundation only; every layer uses them).
+        .target(name: "TapsSupport", swiftSettings: strict),
         .target(name: "TapsTensor", dependencies: ["CBLAS"], swiftSettings: strict),
-        .target(name: "TapsNN", dependencies: ["TapsTensor"], swiftSettings: strict),
+        .target(name: "TapsNN", dependencies: ["TapsTensor", "TapsSupport"], swiftSettings: strict),
         .target(name: "TAPS", dependencies: ["TapsTensor", "TapsNN"], swiftSettings: strict),
         .target(name: "TapsData", dependencies: ["TapsTensor", "CZlib", "CImageCodecs"],
                 resources: [.copy("Resources/taps-pack"), .copy("Resources/imagenet-base")], swiftSettings: strict),
-        .target(name: "TapsTraining", dependencies: ["TapsTensor", "TapsNN", "TAPS", "TapsData"],
+        .target(name: "TapsTraining", dependencies: ["TapsSupport", "TapsTensor", "TapsNN", "TAPS", "TapsData"],
                 swiftSettings: strict),
         .target(name: "TapsTUI", dependencies: ["TapsTraining", "CNcursesw", "CTermGuard"],
                 swiftSettings: strict),

@@ -105,6 +105,8 @@ public enum TaskExportError: Error, CustomStringConvertible {
     case layerMismatch(file: String, expected: [String], found: [String])
     case mismatch(file: String, problems: [String])
     case wrongBase(file: String, expected: String, found: String)
+    /// A metadata field is missing or malformed.
+    case badMetadata(file: String, field: String, expected: String)
 
     public var description: String {
         switch self {
@@ -116,6 +118,8 @@ public enum TaskExportError: Error, CustomStringConvertible {
             return "\(file): export does not fit the base:\n" + problems.map { "  " + $0 }.joined(separator: "\n")
         case let .wrongBase(file, expected, found):
             return "\(file): made for base \(found), but the base given is \(expected)"
+        case let .badMetadata(file, field, expected):
+            return "\(file): __metadata__ field '\(field)' is missing or malformed; expected \(expected)"
         }
     }
 }

@@ -4,6 +4,7 @@
 // Header: `{"__metadata__": {str: str}, name: {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}}`
 // with offsets relative to the start of the data buffer. Reference: github.com/huggingface/safetensors.
 import Foundation
+import TapsSupport
 import TapsTensor
 
 // MARK: - Public API
@@ -138,23 +139,16 @@ public enum SafeTensors {
         return out
     }
 
-    /// Writes `tensors` (as F32) and `metadata` to `url` atomically: a temporary file in the same folder
-    /// is written and then renamed over `url`, so readers never see a partial file.
+    /// Writes `tensors` (as F32) and `metadata` to `url` atomically and durably (``writeAtomically(_:to:)``:
+    /// temporary file, fsync, rename), so readers never see a partial file and a failed write keeps the old one.
     /// - Throws: ``SafeTensorsError/invalidTensorName(file:name:reason:)`` or
-    ///   ``SafeTensorsError/unwritable(file:reason:)``.
+    ///   ``SafeTensorsError/unwritable(file:reason:)`` (e.g. "No space left on device").
     public static func write(_ tensors: [(String, Tensor)], metadata: [String: String] = [:], to url: URL) throws {
         let bytes = try serialize(tensors, metadata: metadata, source: url.path)
-        let folder = url.deletingLastPathComponent()
-        let temp = folder.appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max)).tmp")
         do {
-            try bytes.write(to: temp)
-        } catch {
-            throw SafeTensorsError.unwritable(file: url.path, reason: error.localizedDescription)
-        }
-        if rename(temp.path, url.path) != 0 {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: temp)
-            throw SafeTensorsError.unwritable(file: url.path, reason: "rename failed: \(reason)")
+            try writeAtomically(bytes, to: url)
+        } catch let error as FileWriteError {
+            throw SafeTensorsError.unwritable(file: url.path, reason: error.reason)
         }
     }
 }

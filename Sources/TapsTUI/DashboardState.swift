@@ -68,9 +68,9 @@ extension DashboardState {
     public var status: RunStatus {
         if let end = metrics.end {
             switch end.status {
-            case "done": return .done
-            case "failed": return .failed
-            default: return .stopped
+            case .done: return .done
+            case .failed: return .failed
+            case .stopped: return .stopped
             }
         }
         if stopping { return .stopping }
@@ -92,7 +92,7 @@ extension DashboardState {
     public var lambdaHistory: [Double] {
         var values: [Double] = []
         if let first = metrics.start?.lambda ?? initialLambda { values.append(first) }
-        for n in metrics.notices where n.kind == "lambda" {
+        for n in metrics.notices where n.kind == .lambda {
             if let to = n.to, values.last != to { values.append(to) }
         }
         if let lambda, values.last != lambda { values.append(lambda) }
@@ -103,7 +103,7 @@ extension DashboardState {
     /// layers of the model it kept (the selected epoch, which is what the export holds), so that k/N, the marks and
     /// the task-specific count agree.
     public var activeFlags: [Bool] {
-        if let end = metrics.end, end.status != "failed", let layers = metrics.start?.layers {
+        if let end = metrics.end, end.status != .failed, let layers = metrics.start?.layers {
             let kept = Set(end.activeLayers)
             return layers.map { kept.contains($0.name) }
         }

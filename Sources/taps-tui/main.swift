@@ -89,7 +89,7 @@ struct TapsTUICommand: ParsableCommand {
         box.setTotalSteps(trainer.totalSteps)
         let startTrainer = {
             trainer.start { summary in
-                box.finish(summary: summary, failure: summary.status == "failed" ? summary.message : nil)
+                box.finish(summary: summary, failure: summary.status == .failed ? summary.message : nil)
             }
         }
 
@@ -231,7 +231,7 @@ extension TapsTUICommand {
                 report(box)
                 print(String(format: "dashboard: %.1f frames/s", framesPerSecond))
                 if let s = stopSignal { throw ExitCode(128 + s) }
-                if box.failure != nil || box.summary?.status == "failed" { throw ExitCode.failure }
+                if box.failure != nil || box.summary?.status == .failed { throw ExitCode.failure }
                 return
             case .terminalUnavailable:
                 break
@@ -256,7 +256,7 @@ extension TapsTUICommand {
         while !box.finished { usleep(50_000) }
         sources.forEach { $0.cancel() }
         report(box)
-        if box.failure != nil || box.summary?.status == "failed" { throw ExitCode.failure }
+        if box.failure != nil || box.summary?.status == .failed { throw ExitCode.failure }
     }
 
     private func report(_ box: SuiteBox) {

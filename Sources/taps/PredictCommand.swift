@@ -38,24 +38,18 @@ struct Predict: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let decoded = try ImageFile.read(URL(fileURLWithPath: image))
+            guard decoded.width > 0, decoded.height > 0 else {
+                throw ConfigError.invalid(option: "--image", expected: "an image with at least 1x1 pixels",
+                                          got: "\(image) with \(decoded.width)x\(decoded.height)")
+            }
             let network: any Layer
             let model: BaseModel
             var names: [String]? = nil
             if let export {
-                let exported = try TaskExport.read(URL(fileURLWithPath: export))
-                model = try BaseModel.load(base, architecture: arch ?? exported.metadata["architecture"],
-                                           imageSize: imageSize ?? exported.metadata["image_size"].flatMap { Int($0) })
-                if let h = exported.metadata["base_hash"], h != model.contentHash {
-                    throw TaskExportError.wrongBase(file: export, expected: "\(model.name) (\(model.contentHash))",
-                                                    found: "\(exported.metadata["base"] ?? "?") (\(h))")
-                }
-                let classes = exported.tensors.first { $0.0 == model.headName + ".weight" }?.1.shape.first
-                    ?? Int(exported.metadata["classes"] ?? "") ?? 10
-                let mode = TrainingMode(rawValue: exported.metadata["mode"] ?? "taps") ?? .taps
-                var rng = SeededRNG(seed: 0)
-                let task = try model.taskNetwork(classes: classes, mode: mode, tau: 0.1, initialScore: 0.15, rng: &rng)
-                try exported.apply(to: task, source: export)
-                network = task.network
+                let file = try TaskExportFile(contentsOf: URL(fileURLWithPath: export))
+                model = try BaseModel.load(base, architecture: arch ?? file.metadata.architecture,
+                                           imageSize: imageSize ?? file.metadata.imageSize)
+                network = try file.load(onto: model).network
             } else {
                 model = try BaseModel.load(base, architecture: arch, imageSize: imageSize ?? (base == "digitcnn" ? nil : 224))
                 network = try model.pretrainedNetwork()

@@ -55,7 +55,7 @@ struct Suite: ParsableCommand {
         print("")
         print(summary.table, terminator: "")
         print("  suite folder \(config.outputDirectory) (suite.json, suite.md, one run folder per task)")
-        if summary.status == "failed" {
+        if summary.status == .failed {
             printError("taps: error: a run of the suite failed (see its metrics.jsonl)")
             throw ExitCode.failure
         }

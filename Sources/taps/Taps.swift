@@ -57,7 +57,7 @@ struct Train: ParsableCommand {
         let summary = trainer.runOnBackgroundQueue()
         signals.forEach { $0.cancel() }
         if !jsonl { print(SummaryText.render(summary, runDirectory: config.outputDirectory)) }
-        if summary.status == "failed" {
+        if summary.status == .failed {
             printError("taps: error: \(summary.message ?? "training failed")")
             throw ExitCode.failure
         }
@@ -69,7 +69,7 @@ enum SummaryText {
     static func render(_ s: RunSummary, runDirectory: String) -> String {
         var lines: [String] = []
         lines.append("")
-        lines.append("summary (\(s.status)): task \(s.task), mode \(s.mode), lambda \(ProgressFormatter.fmt(s.lambda)), tau \(ProgressFormatter.fmt(s.tau))")
+        lines.append("summary (\(s.status.rawValue)): task \(s.task), mode \(s.mode.rawValue), lambda \(ProgressFormatter.fmt(s.lambda)), tau \(ProgressFormatter.fmt(s.tau))")
         if let t = s.testAccuracy {
             let val = s.bestValidationAccuracy.map { String(format: ", validation %.4f (epoch %d)", $0, s.selectedEpoch ?? 0) } ?? ""
             lines.append(String(format: "  test accuracy      %.4f", t) + val)
@@ -102,26 +102,25 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let url = URL(fileURLWithPath: export)
-            let exported = try TaskExport.read(url)
-            let taskName = task ?? exported.metadata["task"] ?? "fashion"
-            let baseModel = try BaseModel.load(base, architecture: exported.metadata["architecture"],
-                                               imageSize: exported.metadata["image_size"].flatMap { Int($0) })
+            let file = try TaskExportFile(contentsOf: URL(fileURLWithPath: export))
+            let meta = file.metadata
+            let baseModel = try BaseModel.load(base, architecture: meta.architecture, imageSize: meta.imageSize)
+            let network = try file.load(onto: baseModel)
+            let taskName = task ?? meta.task
             let data = try baseModel.prepare(try loadTask(taskName, dataDirectory: dataDirectory))
-            if let h = exported.metadata["base_hash"], h != baseModel.contentHash {
-                throw TaskExportError.wrongBase(file: export, expected: "\(baseModel.name) (\(baseModel.contentHash))",
-                                                found: "\(exported.metadata["base"] ?? "?") (\(h))")
+            guard data.classes == meta.classes else {
+                throw ConfigError.invalid(option: "--task", expected: "a task with the export's \(meta.classes) classes",
+                                          got: "\(taskName) with \(data.classes) classes")
             }
-            let mode = TrainingMode(rawValue: exported.metadata["mode"] ?? "taps") ?? .taps
-            var rng = SeededRNG(seed: 0)
-            let network = try baseModel.taskNetwork(classes: data.classes, mode: mode, tau: 0.1, initialScore: 0.15, rng: &rng)
-            try exported.apply(to: network, source: export)
+            guard data.test.count > 0 else {
+                throw ConfigError.invalid(option: "--task", expected: "a task with a non-empty test split", got: "\(taskName) with 0 test images")
+            }
             let r = evaluate(network, on: data.test, normalization: baseModel.normalization)
             let active = network.activeIndices.map { network.gatedLayers[$0].name }
             print(String(format: "test accuracy %.4f (%d/%d) on %@", r.accuracy, Int((r.accuracy * Double(data.test.count)).rounded()),
                          data.test.count, taskName))
             print("active layers \(active.count)/\(network.gatedLayers.count): \(active.joined(separator: ", "))")
-            if let recorded = exported.metadata["test_accuracy"].flatMap(Double.init) {
+            if let recorded = meta.testAccuracy {
                 print(recorded == r.accuracy ? "matches the training summary" : String(format: "training recorded %.4f", recorded))
             }
         }

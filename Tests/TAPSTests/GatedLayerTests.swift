@@ -45,21 +45,29 @@ struct GatedLayerTests {
         #expect(on != off)
     }
 
+    /// The straight-through score check: `layer`'s analytic `dL/ds` (after one training forward/backward of the
+    /// fake loss `sum(out ⊙ r)`) against the central difference of `L(w0 + t·dw)` in t at t = g. Both the real
+    /// layer and the deliberately broken ones below go through this same function and the same tolerance.
+    func scoreCheck(_ layer: any Layer, gate g: GatedLayer, _ x: Tensor, _ r: Tensor) -> (passed: Bool, analytic: Double, numeric: Double) {
+        layer.zeroGrad()
+        _ = layer.forward(x, mode: .training)
+        _ = layer.backward(r)
+        let t: Float = g.isActive ? 1 : 0
+        let h: Float = 1e-2
+        let numeric = (loss(g, x, r, t: t + h) - loss(g, x, r, t: t - h)) / Double(2 * h)
+        let analytic = Double(g.score.grad.storage[0])
+        return (relativeError(analytic, numeric) < 2e-3, analytic, numeric)
+    }
+
     @Test("score gradient equals the finite-difference derivative of the loss along dw (gate on and off)")
     func scoreGradientMatchesFiniteDifference() {
         for score: Float in [0.15, 0.05] {
             let (g, x, r) = fixture(seed: 4)
             g.score.value.storage[0] = score
-            g.zeroGrad()
-            _ = g.forward(x, mode: .training)
-            _ = g.backward(r)
             // d/dt L(w0 + t*dw) at t = 1 is <G, dw> at the active weight; the straight-through estimator
             // uses G at the weight actually used (w0 when off), so compare at t = g.
-            let t: Float = g.isActive ? 1 : 0
-            let h: Float = 1e-2
-            let numeric = (loss(g, x, r, t: t + h) - loss(g, x, r, t: t - h)) / Double(2 * h)
-            let analytic = Double(g.score.grad.storage[0])
-            #expect(relativeError(analytic, numeric) < 2e-3, "score \(score): analytic \(analytic) numeric \(numeric)")
+            let c = scoreCheck(g, gate: g, x, r)
+            #expect(c.passed, "score \(score): analytic \(c.analytic) numeric \(c.numeric)")
         }
     }
 
@@ -88,17 +96,17 @@ struct GatedLayerTests {
         #expect(g.score.grad.storage[0] == 0 && g.delta.grad.maxAbs() == 0)
     }
 
-    @Test("a wrong straight-through rule fails the finite-difference check")
+    @Test("a broken score gradient fails the same check: no-op, sum(G) instead of <G, dw>, 1% too large")
     func brokenScoreGradientIsCaught() {
-        let (g, x, r) = fixture(seed: 6)
-        g.zeroGrad()
-        _ = g.forward(x, mode: .training)
-        _ = g.backward(r)
-        let h: Float = 1e-2
-        let numeric = (loss(g, x, r, t: 1 + h) - loss(g, x, r, t: 1 - h)) / Double(2 * h)
-        // A common bug: using G summed without the delta (sum G) instead of <G, dw>.
-        let wrong = g.delta.grad.sum()
-        #expect(relativeError(wrong, numeric) > 1e-2)
+        for defect in [BrokenScoreGradient.Defect.noOp, .sumOfG, .scaled(1.01)] {
+            for score: Float in [0.15, 0.05] {
+                let (g, x, r) = fixture(seed: 6)
+                g.score.value.storage[0] = score
+                #expect(scoreCheck(g, gate: g, x, r).passed, "sanity: the real layer passes")
+                let c = scoreCheck(BrokenScoreGradient(g, defect), gate: g, x, r)
+                #expect(!c.passed, "\(defect) at score \(score) was not caught: analytic \(c.analytic) numeric \(c.numeric)")
+            }
+        }
     }
 
     @Test("always-on and always-off behaviours (fine-tune and probe)")
@@ -141,5 +149,30 @@ struct SparsityPenaltyTests {
         #expect(abs(w[0] - 6.0 / 39) < 1e-12 && abs(w[1] - 32.0 / 39) < 1e-12 && abs(w.reduce(0, +) - 1) < 1e-12)
         for l in ls { l.score.value.storage[0] = 0.15 }
         #expect(abs(SparsityPenalty.value(ls, kind: .weighted) - 0.15) < 1e-6)
+    }
+}
+
+/// A gated layer whose backward corrupts the score gradient after the real one ran, to prove the score check
+/// fails on a wrong straight-through rule.
+final class BrokenScoreGradient: Layer {
+    enum Defect { case noOp, sumOfG, scaled(Float) }
+    let inner: GatedLayer
+    let defect: Defect
+    init(_ inner: GatedLayer, _ defect: Defect) { self.inner = inner; self.defect = defect }
+    var parameters: [Parameter] { inner.parameters }
+    func forward(_ x: Tensor, mode: ForwardMode) -> Tensor { inner.forward(x, mode: mode) }
+    func backward(_ dOut: Tensor) -> Tensor {
+        let before = inner.score.grad.storage[0]
+        let dx = inner.backward(dOut)
+        switch defect {
+        case .noOp: inner.score.grad.storage[0] = before
+        case .sumOfG:
+            // A common bug: sum(G) instead of <G, dw> (G recomputed at the weight the layer used).
+            let w = inner.isActive ? inner.base.weight.value + inner.delta.value : inner.base.weight.value
+            let (_, gw) = inner.base.backward(dOut, weight: w, needWeightGradient: true)
+            inner.score.grad.storage[0] = before + Float(gw?.sum() ?? 0)
+        case .scaled(let s): inner.score.grad.storage[0] = before + s * (inner.score.grad.storage[0] - before)
+        }
+        return dx
     }
 }

@@ -17,7 +17,7 @@ enum Fixture {
     /// step ~200, conv_layers.6 decays to 0; lambda raised once; paused.
     static func metrics(steps: Int = 300) -> MetricsSnapshot {
         var m = MetricsSnapshot()
-        m.apply(.start(RunStartEvent(task: "fashion", mode: "taps", base: "digitcnn", lambda: 0.3, tau: 0.1,
+        m.apply(.start(RunStartEvent(task: "fashion", mode: .taps, base: "digitcnn", lambda: 0.3, tau: 0.1,
                                      epochs: 5, warmupEpochs: 1, stepsPerEpoch: 100, batchSize: 32, seed: 1,
                                      layers: layers, backboneParameters: 388_416, runDirectory: "runs/fixture",
                                      time: 0)))
@@ -26,10 +26,10 @@ enum Fixture {
             let lambda = step <= 150 ? 0.3 : 0.375
             let scores = [0.15 + 0.05 * t / 300, max(0.0, 0.15 - 0.1 * t / 200 * (t > 100 ? 1 : 0.2)),
                           max(0.0, 0.15 - t / 1000), 0.15 + 0.1 * t / 300]
-            let phase = step <= 100 ? "warmup" : "sparsify"
+            let phase: StepPhase = step <= 100 ? .warmup : .sparsify
             let taskLoss = 2.3 * exp(-t / 60) + 0.35 + 0.02 * sin(t)
             let penalty = scores.map(abs).reduce(0, +) / 4
-            let loss = taskLoss + (phase == "sparsify" ? lambda * penalty : 0)
+            let loss = taskLoss + (phase == .sparsify ? lambda * penalty : 0)
             m.apply(.step(StepEvent(step: step, epoch: (step - 1) / 100 + 1, phase: phase, loss: loss,
                                     taskLoss: taskLoss, penalty: penalty, lambda: lambda,
                                     accuracy: min(0.97, 0.2 + 0.7 * (1 - exp(-t / 50)) + 0.03 * cos(t)),
@@ -41,14 +41,14 @@ enum Fixture {
                                           validationAccuracy: 0.55 + 0.1 * Double(e), activeLayers: 3, seconds: 4)))
             }
             if step == 100 {
-                m.apply(.notice(NoticeEvent(kind: "warmup_over", step: 101, message: "warm-up over, penalty on")))
+                m.apply(.notice(NoticeEvent(kind: .warmupOver, step: 101, message: "warm-up over, penalty on")))
             }
             if step == 150 {
-                m.apply(.notice(NoticeEvent(kind: "lambda", step: 151, message: "lambda 0.3 -> 0.375", from: 0.3,
+                m.apply(.notice(NoticeEvent(kind: .lambda, step: 151, message: "lambda 0.3 -> 0.375", from: 0.3,
                                             to: 0.375)))
             }
             if step == 250 {
-                m.apply(.notice(NoticeEvent(kind: "snapshot", step: 250, message: "snapshot written",
+                m.apply(.notice(NoticeEvent(kind: .snapshot, step: 250, message: "snapshot written",
                                             paths: ["runs/fixture/snapshot-step000250.json"])))
             }
         }

@@ -7,11 +7,11 @@ import TapsTUI
     func state(layers count: Int, offset: Int) -> DashboardState {
         let layers = (0..<count).map { LayerInfo(index: $0, name: "_blocks.\($0).conv", shape: [8, 8, 1, 1], parameters: 64) }
         var m = MetricsSnapshot()
-        m.apply(.start(RunStartEvent(task: "fashion", mode: "taps", base: "efficientnet-lite0", lambda: 2, tau: 0.1,
+        m.apply(.start(RunStartEvent(task: "fashion", mode: .taps, base: "efficientnet-lite0", lambda: 2, tau: 0.1,
                                      epochs: 5, warmupEpochs: 2, stepsPerEpoch: 85, batchSize: 32, seed: 0,
                                      layers: layers, backboneParameters: 3_371_008, runDirectory: "runs/x", time: 0)))
         let scores = (0..<count).map { $0 % 3 == 0 ? 0.05 : 0.2 }
-        m.apply(.step(StepEvent(step: 1, epoch: 1, phase: "warmup", loss: 1, taskLoss: 1, penalty: 0.1, lambda: 2,
+        m.apply(.step(StepEvent(step: 1, epoch: 1, phase: .warmup, loss: 1, taskLoss: 1, penalty: 0.1, lambda: 2,
                                 accuracy: 0.5, learningRate: 0.01, scores: scores, active: scores.map { $0 >= 0.1 },
                                 samplesPerSecond: 30, elapsed: 1)))
         var s = DashboardState(metrics: m, lambda: 2, initialLambda: 2)

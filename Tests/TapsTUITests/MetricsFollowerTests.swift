@@ -15,7 +15,7 @@ import TapsTUI
 
         let start = Fixture.metrics(steps: 1).start!
         store.append(.start(start))
-        store.append(.notice(NoticeEvent(kind: "lambda", step: 2, message: "lambda 0.3 -> 0.375", from: 0.3, to: 0.375)))
+        store.append(.notice(NoticeEvent(kind: .lambda, step: 2, message: "lambda 0.3 -> 0.375", from: 0.3, to: 0.375)))
         store.flush()
         #expect(try follower.poll() == true)
         #expect(follower.snapshot.start == start)

@@ -34,11 +34,18 @@ public struct GradientCheckOptions: Sendable {
     /// with the absolute floor) mark a coordinate as a **kink** (ReLU at 0, MaxPool ties): reported in
     /// ``GradientCheckReport/kinks`` so a test can assert its inputs avoid them.
     public var kinkTolerance: Double = 0.25
+    /// Whole-vector tolerance per variable: `||a - n|| / max(||a||, ||n||)` over the checked coordinates must be at
+    /// most this. Float32 central differences land near 1e-4 here; a backward that is 1% wrong lands near 1e-2.
+    public var vectorTolerance: Double = 3e-3
+    /// The deliberately wrong backward every check also runs: the analytic gradient times this factor (1% off),
+    /// compared with the same finite differences. A check whose mutant is not caught does not pass.
+    public var mutantScale: Double = 1.01
 
     public init(step: Float = 5e-3, relativeTolerance: Double = 2e-2, absoluteTolerance: Double = 2e-3,
-                maxCoordinates: Int = 48, seed: UInt64 = 1234) {
+                maxCoordinates: Int = 48, seed: UInt64 = 1234, vectorTolerance: Double = 3e-3) {
         self.step = step; self.relativeTolerance = relativeTolerance
         self.absoluteTolerance = absoluteTolerance; self.maxCoordinates = maxCoordinates; self.seed = seed
+        self.vectorTolerance = vectorTolerance
     }
 }
 
@@ -55,10 +62,21 @@ public struct GradientCheckReport: CustomStringConvertible {
         public var worstRelative: Double
         /// Coordinates whose one-sided slopes disagree (non-differentiable points).
         public var kinks: Int
-        public var passed: Bool { failures == 0 }
+        /// `||a - n|| / max(||a||, ||n||)` over the checked coordinates.
+        public var vectorError: Double = 0
+        /// The same for the deliberately wrong backward (`mutantScale · a`).
+        public var mutantVectorError: Double = 0
+        /// The tolerance `vectorError` was held to.
+        public var vectorTolerance: Double = 0
+        /// Whether the 1%-wrong backward fails this check (a check that cannot tell is worthless).
+        public var catchesMutant: Bool { mutantVectorError > vectorTolerance }
+        /// Every coordinate within tolerance, the whole vector within `vectorTolerance`, and the mutant caught.
+        public var passed: Bool { failures == 0 && vectorError <= vectorTolerance && catchesMutant }
         public var description: String {
             "\(passed ? "ok  " : "FAIL") \(name): \(checked) coords, \(failures) failures, \(kinks) kinks; worst [\(worstIndex)] "
-                + "analytic \(worstAnalytic) numeric \(worstNumeric) rel \(worstRelative)"
+                + "analytic \(worstAnalytic) numeric \(worstNumeric) rel \(worstRelative); vector error "
+                + String(format: "%.2e (tolerance %.0e), 1%%-wrong backward %.2e%@", vectorError, vectorTolerance,
+                         mutantVectorError, catchesMutant ? "" : " NOT CAUGHT")
         }
     }
     public var entries: [Entry]
@@ -76,6 +94,8 @@ public struct GradientCheckReport: CustomStringConvertible {
 /// ```
 /// numeric_i = (f(v + h·e_i) - f(v - h·e_i)) / 2h        analytic = backward(R)
 /// pass_i    ⇔ |analytic_i - numeric_i| <= atol + rtol · max(|analytic_i|, |numeric_i|)
+/// pass      ⇔ every pass_i, ||a - n|| / max(||a||, ||n||) <= vectorTolerance,
+///             and the 1%-wrong backward 1.01·a fails that vector test (the check can fail)
 /// ```
 ///
 /// `forward` must be deterministic and read the variables' current values; `backward(R)` must return
@@ -102,6 +122,7 @@ public func checkGradients(variables: [GradientCheckVariable], forward: () -> Te
         var entry = GradientCheckReport.Entry(name: variable.name, checked: coordinates.count, failures: 0, worstIndex: -1,
                                               worstAnalytic: 0, worstNumeric: 0, worstRelative: 0, kinks: 0)
         var worstExcess = -Double.infinity
+        var diff2 = 0.0, mutant2 = 0.0, a2 = 0.0, n2 = 0.0
         for i in coordinates {
             var v = original
             v.storage[i] = original.storage[i] + h
@@ -121,6 +142,10 @@ public func checkGradients(variables: [GradientCheckVariable], forward: () -> Te
                 + options.kinkTolerance * max(abs(slopeRight), abs(slopeLeft)) {
                 entry.kinks += 1
             }
+            diff2 += (a - numeric) * (a - numeric)
+            mutant2 += (options.mutantScale * a - numeric) * (options.mutantScale * a - numeric)
+            a2 += a * a
+            n2 += numeric * numeric
             let allowed = options.absoluteTolerance + options.relativeTolerance * max(abs(a), abs(numeric))
             let err = abs(a - numeric)
             if !(err <= allowed) { entry.failures += 1 }
@@ -130,6 +155,10 @@ public func checkGradients(variables: [GradientCheckVariable], forward: () -> Te
                 entry.worstRelative = relativeError(a, numeric)
             }
         }
+        let scale = max(a2, n2).squareRoot()
+        entry.vectorError = scale > 0 ? diff2.squareRoot() / scale : (diff2 > 0 ? .infinity : 0)
+        entry.mutantVectorError = scale > 0 ? mutant2.squareRoot() / scale : 0
+        entry.vectorTolerance = options.vectorTolerance
         entries.append(entry)
     }
     return GradientCheckReport(entries: entries)

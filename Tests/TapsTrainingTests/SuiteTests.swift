@@ -48,7 +48,7 @@ struct SuiteTests {
             if case .start = event { before.value = try? Data(contentsOf: firstExport) }
         }
         let summary = try runner.run()
-        #expect(summary.status == "done")
+        #expect(summary.status == .done)
         #expect(before.value != nil)
         #expect(try Data(contentsOf: firstExport) == before.value, "the first task's export changed while the second trained")
         #expect(summary.allChecksPass, "\(summary.table)")
@@ -60,8 +60,10 @@ struct SuiteTests {
         for r in summary.results {
             // Export/reload equality: apply the file to a fresh network; re-exporting gives the same tensors.
             let url = URL(fileURLWithPath: r.summary.export ?? "")
-            let (network, exported) = try loadTaskExport(url, base: base)
-            let again = TaskExport(task: network, metadata: exported.metadata)
+            let file = try TaskExportFile(contentsOf: url)
+            let network = try file.load(onto: base)
+            let exported = file.export
+            let again = TaskExport(task: network, metadata: file.metadata)
             let reread = Dictionary(exported.tensors, uniquingKeysWith: { a, _ in a })
             #expect(Set(again.tensors.map(\.0)) == Set(reread.keys))
             for (name, t) in again.tensors { #expect(reread[name] == t, "\(name) differs after reload") }
@@ -110,7 +112,7 @@ struct SuiteTests {
         let batches = Captured<[[Int]]>([])
         stage1.onBatch = { batch in batches.value.append(batch.filter { !$0.indices.isEmpty }.map(\.task)) }
         let s1 = try stage1.run()
-        #expect(s1.status == "done")
+        #expect(s1.status == .done)
         #expect(batches.value.count == s1.steps && s1.steps > 0)
         #expect(batches.value.allSatisfy { Set($0) == [0, 1, 2] }, "a batch missed a task")
         #expect(s1.minimumTasksPerBatch == 3)
@@ -127,7 +129,7 @@ struct SuiteTests {
                                      control: TrainingControl(lambda: 2))
         #expect(runner.views.map(\.name) == ["stage1", "ucidigits", "lfwfaces"])
         let summary = try runner.run()
-        #expect(summary.status == "done" && summary.allChecksPass, "\(summary.table)")
+        #expect(summary.status == .done && summary.allChecksPass, "\(summary.table)")
         #expect(summary.stage1?.minimumTasksPerBatch == 2)
         #expect(summary.baseFile == suiteOut + "/joint-base.safetensors")
         for r in summary.results {
@@ -145,18 +147,18 @@ struct SuiteTests {
                                                          training: suiteTraining(trainLimit: 128), outputDirectory: out),
                                      control: TrainingControl(lambda: 2))
         let summary = try runner.run()
-        #expect(summary.status == "done" && summary.allChecksPass, "\(summary.table)")
+        #expect(summary.status == .done && summary.allChecksPass, "\(summary.table)")
         #expect(summary.baseHash != summary.sourceBaseHash, "the fully joint base did not train")
         #expect(summary.sourceBaseHash == summary.sourceBaseHashAtEnd)
         for name in ["ucidigits", "lfwfaces"] {
             let events = try MetricsStore.readJSONL(URL(fileURLWithPath: "\(out)/\(name)/metrics.jsonl"))
-            #expect(events.contains { if case .end(let e) = $0 { return e.status == "done" }; return false })
+            #expect(events.contains { if case .end(let e) = $0 { return e.status == .done }; return false })
         }
         // An export made for another base is refused, naming both hashes.
         let export = URL(fileURLWithPath: out + "/ucidigits/task.safetensors")
         let original = try BaseModel.load("digitcnn")
         #expect {
-            _ = try loadTaskExport(export, base: original)
+            _ = try TaskExport.load(export, onto: original)
         } throws: { error in
             guard let e = error as? TaskExportError, case .wrongBase = e else { return false }
             return e.description.contains(original.contentHash) && e.description.contains(summary.baseHash)

@@ -33,7 +33,7 @@ struct TrainerTests {
     func seededRunReachesAccuracy() throws {
         let (taps, _, _) = try train(quickConfig("acc-taps", lambda: 2, epochs: 3, warmup: 1, trainLimit: nil))
         let (probe, _, _) = try train(quickConfig("acc-probe", mode: .probe, epochs: 3, warmup: 1, trainLimit: nil))
-        #expect(taps.status == "done")
+        #expect(taps.status == .done)
         #expect((taps.testAccuracy ?? 0) >= 0.78, "TAPS test accuracy \(taps.testAccuracy ?? -1)")
         #expect((taps.testAccuracy ?? 0) > (probe.testAccuracy ?? 1), "probe \(probe.testAccuracy ?? -1)")
         #expect(taps.activeLayers.count < taps.gatedLayers, "active \(taps.activeLayers)")
@@ -48,7 +48,7 @@ struct TrainerTests {
                 "lambda 0: \(zero.testAccuracy ?? -1), finetune: \(finetune.testAccuracy ?? -1)")
         let (huge, store, _) = try train(quickConfig("l100", lambda: 100))
         #expect(huge.activeLayers.isEmpty, "active: \(huge.activeLayers)")
-        let sparsify = store.snapshot().steps.filter { $0.phase == "sparsify" }
+        let sparsify = store.snapshot().steps.filter { $0.phase == .sparsify }
         #expect(!sparsify.isEmpty)
         #expect(sparsify.suffix(5).allSatisfy { $0.active.allSatisfy { !$0 } })
     }
@@ -96,7 +96,7 @@ struct TrainerTests {
         #expect(steps.first { $0.step == 6 }?.lambda == 0.375)
         #expect(summary.lambdaHistory == [LambdaChange(step: 1, lambda: 0.3), LambdaChange(step: 6, lambda: 0.375)])
         let events = try MetricsStore.readJSONL(URL(fileURLWithPath: config.outputDirectory + "/metrics.jsonl"))
-        #expect(events.contains { if case .notice(let n) = $0 { return n.kind == "lambda" && n.step == 6 && n.to == 0.375 }; return false })
+        #expect(events.contains { if case .notice(let n) = $0 { return n.kind == .lambda && n.step == 6 && n.to == 0.375 }; return false })
     }
 
     @Test("a stop request ends the run at a step boundary with a complete run folder")
@@ -107,7 +107,7 @@ struct TrainerTests {
         let trainer = try Trainer(config: config, store: store, control: control)
         store.onEvent { event in if case .step(let s) = event, s.step == 3 { control.requestStop() } }
         let summary = trainer.run()
-        #expect(summary.status == "stopped" && summary.steps == 3)
+        #expect(summary.status == .stopped && summary.steps == 3)
         for f in ["metrics.jsonl", "summary.json", "task.safetensors", "config.json"] {
             #expect(FileManager.default.fileExists(atPath: config.outputDirectory + "/" + f), "\(f) missing")
         }
@@ -127,11 +127,11 @@ struct TrainerTests {
             }
         }
         let summary = trainer.run()
-        #expect(summary.status == "done")
+        #expect(summary.status == .done)
         let notices = store.snapshot().notices
-        let paused = notices.firstIndex { $0.kind == "paused" }, resumed = notices.firstIndex { $0.kind == "resumed" }
+        let paused = notices.firstIndex { $0.kind == .paused }, resumed = notices.firstIndex { $0.kind == .resumed }
         #expect(paused != nil && resumed != nil && paused! < resumed!)
-        let snapshot = notices.first { $0.kind == "snapshot" && $0.step == 2 }
+        let snapshot = notices.first { $0.kind == .snapshot && $0.step == 2 }
         #expect(snapshot?.paths?.count == 3)
         for p in snapshot?.paths ?? [] {
             let data = try Data(contentsOf: URL(fileURLWithPath: p))
@@ -151,9 +151,9 @@ struct TrainerTests {
         var config = quickConfig("nan")
         config.learningRate = 1e8
         let (summary, store, _) = try train(config)
-        #expect(summary.status == "failed")
+        #expect(summary.status == .failed)
         #expect(summary.message?.contains("loss became") == true)
-        #expect(store.snapshot().end?.status == "failed")
+        #expect(store.snapshot().end?.status == .failed)
     }
 
     @Test("unknown tasks and bad options are clear errors")

@@ -19,7 +19,7 @@ enum StatusBar {
 
         var segments: [(String, Int)] = []  // text, priority (higher stays longer)
         if let s = state.metrics.start {
-            segments.append(("\(s.task)\(glyphs.dot)\(s.mode)\(glyphs.dot)\(s.base)", 5))
+            segments.append(("\(s.task)\(glyphs.dot)\(s.mode.rawValue)\(glyphs.dot)\(s.base)", 5))
         } else {
             segments.append(("loading the task and the base network\(glyphs.ellipsis)", 5))
         }
@@ -28,7 +28,7 @@ enum StatusBar {
             segments.append(("ep \(last.epoch)\(epochs)", 4))
             let planned = state.plannedSteps.map { "/\($0)" } ?? ""
             segments.append(("step \(last.step)\(planned)", 6))
-            segments.append(("\(last.phase)", 1))
+            segments.append(("\(last.phase.rawValue)", 1))
             segments.append(("\(Int(last.samplesPerSecond.rounded())) img/s", 2))
             if let end = state.metrics.end {
                 segments.append(("took \(Format.duration(end.seconds))", 3))
@@ -141,19 +141,19 @@ enum EventLog {
                      glyphs: Glyphs) {
         guard rect.height > 0 else { return }
         var entries: [(String, ThemeKey)] = state.metrics.notices.suffix(rect.height).map { n in
-            let key: ThemeKey = n.kind == "error" ? .error : n.kind == "lambda" ? .lambda : .event
+            let key: ThemeKey = n.kind == .error ? .error : n.kind == .lambda ? .lambda : .event
             var text = n.message
-            if n.kind == "snapshot", let first = n.paths?.first, !text.contains(first) {
+            if n.kind == .snapshot, let first = n.paths?.first, !text.contains(first) {
                 let folder = (first as NSString).deletingLastPathComponent
                 text += text.contains((first as NSString).lastPathComponent) ? " in \(folder)/" : " " + first
             }
             return ("step \(n.step)  \(text)", key)
         }
         if let end = state.metrics.end {
-            var text = "run \(end.status) at step \(end.step)"
+            var text = "run \(end.status.rawValue) at step \(end.step)"
             if let acc = end.testAccuracy { text += ", test accuracy \(Format.percent(acc))" }
             if let m = end.message { text += ": \(m)" }
-            entries.append((text, end.status == "failed" ? .error : .done))
+            entries.append((text, end.status == .failed ? .error : .done))
         }
         if let message = state.message { entries.append((message, .error)) }
         if entries.isEmpty { entries = [("no events yet", .dimFg)] }

@@ -148,16 +148,15 @@ public struct BaseModel: @unchecked Sendable {
                            behaviour: behaviour, tau: Float(tau), initialScore: Float(initialScore))
     }
 
+    /// The content hash of named tensors (``ContentHash`` over names, shapes as UInt32 and float bytes, in
+    /// name order): the `base_hash` every export records.
     static func hash(_ tensors: [(String, Tensor)]) -> String {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        func mix(_ byte: UInt8) { h ^= UInt64(byte); h = h &* 0x100_0000_01b3 }
+        var h = ContentHash()
         for (name, t) in tensors.sorted(by: { $0.0 < $1.0 }) {
-            for b in name.utf8 { mix(b) }
-            for d in t.shape { for b in withUnsafeBytes(of: UInt32(d).littleEndian, Array.init) { mix(b) } }
-            t.withBuffer { buf in
-                for b in UnsafeRawBufferPointer(buf) { mix(b) }
-            }
+            h.combine(name)
+            for d in t.shape { h.combine(UInt32(truncatingIfNeeded: d)) }
+            t.withBuffer { h.combine(UnsafeRawBufferPointer($0)) }
         }
-        return String(format: "fnv1a64:%016llx", h)
+        return h.description
     }
 }

@@ -43,15 +43,15 @@ public enum Benchmark {
         let sgd = SGD(parameters: task.trainableParameters, momentum: 0.9, weightDecay: 0)
         let sampler = BatchSampler(count: data.train.count, batchSize: batchSize, seed: 0)
         let batches = Array(sampler.batches(epoch: 1).prefix(steps + 3))
+        // The run loop's step with the contents ../bench's PyTorch mirror times: penalty as a subgradient.
+        let settings = StepSettings(lambda: 0.3, penaltyOn: mode == .taps, penalty: .mean, penaltyUpdate: .subgradient,
+                                    learningRate: 0.01)
         var t0: UInt64 = 0
         for (i, idx) in batches.enumerated() {
             if i == 3 { t0 = DispatchTime.now().uptimeNanoseconds }
             let (x, y) = data.train.batch(idx, normalization: base.normalization)
-            task.zeroGrad()
-            let ce = softmaxCrossEntropy(logits: task.forward(x, mode: .training), labels: y)
-            task.backward(ce.gradient)
-            if mode == .taps { SparsityPenalty.accumulateGradient(task.gatedLayers, lambda: 0.3, kind: .mean) }
-            sgd.step(learningRate: 0.01)
+            _ = trainStep([SubBatch(network: task.network, gatedLayers: task.gatedLayers, images: x, labels: y)],
+                          optimizer: sgd, settings: settings)
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         let images = batches.dropFirst(3).reduce(0) { $0 + $1.count }

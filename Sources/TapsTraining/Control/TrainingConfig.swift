@@ -66,7 +66,9 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         func bad(_ option: String, _ expected: String, _ got: Any) -> ConfigError {
             .invalid(option: option, expected: expected, got: "\(got)")
         }
-        guard lambda >= 0, lambda.isFinite else { throw bad("--lambda", "a finite number >= 0", lambda) }
+        guard lambda >= 0, lambda <= TrainingControl.maximumLambda else {
+            throw bad("--lambda", "a number in [0, \(ProgressFormatter.fmt(TrainingControl.maximumLambda))]", lambda)
+        }
         guard epochs >= 1 else { throw bad("--epochs", "an integer >= 1", epochs) }
         guard warmupEpochs >= 0 else { throw bad("--warmup-epochs", "an integer >= 0", warmupEpochs) }
         guard batchSize >= 1 else { throw bad("--batch-size", "an integer >= 1", batchSize) }

@@ -14,24 +14,35 @@ public final class TrainingControl: @unchecked Sendable {
     /// Lambda at the start of the run (the `0` key returns to it).
     public let initialLambda: Double
 
-    /// Creates a control box with the run's starting lambda (≥ 0).
-    public init(lambda: Double) {
-        _lambda = lambda
-        initialLambda = lambda
+    /// The largest lambda a run accepts (`--lambda`, the dashboard's keys and prompt): 1e4. With the mean
+    /// penalty and the default learning rate, lambda 1e4 already switches every gate off within one step after
+    /// warm-up, so larger values only risk an overflowing loss (docs/method.md "Loss and the penalty update").
+    public static let maximumLambda = 1e4
+
+    /// `value` clamped to `[0, maximumLambda]`; NaN becomes 0.
+    public static func clampLambda(_ value: Double) -> Double {
+        value.isNaN ? 0 : min(max(0, value), maximumLambda)
     }
 
-    /// Sparsity weight lambda to use from the next step; negative values are clamped to 0.
+    /// Creates a control box with the run's starting lambda (clamped to `[0, maximumLambda]`).
+    public init(lambda: Double) {
+        _lambda = Self.clampLambda(lambda)
+        initialLambda = _lambda
+    }
+
+    /// Sparsity weight lambda to use from the next step; values outside `[0, maximumLambda]` are clamped.
     public var lambda: Double {
         get { condition.lock(); defer { condition.unlock() }; return _lambda }
-        set { condition.lock(); _lambda = max(0, newValue); condition.unlock() }
+        set { condition.lock(); _lambda = Self.clampLambda(newValue); condition.unlock() }
     }
 
-    /// Multiplies lambda by `factor` (e.g. 1.25 or 0.8) and returns the new value. A lambda of 0 becomes
-    /// a small positive value (1e-3) when multiplied up, so the keys never get stuck at zero.
+    /// Multiplies lambda by `factor` (e.g. 1.25 or 0.8) and returns the new value, clamped to
+    /// `[0, maximumLambda]`. A lambda of 0 becomes a small positive value (1e-3) when multiplied up, so the
+    /// keys never get stuck at zero.
     @discardableResult
     public func scaleLambda(by factor: Double) -> Double {
         condition.lock(); defer { condition.unlock() }
-        _lambda = _lambda == 0 && factor > 1 ? 1e-3 : max(0, _lambda * factor)
+        _lambda = _lambda == 0 && factor > 1 ? 1e-3 : Self.clampLambda(_lambda * factor)
         return _lambda
     }
 

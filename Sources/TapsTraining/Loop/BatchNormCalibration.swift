@@ -24,8 +24,10 @@ public func batchNormLayers(in layer: any Layer) -> [BatchNorm2d] {
 /// accuracy on ucidigits after 96 steps). Re-estimating before each validation and before the test removes that gap.
 /// - Returns: the number of BatchNorm layers recalibrated (0 for networks without BatchNorm: nothing runs).
 @discardableResult
+/// - Parameter progress: called after each batch with (images done, images the recalibration uses).
 public func recalibrateBatchNorm(_ network: any Layer, on data: LabeledImages, normalization: Normalization,
-                                 batchSize: Int = 64, maxBatches: Int = 16) -> Int {
+                                 batchSize: Int = 64, maxBatches: Int = 16,
+                                 progress: ((Int, Int) -> Void)? = nil) -> Int {
     let norms = batchNormLayers(in: network)
     guard !norms.isEmpty, data.count > 0 else { return norms.count }
     let saved = norms.map(\.momentum)
@@ -35,12 +37,14 @@ public func recalibrateBatchNorm(_ network: any Layer, on data: LabeledImages, n
         bn.runningVar.value = Tensor(repeating: 1, shape: bn.runningVar.value.shape)
         bn.numBatchesTracked.value.zero()
     }
+    let total = min(data.count, batchSize * maxBatches)
     var start = 0
-    for _ in 0..<maxBatches where start < data.count {
-        let indices = Array(start..<min(start + batchSize, data.count))
+    while start < total {
+        let indices = Array(start..<min(start + batchSize, total))
         let (x, _) = data.batch(indices, normalization: normalization)
         _ = network.forward(x, mode: .training)
         start += indices.count
+        progress?(start, total)
     }
     for (bn, m) in zip(norms, saved) { bn.momentum = m }
     return norms.count

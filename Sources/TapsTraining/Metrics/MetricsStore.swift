@@ -12,6 +12,8 @@ public struct MetricsSnapshot: Sendable, Equatable {
     /// Notices, oldest first.
     public var notices: [NoticeEvent] = []
     public var end: RunEndEvent?
+    /// The evaluation in progress (recalibrating, validating, testing), nil while training steps run.
+    public var progress: ProgressEvent?
 
     public init() {}
 
@@ -24,6 +26,7 @@ public struct MetricsSnapshot: Sendable, Equatable {
         switch event {
         case .start(let e): start = e
         case .step(let e):
+            progress = nil
             steps.append(e)
             if steps.count > stepCapacity {
                 // Keep the newest step exactly; thin the rest evenly.
@@ -31,7 +34,8 @@ public struct MetricsSnapshot: Sendable, Equatable {
             }
         case .epoch(let e): epochs.append(e)
         case .notice(let e): notices.append(e)
-        case .end(let e): end = e
+        case .progress(let e): progress = e.done >= e.total ? nil : e
+        case .end(let e): end = e; progress = nil
         }
     }
 }

@@ -11,7 +11,7 @@ public enum ProgressFormatter {
         switch event {
         case .start(let s):
             let steps = s.stepsPerEpoch * s.epochs
-            return "taps: task \(s.task), mode \(s.mode), base \(s.base), lambda \(fmt(s.lambda)), tau \(fmt(s.tau)), "
+            return "taps: task \(s.task), mode \(s.mode.rawValue), base \(s.base), lambda \(fmt(s.lambda)), tau \(fmt(s.tau)), "
                 + "\(s.layers.count) gated layers, backbone \(grouped(s.backboneParameters)) parameters, "
                 + "\(s.epochs) epochs (\(s.warmupEpochs) warm-up) x \(s.stepsPerEpoch) steps = \(steps) steps, batch \(s.batchSize)"
         case .step(let e):
@@ -24,9 +24,11 @@ public enum ProgressFormatter {
             return String(format: "epoch %d done: train loss %.4f, train acc %.4f, val acc %.4f, active %d layers, %.1f s",
                           e.epoch, e.trainLoss, e.trainAccuracy, e.validationAccuracy, e.activeLayers, e.seconds)
         case .notice(let n):
-            return "  [\(n.kind)] \(n.message)"
+            return "  [\(n.kind.rawValue)] \(n.message)"
+        case .progress:
+            return nil
         case .end(let e):
-            var s = "run \(e.status) after \(e.step) steps, \(String(format: "%.1f", e.seconds)) s"
+            var s = "run \(e.status.rawValue) after \(e.step) steps, \(String(format: "%.1f", e.seconds)) s"
             if let t = e.testAccuracy { s += String(format: ", test acc %.4f", t) }
             if let m = e.message { s += ": \(m)" }
             return s

@@ -12,7 +12,7 @@ public struct LambdaChange: Codable, Sendable, Equatable {
 /// What `summary.json` holds (snake_case keys): the outcome of one training run.
 public struct RunSummary: Codable, Sendable, Equatable {
     public var task: String
-    public var mode: String
+    public var mode: TrainingMode
     public var base: String
     /// Lambda at the end of the run.
     public var lambda: Double
@@ -21,7 +21,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
     public var tau: Double
     public var seed: UInt64
     /// `done`, `stopped` (user asked) or `failed`.
-    public var status: String
+    public var status: RunStatus
     public var message: String?
     /// Test accuracy (0...1) of the selected model; nil when the run failed before evaluation.
     public var testAccuracy: Double?

@@ -31,20 +31,18 @@ public struct ActiveMap: Codable, Sendable, Equatable {
         }
         let folder = isDirectory.boolValue ? URL(fileURLWithPath: path) : nil
         let exportURL = folder?.appendingPathComponent("task.safetensors") ?? URL(fileURLWithPath: path)
-        let export = try TaskExport.read(exportURL)
+        let file = try TaskExportFile(contentsOf: exportURL)
+        let (export, meta) = (file.export, file.metadata)
         var summary: RunSummary?
         if let folder, let data = try? Data(contentsOf: folder.appendingPathComponent("summary.json")) {
             summary = try? makeJSONDecoder().decode(RunSummary.self, from: data)
         }
-        let names = (export.metadata["gated_layers"].flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) })
-            ?? export.tensors.map(\.0).filter { $0.hasSuffix(".score") }.map { String($0.dropLast(".score".count)) }
+        let names = meta.gatedLayers
         let byName = Dictionary(export.tensors, uniquingKeysWith: { a, _ in a })
-        let history = export.metadata["lambda_history"].flatMap { try? JSONDecoder().decode([LambdaChange].self, from: Data($0.utf8)) }
         return ActiveMap(
-            source: path, task: export.metadata["task"] ?? summary?.task ?? "?",
-            mode: export.metadata["mode"] ?? summary?.mode ?? "?",
-            lambda: summary?.lambda ?? history?.last?.lambda,
-            testAccuracy: summary?.testAccuracy ?? export.metadata["test_accuracy"].flatMap(Double.init),
+            source: path, task: meta.task, mode: meta.mode.rawValue,
+            lambda: summary?.lambda ?? meta.lambdaHistory.last?.lambda,
+            testAccuracy: summary?.testAccuracy ?? meta.testAccuracy,
             layers: names, scores: names.map { Double(byName[$0 + ".score"]?.storage.first ?? 0) },
             active: names.map { byName[$0 + ".weight_delta"] != nil },
             taskSpecificParameters: summary?.taskSpecificParameters, fractionOfBackbone: summary?.fractionOfBackbone)

@@ -73,8 +73,8 @@ public struct SuiteTaskResult: Codable, Sendable, Equatable {
 public struct SuiteSummary: Codable, Sendable, Equatable {
     public var mode: SuiteMode
     public var tasks: [String]
-    /// `done`, `stopped` or `failed`.
-    public var status: String
+    /// How the suite ended.
+    public var status: RunStatus
     /// The base every export was made for (the original base, or the suite's trained base in the joint modes).
     public var base: String
     public var baseHash: String
@@ -141,7 +141,7 @@ public struct SuiteSummary: Codable, Sendable, Equatable {
             for row in rows { out += "| " + row.joined(separator: " | ") + " |\n" }
             out += "\n"
         } else {
-            out += "suite \(mode.rawValue) (\(status)): base \(base) \(baseHash), \(ProgressFormatter.grouped(baseBytes)) bytes, backbone \(ProgressFormatter.grouped(backboneParameters)) parameters\n"
+            out += "suite \(mode.rawValue) (\(status.rawValue)): base \(base) \(baseHash), \(ProgressFormatter.grouped(baseBytes)) bytes, backbone \(ProgressFormatter.grouped(backboneParameters)) parameters\n"
             let widths = header.indices.map { i in max(header[i].count, rows.map { $0[i].count }.max() ?? 0) }
             func line(_ cells: [String]) -> String {
                 cells.enumerated().map { i, c in
@@ -170,13 +170,8 @@ public struct SuiteSummary: Codable, Sendable, Equatable {
     }
 }
 
-/// FNV-1a 64 of a file's bytes, as hex (`fnv1a64:...`). Not cryptographic; detects any change of content.
-public func fileContentHash(_ url: URL) throws -> String {
-    let data = try Data(contentsOf: url)
-    var h: UInt64 = 0xcbf2_9ce4_8422_2325
-    data.withUnsafeBytes { buf in for b in buf { h ^= UInt64(b); h = h &* 0x100_0000_01b3 } }
-    return String(format: "fnv1a64:%016llx", h)
-}
+/// The ``ContentHash`` of a file's bytes (`fnv1a64:...`); detects any change of content.
+public func fileContentHash(_ url: URL) throws -> String { try ContentHash.ofFile(url) }
 
 /// Size of a file in bytes (0 when missing).
 func fileSize(_ path: String) -> Int {
@@ -246,7 +241,7 @@ public final class SuiteRunner: @unchecked Sendable {
         var base = source, baseFile = sourceFile
         var stage1: JointStage1Summary?
         var summaries: [(RunSummary, String?)] = []
-        var status = "done"
+        var status = RunStatus.done
         var exportHashes: [String] = []
 
         switch config.mode {
@@ -262,7 +257,7 @@ public final class SuiteRunner: @unchecked Sendable {
                 let summary = try s1.run()
                 stage1 = summary
                 firstTaskView = 1
-                guard summary.status == "done" else {
+                guard summary.status == .done else {
                     status = summary.status
                     return try finish(status: status, source: source, base: base, baseFile: baseFile, stage1: stage1,
                                       summaries: [], exportHashes: [], started: started)
@@ -271,7 +266,7 @@ public final class SuiteRunner: @unchecked Sendable {
                 baseFile = url.path
             }
             for (i, task) in config.tasks.enumerated() {
-                if control.isStopRequested { status = "stopped"; break }
+                if control.isStopRequested { status = .stopped; break }
                 control.lambda = control.initialLambda
                 let view = firstTaskView + i
                 // Incremental: the base as the user named it (`digitcnn`); joint stage 2: the stage-1 base file.
@@ -283,7 +278,7 @@ public final class SuiteRunner: @unchecked Sendable {
                 let frozen = BaseModel.hash(trainer.task.baseWeights.map { ($0.key, $0.value) })
                 summaries.append((summary, frozen))
                 exportHashes.append(summary.export.flatMap { try? fileContentHash(URL(fileURLWithPath: $0)) } ?? "")
-                if summary.status != "done" { status = summary.status; break }
+                if summary.status != .done { status = summary.status; break }
             }
         case .fullyJoint:
             control.lambda = control.initialLambda
@@ -296,8 +291,8 @@ public final class SuiteRunner: @unchecked Sendable {
                 summaries.append((r, nil))
                 exportHashes.append(r.export.flatMap { try? fileContentHash(URL(fileURLWithPath: $0)) } ?? "")
             }
-            status = results.first?.status ?? "failed"
-            if status == "done" {
+            status = results.first?.status ?? .failed
+            if status == .done {
                 base = try loadTrained(url.path)
                 baseFile = url.path
             }
@@ -306,7 +301,7 @@ public final class SuiteRunner: @unchecked Sendable {
                           summaries: summaries, exportHashes: exportHashes, started: started)
     }
 
-    private func finish(status: String, source: BaseModel, base: BaseModel, baseFile: String, stage1: JointStage1Summary?,
+    private func finish(status: RunStatus, source: BaseModel, base: BaseModel, baseFile: String, stage1: JointStage1Summary?,
                         summaries: [(RunSummary, String?)], exportHashes: [String], started: Date) throws -> SuiteSummary {
         // After the whole suite: every export, reloaded from disk onto a freshly loaded base, must reproduce its run.
         let sourceAtEnd = try BaseModel.load(for: config.training)
@@ -356,27 +351,10 @@ public final class SuiteRunner: @unchecked Sendable {
 }
 
 /// Loads `export` onto `base` (after checking it was made for that base) and returns its test accuracy, evaluated
-/// exactly as training evaluated it.
+/// exactly as training evaluated it, on the task the export names.
 /// - Throws: `TaskExportError.wrongBase` when the export names another base's content hash, or any load error.
 public func reproduceAccuracy(export: URL, base: BaseModel, dataDirectory: String? = nil) throws -> Double {
-    let (network, exported) = try loadTaskExport(export, base: base)
-    let taskName = exported.metadata["task"] ?? "fashion"
-    let data = try base.prepare(try loadTask(taskName, dataDirectory: dataDirectory))
+    let (network, metadata) = try TaskExport.load(export, onto: base)
+    let data = try base.prepare(try loadTask(metadata.task, dataDirectory: dataDirectory))
     return evaluate(network, on: data.test, normalization: base.normalization).accuracy
-}
-
-/// Builds the task network of `export` on `base`. Refuses an export made for another base (content hash).
-/// - Throws: `TaskExportError.wrongBase`, `TaskExportError` for a malformed export, `SafeTensorsError`.
-public func loadTaskExport(_ export: URL, base: BaseModel) throws -> (TaskNetwork, TaskExport) {
-    let exported = try TaskExport.read(export)
-    if let h = exported.metadata["base_hash"], h != base.contentHash {
-        throw TaskExportError.wrongBase(file: export.path, expected: "\(base.name) (\(base.contentHash))",
-                                        found: "\(exported.metadata["base"] ?? "?") (\(h))")
-    }
-    let classes = Int(exported.metadata["classes"] ?? "") ?? exported.tensors.first { $0.0 == base.headName + ".bias" }?.1.count ?? 10
-    let mode = TrainingMode(rawValue: exported.metadata["mode"] ?? "taps") ?? .taps
-    var rng = SeededRNG(seed: 0)
-    let network = try base.taskNetwork(classes: classes, mode: mode, tau: 0.1, initialScore: 0.15, rng: &rng)
-    try exported.apply(to: network, source: export.path)
-    return (network, exported)
 }

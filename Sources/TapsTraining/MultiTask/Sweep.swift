@@ -126,7 +126,7 @@ public final class SweepRunner: @unchecked Sendable {
               let s = try? makeJSONDecoder().decode(RunSummary.self, from: data),
               let configData = try? Data(contentsOf: dir.appendingPathComponent("config.json")),
               var stored = try? makeJSONDecoder().decode(TrainingConfig.self, from: configData),
-              s.status == "done", s.lambdaHistory.count == 1,
+              s.status == .done, s.lambdaHistory.count == 1,
               let export = s.export, FileManager.default.fileExists(atPath: export) else { return nil }
         stored.outputDirectory = wanted.outputDirectory
         stored.threads = wanted.threads
@@ -154,12 +154,12 @@ public final class SweepRunner: @unchecked Sendable {
                 onSettingStart?(setting.folder, store)
                 let s = trainer.run()
                 trained.append(setting.folder)
-                guard s.status == "done" else { break }
+                guard s.status == .done else { break }
                 summary = s
             }
             guard let s = summary else { continue }
             rows.append(SweepRow(
-                setting: setting.folder, mode: s.mode, lambda: setting.mode == .taps ? setting.lambda : nil,
+                setting: setting.folder, mode: s.mode.rawValue, lambda: setting.mode == .taps ? setting.lambda : nil,
                 testAccuracy: s.testAccuracy, bestValidationAccuracy: s.bestValidationAccuracy,
                 activeLayers: s.activeLayers.count, gatedLayers: s.gatedLayers, activeLayerNames: s.activeLayers,
                 taskSpecificParameters: s.taskSpecificParameters, backboneParameters: s.backboneParameters,

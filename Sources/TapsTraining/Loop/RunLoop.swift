@@ -1,0 +1,449 @@
+// TapsTraining: the one run loop behind every mode — control, steps, metrics, evaluation with BatchNorm
+// recalibration, model selection, exports and the summary. Modes (Modes/) only say what a batch is and which
+// parameters train.
+import Foundation
+import TAPS
+import TapsData
+import TapsNN
+import TapsTensor
+
+/// One network a run trains: the single task of `taps train`, or one task of a joint run.
+final class RunMember {
+    /// Task name.
+    let name: String
+    /// Logits `[N, classes]` from images `[N, C, H, W]`.
+    let network: any Layer
+    /// The TAPS view of `network` (nil for joint stage 1's plain networks, which have no gates or export).
+    let task: TaskNetwork?
+    let classes: Int
+    let train: LabeledImages
+    let validation: LabeledImages
+    /// Test split (nil: the run does not test this member, e.g. joint stage 1).
+    let test: LabeledImages?
+    /// Index of the metrics view this member reports to.
+    let view: Int
+
+    init(name: String, network: any Layer, task: TaskNetwork?, classes: Int, train: LabeledImages,
+         validation: LabeledImages, test: LabeledImages?, view: Int) {
+        self.name = name; self.network = network; self.task = task; self.classes = classes
+        self.train = train; self.validation = validation; self.test = test; self.view = view
+    }
+
+    var gatedLayers: [GatedLayer] { task?.gatedLayers ?? [] }
+}
+
+/// One metrics stream of a run (one per task; joint stage 1 has one for all its networks).
+struct RunView {
+    /// Task label of the start event (`fashion`, `joint-stage1`).
+    let name: String
+    let mode: RunMode
+    let store: MetricsStore
+    /// Where the view's files go (`summary.json`, `task.safetensors`, snapshots).
+    let directory: URL
+    /// Indices of the members that report here.
+    let members: [Int]
+    /// Backbone parameters shown in the start event.
+    let backboneParameters: Int
+    /// Images of one optimizer step that belong to this view.
+    let imagesPerStep: Int
+}
+
+/// What a training mode tells the loop (Modes/Trainer.swift, Modes/JointTraining.swift).
+protocol RunAdapter: AnyObject {
+    var config: TrainingConfig { get }
+    var base: BaseModel { get }
+    var members: [RunMember] { get }
+    var views: [RunView] { get }
+    /// Epochs of this run (joint stage 1: `--stage1-epochs`).
+    var epochs: Int { get }
+    var stepsPerEpoch: Int { get }
+    /// Exactly the parameters the optimizer updates.
+    var trainableParameters: [Parameter] { get }
+    /// Shared weights of the joint modes (nil: every member is independent).
+    var sharing: (any WeightSharing)? { get }
+    /// Whether the sparsity penalty applies after warm-up (TAPS gates exist).
+    var usesPenalty: Bool { get }
+    /// true: restore the epoch with the best mean validation accuracy (after warm-up); false: keep the last.
+    var selectsBestEpoch: Bool { get }
+    /// Set on exports of the joint suite modes.
+    var suiteMode: SuiteMode? { get }
+    /// The index batches of epoch `epoch`'s steps; per step one `(member, indices)` per sub-batch, members in
+    /// order. Called once per epoch, in order.
+    func batches(epoch: Int) -> [[(member: Int, indices: [Int])]]
+    /// After training, before the exports: writes what the mode keeps besides them (a trained base) and
+    /// returns the base the exports load onto (name, content hash).
+    func writeArtifacts(_ loop: RunLoop) throws -> (name: String, hash: String)
+}
+
+extension RunAdapter {
+    var suiteMode: SuiteMode? { nil }
+    func writeArtifacts(_ loop: RunLoop) throws -> (name: String, hash: String) { (base.name, base.contentHash) }
+}
+
+/// Runs one training run of any mode to its end. Used once per run; see ``Trainer`` for the public face.
+///
+/// Per step (at the step boundary): stop, pause (with snapshots while paused), snapshot requests, lambda changes
+/// from ``TrainingControl``; then ``trainStep(_:optimizer:settings:sharing:)``; then one step event per view.
+/// Per epoch: BatchNorm recalibration and validation of every member, an epoch event, model selection.
+/// At the end: restore the selected epoch, test, write exports, snapshots and `summary.json`, end events.
+final class RunLoop {
+    let adapter: any RunAdapter
+    let control: TrainingControl
+    private(set) var step = 0
+    private(set) var epoch = 0
+    private(set) var status = RunStatus.done
+    private(set) var failure: String?
+    private(set) var lambda: Double
+    private(set) var lambdaHistory: [LambdaChange] = []
+    /// Latest validation accuracy of each member (0...1), and the epoch-average training accuracy.
+    private(set) var validation: [Double]
+    private(set) var trainAccuracy: [Double?]
+    private(set) var best: (accuracy: Double, epoch: Int, perMember: [Double], state: [[Tensor]])?
+    private(set) var epochsCompleted = 0
+    private(set) var throughput = 0.0
+    private var trainingSeconds = 0.0
+    private var announcedRecalibration: Set<Int> = []
+    private let started = Date()
+
+    init(adapter: any RunAdapter, control: TrainingControl) {
+        self.adapter = adapter
+        self.control = control
+        lambda = control.lambda
+        validation = Array(repeating: 0, count: adapter.members.count)
+        trainAccuracy = Array(repeating: nil, count: adapter.members.count)
+    }
+
+    private var config: TrainingConfig { adapter.config }
+    private var members: [RunMember] { adapter.members }
+    private var views: [RunView] { adapter.views }
+    private var normalization: Normalization { adapter.base.normalization }
+
+    /// Optimizer steps of the whole run (respecting `--steps`).
+    var totalSteps: Int { min(adapter.stepsPerEpoch * adapter.epochs, config.maxSteps ?? Int.max) }
+
+    private func notice(_ kind: NoticeKind, _ message: String, step: Int? = nil, from: Double? = nil, to: Double? = nil,
+                        paths: [String]? = nil, views only: [Int]? = nil) {
+        for v in only ?? Array(views.indices) {
+            views[v].store.append(.notice(NoticeEvent(kind: kind, step: step ?? self.step, message: message,
+                                                      from: from, to: to, paths: paths)))
+        }
+    }
+
+    // MARK: - The run
+
+    /// Trains, selects, tests and exports. Never throws: a non-finite loss or an I/O error ends the run with
+    /// status `failed` and a message; returns one summary per member that has gates (none for joint stage 1).
+    func run() -> [RunSummary] {
+        let schedule = CosineSchedule(peak: Float(config.learningRate), totalSteps: totalSteps)
+        let optimizer = SGD(parameters: adapter.trainableParameters, momentum: Float(config.momentum), weightDecay: 0)
+        let scoreScale = (config.scoreLearningRate ?? config.learningRate) / config.learningRate
+        if config.scoreLearningRate != nil {
+            for m in members { for g in m.gatedLayers { optimizer.setLearningRateScale(Float(scoreScale), for: g.score) } }
+        }
+        lambdaHistory = [LambdaChange(step: 1, lambda: lambda)]
+        emitStart()
+        let penaltyOnAt = config.warmupEpochs + 1
+
+        epochLoop: for e in 1...adapter.epochs {
+            epoch = e
+            let epochStart = Date()
+            var pausedSeconds = 0.0
+            var sums = views.map { _ in (loss: 0.0, correct: 0, seen: 0) }
+            var batches = 0
+            if adapter.usesPenalty && e == penaltyOnAt && config.warmupEpochs > 0 {
+                notice(.warmupOver, "warm-up over: sparsity penalty on (lambda \(ProgressFormatter.fmt(lambda)))", step: step + 1)
+            }
+            for indexBatch in adapter.batches(epoch: e) {
+                if step >= totalSteps { break epochLoop }
+                guard stepBoundary(pausedSeconds: &pausedSeconds) else { status = .stopped; break epochLoop }
+
+                let t0 = Date()
+                let subBatches = indexBatch.map { m, indices -> SubBatch in
+                    let (x, y) = members[m].train.batch(indices, normalization: normalization)
+                    return SubBatch(network: members[m].network, gatedLayers: members[m].gatedLayers, images: x, labels: y)
+                }
+                let settings = StepSettings(
+                    lambda: lambda, penaltyOn: adapter.usesPenalty && e >= penaltyOnAt, penalty: config.penalty,
+                    penaltyUpdate: config.penaltyUpdate, learningRate: schedule.learningRate(at: step),
+                    scoreLearningRateScale: scoreScale)
+                switch trainStep(subBatches, optimizer: optimizer, settings: settings, sharing: adapter.sharing) {
+                case .nonFinite(let loss):
+                    status = .failed
+                    failure = "loss became \(loss) at step \(step + 1) (epoch \(e)); lower --lr (now \(config.learningRate)) or check the data"
+                    break epochLoop
+                case .completed(let results):
+                    step += 1
+                    let seen = results.reduce(0) { $0 + $1.count }
+                    let rate = Double(seen) / max(Date().timeIntervalSince(t0), 1e-9)
+                    throughput = throughput == 0 ? rate : 0.9 * throughput + 0.1 * rate
+                    batches += 1
+                    reportStep(results, members: indexBatch.map(\.member), settings: settings, sums: &sums)
+                }
+            }
+            guard batches > 0 else { break }
+            let epochSeconds = Date().timeIntervalSince(epochStart) - pausedSeconds
+            if step >= totalSteps || batches == adapter.stepsPerEpoch {
+                epochsCompleted += 1
+                trainingSeconds += epochSeconds
+            }
+            evaluateEpoch(sums: sums, batches: batches, seconds: epochSeconds)
+            let eligible = !adapter.usesPenalty || e >= penaltyOnAt || adapter.epochs < penaltyOnAt
+            let mean = validation.reduce(0, +) / Double(max(validation.count, 1))
+            if adapter.selectsBestEpoch && eligible && mean > (best?.accuracy ?? -1) {
+                best = (mean, e, validation, members.map { $0.network.parameters.map(\.value) })
+                notice(.best, String(format: members.count > 1
+                    ? "best mean validation accuracy over the tasks so far: %.4f (epoch %d)"
+                    : "best validation accuracy so far: %.4f (epoch %d)", mean, e))
+            }
+        }
+        if status == .stopped { notice(.info, "stopped by request at step \(step)") }
+        return finish()
+    }
+
+    // MARK: - Step boundary: the control box
+
+    /// Applies stop, pause, snapshot and lambda requests. Returns false when the run must stop.
+    private func stepBoundary(pausedSeconds: inout Double) -> Bool {
+        if control.isStopRequested { return false }
+        if control.isPaused {
+            notice(.paused, "paused at step \(step)")
+            let t0 = Date()
+            control.waitWhilePaused { [self] in writeSnapshots(force: false) }
+            pausedSeconds += Date().timeIntervalSince(t0)
+            notice(.resumed, "resumed at step \(step)")
+            if control.isStopRequested { return false }
+        }
+        writeSnapshots(force: false)
+        let requested = control.lambda
+        if requested != lambda && adapter.usesPenalty {
+            notice(.lambda, "lambda \(ProgressFormatter.fmt(lambda)) -> \(ProgressFormatter.fmt(requested)) from step \(step + 1)",
+                   step: step + 1, from: lambda, to: requested)
+            lambda = requested
+            lambdaHistory.append(LambdaChange(step: step + 1, lambda: lambda))
+        }
+        return true
+    }
+
+    // MARK: - Metrics
+
+    private func emitStart() {
+        let weights = members.first?.gatedLayers.isEmpty == false
+            ? SparsityPenalty.weights(members[0].gatedLayers, kind: config.penalty) : nil
+        for view in views {
+            let first = members[view.members[0]]
+            let layers = first.gatedLayers.enumerated().map { i, g in
+                LayerInfo(index: i, name: g.name, shape: g.base.weight.value.shape, parameters: g.weightCount)
+            }
+            view.store.append(.start(RunStartEvent(
+                task: view.name, mode: view.mode, base: adapter.base.name, lambda: lambda, tau: config.tau,
+                epochs: adapter.epochs, warmupEpochs: adapter.usesPenalty ? config.warmupEpochs : adapter.epochs,
+                stepsPerEpoch: adapter.stepsPerEpoch, batchSize: view.imagesPerStep, seed: config.seed, layers: layers,
+                backboneParameters: view.backboneParameters, runDirectory: view.directory.path,
+                time: started.timeIntervalSince1970, penaltyKind: layers.isEmpty ? nil : config.penalty,
+                penaltyWeights: layers.isEmpty ? nil : weights, lambdaCeiling: TrainingControl.maximumLambda)))
+        }
+    }
+
+    /// One step event per view: the mean task loss of its members' sub-batches, their penalty, scores.
+    private func reportStep(_ results: [SubBatchResult], members memberIndices: [Int], settings: StepSettings,
+                            sums: inout [(loss: Double, correct: Int, seen: Int)]) {
+        let elapsed = Date().timeIntervalSince(started)
+        for (v, view) in views.enumerated() {
+            let mine = zip(memberIndices, results).filter { view.members.contains($0.0) }
+            guard !mine.isEmpty else { continue }
+            let taskLoss = mine.reduce(0) { $0 + $1.1.taskLoss } / Double(mine.count)
+            let penalty = mine.reduce(0) { $0 + $1.1.penalty }
+            let correct = mine.reduce(0) { $0 + $1.1.correct }, count = mine.reduce(0) { $0 + $1.1.count }
+            sums[v].loss += taskLoss; sums[v].correct += correct; sums[v].seen += count
+            let gated = members[mine[0].0].gatedLayers
+            view.store.append(.step(StepEvent(
+                step: step, epoch: epoch, phase: settings.penaltyOn ? .sparsify : .warmup,
+                loss: taskLoss + (settings.penaltyOn ? settings.lambda * penalty : 0), taskLoss: taskLoss,
+                penalty: penalty, lambda: settings.lambda, accuracy: Double(correct) / Double(max(count, 1)),
+                learningRate: Double(settings.learningRate), scores: gated.map { Double($0.score.value.storage[0]) },
+                active: gated.map(\.isActive), samplesPerSecond: throughput, elapsed: elapsed,
+                scoreTaskGradients: gated.isEmpty ? nil : mine[0].1.scoreTaskGradients,
+                deltaRatios: gated.isEmpty ? nil : gated.map(deltaRatio))))
+        }
+    }
+
+    /// `||dw|| / ||w0||` of a gated layer (0 when `w0` is zero).
+    private func deltaRatio(_ g: GatedLayer) -> Double {
+        let w0 = g.base.weight.value.norm()
+        return w0 > 0 ? g.delta.value.norm() / w0 : 0
+    }
+
+    // MARK: - Evaluation
+
+    /// Re-estimates a member's BatchNorm statistics on its training images (docs/method.md "BatchNorm
+    /// recalibration"), with progress events and a notice the first time it changes anything.
+    private func recalibrate(_ m: Int) {
+        let member = members[m]
+        let store = views[member.view].store
+        let layers = recalibrateBatchNorm(member.network, on: member.train, normalization: normalization) { done, total in
+            store.append(.progress(ProgressEvent(step: self.step, phase: .recalibrating, done: done, total: total)))
+        }
+        if layers > 0 && member.train.count > 0 && !announcedRecalibration.contains(m) {
+            announcedRecalibration.insert(m)
+            let images = min(member.train.count, 64 * 16)
+            notice(.recalibrated, "BatchNorm running statistics of \(layers) layers re-estimated on \(images) training images of \(member.name) before each validation and the test",
+                   views: [member.view])
+        }
+    }
+
+    /// Accuracy of member `m` on `split`, with progress events.
+    private func accuracy(_ m: Int, on split: LabeledImages, phase: EvaluationPhase) -> Double {
+        let store = views[members[m].view].store
+        return evaluate(members[m].network, on: split, normalization: normalization) { done, total in
+            store.append(.progress(ProgressEvent(step: self.step, phase: phase, done: done, total: total)))
+        }.accuracy
+    }
+
+    private func evaluateEpoch(sums: [(loss: Double, correct: Int, seen: Int)], batches: Int, seconds: Double) {
+        for (m, member) in members.enumerated() {
+            adapter.sharing?.pull(into: m)
+            recalibrate(m)
+            let train = Double(sums[member.view].correct) / Double(max(sums[member.view].seen, 1))
+            trainAccuracy[m] = train
+            validation[m] = member.validation.count > 0 ? accuracy(m, on: member.validation, phase: .validating) : train
+        }
+        for (v, view) in views.enumerated() {
+            let acc = view.members.map { validation[$0] }
+            view.store.append(.epoch(EpochEvent(
+                epoch: epoch, step: step, trainLoss: sums[v].loss / Double(max(batches, 1)),
+                trainAccuracy: Double(sums[v].correct) / Double(max(sums[v].seen, 1)),
+                validationAccuracy: acc.reduce(0, +) / Double(max(acc.count, 1)),
+                activeLayers: members[view.members[0]].task?.activeIndices.count ?? 0, seconds: seconds)))
+            if view.members.count > 1 {
+                notice(.info, "validation: " + view.members.map { members[$0].name + String(format: " %.4f", validation[$0]) }
+                    .joined(separator: ", "), views: [v])
+            }
+        }
+    }
+
+    // MARK: - The end: selection, test, exports, summaries
+
+    private func finish() -> [RunSummary] {
+        var testAccuracy = [Double?](repeating: nil, count: members.count)
+        var exports = [String?](repeating: nil, count: members.count)
+        var exportBase = (name: adapter.base.name, hash: adapter.base.contentHash)
+        if failure == nil {
+            if let best {
+                for (member, state) in zip(members, best.state) {
+                    for (p, v) in zip(member.network.parameters, state) { p.value = v }
+                }
+                validation = best.perMember
+                announceSelection(best.epoch)
+            }
+            for (m, member) in members.enumerated() {
+                adapter.sharing?.pull(into: m)
+                if best == nil { recalibrate(m) }   // a restored epoch carries its own recalibrated statistics
+                if let test = member.test { testAccuracy[m] = accuracy(m, on: test, phase: .testing) }
+            }
+            do {
+                exportBase = try adapter.writeArtifacts(self)
+                for (m, member) in members.enumerated() where member.task != nil {
+                    exports[m] = try writeExport(m, base: exportBase, testAccuracy: testAccuracy[m])
+                }
+                writeSnapshots(force: true)
+            } catch {
+                status = .failed
+                failure = "writing the run folder failed: \(error)"
+            }
+        }
+        if let failure { notice(.error, failure) }
+        let seconds = Date().timeIntervalSince(started)
+        var summaries: [RunSummary] = []
+        for (v, view) in views.enumerated() {
+            let gatedMembers = view.members.filter { members[$0].task != nil }
+            var endActive: [String] = [], endParameters = 0
+            for m in gatedMembers {
+                let summary = makeSummary(m, base: exportBase.name, testAccuracy: testAccuracy[m], export: exports[m],
+                                          seconds: seconds)
+                summaries.append(summary)
+                endActive = summary.activeLayers
+                endParameters = summary.taskSpecificParameters
+                do {
+                    try writeAtomically(try makeJSONEncoder().encode(summary), to: view.directory.appendingPathComponent("summary.json"))
+                } catch {
+                    notice(.error, "cannot write summary.json: \(error)", views: [v])
+                }
+            }
+            // The selected epoch's validation (or, without model selection, the last one evaluated).
+            let evaluated = adapter.selectsBestEpoch ? best != nil : view.members.allSatisfy { trainAccuracy[$0] != nil }
+            let acc = view.members.map { validation[$0] }
+            view.store.append(.end(RunEndEvent(
+                status: status, step: step, testAccuracy: gatedMembers.first.flatMap { testAccuracy[$0] },
+                bestValidationAccuracy: evaluated ? acc.reduce(0, +) / Double(max(acc.count, 1)) : nil,
+                activeLayers: endActive, taskSpecificParameters: endParameters, seconds: seconds, message: failure)))
+            view.store.flush()
+        }
+        return summaries
+    }
+
+    private func announceSelection(_ selectedEpoch: Int) {
+        for (m, member) in members.enumerated() {
+            guard let task = member.task else { continue }
+            let active = task.activeIndices.map { task.gatedLayers[$0].name }
+            let acc = ParameterAccounting(task)
+            notice(.selected, String(
+                format: "selected epoch %d (validation %.4f): %d/%d active%@, task-specific %@ = %.1f%% of the backbone",
+                selectedEpoch, validation[m], active.count, task.gatedLayers.count,
+                (active.isEmpty ? "" : " (" + active.joined(separator: ", ") + ")") as NSString,
+                ProgressFormatter.grouped(acc.taskSpecificParameters) as NSString, 100 * acc.fractionOfBackbone),
+                views: [member.view])
+        }
+    }
+
+    /// Writes member `m`'s `task.safetensors` (the one export path: typed metadata, atomic write).
+    private func writeExport(_ m: Int, base: (name: String, hash: String), testAccuracy: Double?) throws -> String {
+        let member = members[m]
+        guard let task = member.task else { return "" }
+        let metadata = TaskExportMetadata(
+            task: member.name, mode: config.mode, suiteMode: adapter.suiteMode, base: base.name, baseHash: base.hash,
+            architecture: adapter.base.architecture, imageSize: adapter.base.inputShape[1], classes: member.classes,
+            tau: config.tau, head: task.headName, gatedLayers: task.gatedLayers.map(\.name),
+            lambdaHistory: lambdaHistory, seed: config.seed, steps: step, testAccuracy: testAccuracy,
+            validationAccuracy: best?.perMember[m])
+        let url = views[member.view].directory.appendingPathComponent("task.safetensors")
+        try TaskExport(task: task, metadata: metadata).write(to: url)
+        return url.path
+    }
+
+    private func makeSummary(_ m: Int, base: String, testAccuracy: Double?, export: String?, seconds: Double) -> RunSummary {
+        guard let task = members[m].task else { preconditionFailure("summary of a member without gates") }
+        let accounting = ParameterAccounting(task)
+        return RunSummary(
+            task: members[m].name, mode: config.mode, base: base, lambda: lambda, lambdaHistory: lambdaHistory,
+            tau: config.tau, seed: config.seed, status: failure == nil ? status : .failed, message: failure,
+            testAccuracy: testAccuracy, bestValidationAccuracy: best?.perMember[m], selectedEpoch: best?.epoch,
+            gatedLayers: task.gatedLayers.count, activeLayers: task.activeIndices.map { task.gatedLayers[$0].name },
+            taskSpecificParameters: accounting.taskSpecificParameters, backboneParameters: accounting.backboneParameters,
+            fractionOfBackbone: accounting.fractionOfBackbone, accounting: accounting, steps: step,
+            epochsCompleted: epochsCompleted, seconds: seconds,
+            secondsPerEpoch: epochsCompleted > 0 ? trainingSeconds / Double(epochsCompleted) : 0,
+            samplesPerSecond: throughput, export: export)
+    }
+
+    // MARK: - Snapshots
+
+    /// Writes one active-layer snapshot per gated member for each pending request (or one when `force`).
+    private func writeSnapshots(force: Bool) {
+        let requests = control.takeSnapshotRequests()
+        guard requests > 0 || force else { return }
+        for (m, member) in members.enumerated() {
+            guard let task = member.task else { continue }
+            let view = views[member.view]
+            let snap = ActiveLayerSnapshot(task: task, taskName: member.name, mode: config.mode.rawValue, step: step,
+                                           epoch: epoch, lambda: lambda, tau: config.tau, trainAccuracy: trainAccuracy[m],
+                                           validationAccuracy: trainAccuracy[m] == nil ? nil : validation[m])
+            do {
+                let paths = try snap.write(to: view.directory)
+                notice(.snapshot, "snapshot written: \(paths.map { ($0 as NSString).lastPathComponent }.joined(separator: ", "))",
+                       paths: paths, views: [member.view])
+            } catch {
+                notice(.error, "snapshot failed: \(error)", views: [member.view])
+            }
+        }
+    }
+}
