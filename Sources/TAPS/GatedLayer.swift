@@ -2,7 +2,7 @@
 import TapsNN
 import TapsTensor
 
-/// How a gate behaves in the three modes the engine trains (taps-method.md §6).
+/// How a gate behaves in the three modes the engine trains (docs/method.md "Several tasks").
 public enum GateBehaviour: Sendable, Equatable {
     /// `g = 1[s >= tau]` with a learned score and a straight-through gradient (TAPS).
     case learned
@@ -24,7 +24,7 @@ public enum GateBehaviour: Sendable, Equatable {
 ///
 /// `w0` never receives a gradient. A switched-off layer whose delta is non-zero still computes `G` so
 /// its score can switch it back on; only a layer whose delta is exactly zero skips that GEMM
-/// (taps-method.md §2). The sparsity penalty's gradient is added by ``SparsityPenalty``, not here.
+/// (docs/method.md "The gated layer"). The sparsity penalty's gradient is added by ``SparsityPenalty``, not here.
 ///
 /// References: Wallingford et al., "Task Adaptive Parameter Sharing for Multi-Task Learning", CVPR 2022,
 /// Eq. 1–3; Bengio et al. 2013 for the straight-through estimator.
@@ -41,7 +41,7 @@ public final class GatedLayer: Layer {
     public var tau: Float
     /// Gate behaviour for the current mode.
     public var behaviour: GateBehaviour
-    /// Fully joint training only (our extension, taps-method.md §6): `w0` is shared by every task and trains
+    /// Fully joint training only (our extension, docs/method.md "Several tasks"): `w0` is shared by every task and trains
     /// too. When set, backward always computes `G` and accumulates `dL/dw0 = G` into `base.weight.grad`
     /// (whether or not `w0` itself requires grad: the joint trainer sums the tasks' copies). Default `false`:
     /// `w0` is frozen, as in the paper.

@@ -1,4 +1,4 @@
-// TAPS: what a task costs to store (taps-method.md §7).
+// TAPS: what a task costs to store (docs/method.md "Storage and accounting").
 
 /// Parameter counts for one adapted task.
 ///

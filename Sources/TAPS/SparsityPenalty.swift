@@ -1,8 +1,8 @@
-// TAPS: the L1 sparsity penalty on gate scores (Wallingford et al., CVPR 2022, Eq. 4; taps-method.md §3).
+// TAPS: the L1 sparsity penalty on gate scores (Wallingford et al., CVPR 2022, Eq. 4; docs/method.md "Loss and the penalty update").
 import TapsNN
 import TapsTensor
 
-/// Which sparsity penalty `P(s)` to use (taps-method.md §3).
+/// Which sparsity penalty `P(s)` to use (docs/method.md "Loss and the penalty update").
 public enum PenaltyKind: String, Codable, Sendable, CaseIterable {
     /// `P(s) = (1/N) * sum_i |s_i|` over the N gated layers (the paper's; its code divides by 52, we by N).
     case mean

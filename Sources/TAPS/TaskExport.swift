@@ -1,4 +1,4 @@
-// TAPS: a task's compact export — only what the task adds to the shared base (taps-method.md §7).
+// TAPS: a task's compact export — only what the task adds to the shared base (docs/method.md "Storage and accounting").
 import Foundation
 import TapsNN
 import TapsTensor

@@ -4,7 +4,7 @@ import TapsTensor
 
 /// One task's view of a pretrained base: every `Linear`/`Conv2d` except the head is wrapped in a
 /// ``GatedLayer`` (frozen `w0`, task delta, score), the head is new and task-specific, and biases and
-/// normalisation parameters train per task (taps-method.md §1, §4).
+/// normalisation parameters train per task (docs/method.md "The gated layer").
 ///
 /// Biases of gated layers are task-specific (trained and exported with the task), like BatchNorm's
 /// affine parameters; they are counted as "normalisation" parameters in ``ParameterAccounting``.

@@ -49,9 +49,9 @@ struct Suite: ParsableCommand {
                 if let line = ProgressFormatter.line(for: event) { print(line); fflush(nil) }
             }
         }
-        let sources = stopOnSignals(control)
+        let signals = SignalStop(control)
         let summary = try reportingErrors { try runOnBackgroundQueue { try runner.run() } }
-        sources.forEach { $0.cancel() }
+        signals.cancel()
         print("")
         print(summary.table, terminator: "")
         print("  suite folder \(config.outputDirectory) (suite.json, suite.md, one run folder per task)")
@@ -59,37 +59,10 @@ struct Suite: ParsableCommand {
             printError("taps: error: a run of the suite failed (see its metrics.jsonl)")
             throw ExitCode.failure
         }
+        if let code = signals.exitCode { throw ExitCode(code) }
         if !summary.allChecksPass {
             printError("taps: error: an export does not reproduce its accuracy or a base changed (see suite.json)")
             throw ExitCode.failure
         }
     }
 }
-
-/// Ctrl-C / SIGTERM request a stop at the next step boundary (the run folder is still written).
-func stopOnSignals(_ control: TrainingControl) -> [any DispatchSourceSignal] {
-    var sources: [any DispatchSourceSignal] = []
-    for sig in [SIGINT, SIGTERM] {
-        signal(sig, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-        source.setEventHandler { control.requestStop() }
-        source.resume()
-        sources.append(source)
-    }
-    return sources
-}
-
-/// Runs `body` on a background queue (so the main thread's signal sources stay responsive) and waits for it.
-func runOnBackgroundQueue<T>(_ body: @escaping @Sendable () throws -> T) throws -> T {
-    let box = ResultBox<T>()
-    let done = DispatchSemaphore(value: 0)
-    DispatchQueue(label: "taps.suite", qos: .userInitiated).async {
-        box.result = Result { try body() }
-        done.signal()
-    }
-    done.wait()
-    return try box.result!.get()
-}
-
-/// Hands a result from the background queue to the waiting main thread (synchronised by a semaphore).
-final class ResultBox<T>: @unchecked Sendable { var result: Result<T, any Error>? }

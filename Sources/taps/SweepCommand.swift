@@ -59,12 +59,16 @@ struct Sweep: ParsableCommand {
                 if let line = ProgressFormatter.line(for: event) { print(line); fflush(nil) }
             }
         }
-        let sources = stopOnSignals(control)
+        let signals = SignalStop(control)
         let result = try reportingErrors { try runOnBackgroundQueue { try runner.run() } }
-        sources.forEach { $0.cancel() }
+        signals.cancel()
         print("")
         print("sweep \(config.task): \(result.trained.count) trained, \(result.skipped.count) reused")
         print(SweepRunner.table(result.rows), terminator: "")
+        if let code = signals.exitCode {
+            printError("taps: sweep interrupted: \(result.rows.count) settings finished; run the same command again to resume")
+            throw ExitCode(code)
+        }
         print("  active layers " + (result.monotone ? "never increase with lambda" : "are NOT monotone in lambda"))
         print("  files: " + result.files.map { ($0 as NSString).lastPathComponent }.joined(separator: ", ") + " in \(config.outputDirectory)")
     }

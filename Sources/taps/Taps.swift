@@ -53,14 +53,15 @@ struct Train: ParsableCommand {
                 FileHandle.standardOutput.write(Data((line + "\n").utf8))
             }
         }
-        let signals = stopOnSignals(control)
+        let signals = SignalStop(control)
         let summary = trainer.runOnBackgroundQueue()
-        signals.forEach { $0.cancel() }
+        signals.cancel()
         if !jsonl { print(SummaryText.render(summary, runDirectory: config.outputDirectory)) }
         if summary.status == .failed {
             printError("taps: error: \(summary.message ?? "training failed")")
             throw ExitCode.failure
         }
+        if let code = signals.exitCode { throw ExitCode(code) }
     }
 }
 

@@ -1,4 +1,4 @@
-// TAPSTests: TAPS on the ImageNet architectures (taps-method.md §4): which layers are gated, in which
+// TAPSTests: TAPS on the ImageNet architectures (docs/method.md "The gated layer"): which layers are gated, in which
 // order, and that a freshly wrapped model computes exactly what its base computes.
 import Testing
 import TAPS

@@ -4,7 +4,7 @@ import TapsNN
 import TapsTensor
 import TapsTestSupport
 
-/// The checks of taps-method.md §8 that concern one gated layer, plus the straight-through rules of §2.
+/// The checks of docs/method.md "The gated layer" that concern one gated layer, plus the straight-through rules of §2.
 @Suite("Gated layer: forward, straight-through backward, gate threshold")
 struct GatedLayerTests {
     /// A gated Linear 5 -> 4 with a non-zero delta, and a fixed input and output projection.

@@ -5,7 +5,7 @@ import TapsNN
 import TapsTensor
 import TapsTestSupport
 
-/// taps-method.md §8 checks at the level of a whole network (the embedded digitcnn base).
+/// docs/method.md "The gated layer" checks at the level of a whole network (the embedded digitcnn base).
 @Suite("Task network on the embedded base")
 struct TaskNetworkTests {
     func pretrained(seed: UInt64) throws -> Sequential {
@@ -38,7 +38,7 @@ struct TaskNetworkTests {
                                           "fc_layers.2.weight"]))
     }
 
-    @Test("parameter accounting (taps-method.md §7) for all-on, all-off and one active layer")
+    @Test("parameter accounting (docs/method.md "Storage and accounting") for all-on, all-off and one active layer")
     func accounting() throws {
         let task = TaskNetwork(network: try pretrained(seed: 0), headName: DigitCNN.headName, behaviour: .learned)
         let biases = 32 + 64 + 128 + 256, head = 256 * 10 + 10

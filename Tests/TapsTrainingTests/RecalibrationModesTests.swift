@@ -1,5 +1,5 @@
 // TapsTrainingTests: every training mode re-estimates BatchNorm statistics before validation and export
-// (docs/method.md "BatchNorm recalibration"): single task, joint stage 1 and fully joint go through one loop.
+// (docs/method.md "Training recipe"): single task, joint stage 1 and fully joint go through one loop.
 import Foundation
 import Testing
 import TAPS

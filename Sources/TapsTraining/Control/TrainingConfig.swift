@@ -2,7 +2,7 @@
 import Foundation
 import TAPS
 
-/// How a task adapts the base (taps-method.md §6).
+/// How a task adapts the base (docs/method.md "Several tasks").
 public enum TrainingMode: String, Codable, Sendable, CaseIterable {
     /// Gated deltas with learned scores and the L1 sparsity penalty (Wallingford et al., CVPR 2022).
     case taps
@@ -12,7 +12,7 @@ public enum TrainingMode: String, Codable, Sendable, CaseIterable {
     case probe
 }
 
-/// Options of one training run. Defaults are tuned for the embedded pack (taps-method.md §5).
+/// Options of one training run. Defaults are tuned for the embedded pack (docs/method.md "Training recipe").
 public struct TrainingConfig: Codable, Sendable, Equatable {
     /// Task name from the embedded pack (`fashion`, `ucidigits`, `lfwfaces`, `mnist-rot90`, ...).
     public var task: String = "fashion"

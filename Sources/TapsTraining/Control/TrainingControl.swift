@@ -4,7 +4,7 @@ import Foundation
 /// Thread-safe controls for a running trainer: lambda, pause/resume, stop and snapshot requests.
 ///
 /// The UI thread writes; the trainer reads at step boundaries only, so a change applies from the next
-/// optimizer step (taps-method.md §3). Pausing blocks the trainer's queue, never the UI.
+/// optimizer step (docs/method.md "Loss and the penalty update"). Pausing blocks the trainer's queue, never the UI.
 public final class TrainingControl: @unchecked Sendable {
     private let condition = NSCondition()
     private var _lambda: Double

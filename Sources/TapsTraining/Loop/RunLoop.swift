@@ -275,8 +275,7 @@ final class RunLoop {
 
     // MARK: - Evaluation
 
-    /// Re-estimates a member's BatchNorm statistics on its training images (docs/method.md "BatchNorm
-    /// recalibration"), with progress events and a notice the first time it changes anything.
+    /// Re-estimates a member's BatchNorm statistics on its training images (docs/method.md "Training recipe"), with progress events and a notice the first time it changes anything.
     private func recalibrate(_ m: Int) {
         let member = members[m]
         let store = views[member.view].store

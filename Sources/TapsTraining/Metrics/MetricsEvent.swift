@@ -12,7 +12,7 @@ public enum RunMode: String, Codable, Sendable, CaseIterable {
     case finetune
     /// One task, head (and biases/norms unless frozen) only.
     case probe
-    /// Joint TAPS stage 1: a shared base with one head per task (docs/method.md "Multi-task suites").
+    /// Joint TAPS stage 1: a shared base with one head per task (docs/method.md "Several tasks").
     case jointStage1 = "joint-stage1"
     /// Fully joint: base and every task's TAPS parameters together (our extension).
     case fullyJoint = "fully-joint"
@@ -160,7 +160,7 @@ public struct StepEvent: Codable, Sendable, Equatable {
     public var loss: Double
     /// Softmax cross-entropy of the batch.
     public var taskLoss: Double
-    /// `P(s) = (1/N) sum |s_i|`, unweighted by lambda (taps-method.md §3).
+    /// `P(s) = (1/N) sum |s_i|`, unweighted by lambda (docs/method.md "Loss and the penalty update").
     public var penalty: Double
     /// Lambda used for this step.
     public var lambda: Double

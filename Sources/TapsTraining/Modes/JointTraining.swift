@@ -1,4 +1,4 @@
-// TapsTraining: several tasks trained together on one base (docs/method.md "Multi-task suites"): stage 1 of joint
+// TapsTraining: several tasks trained together on one base (docs/method.md "Several tasks"): stage 1 of joint
 // TAPS (a shared base with one head per task) and the fully joint mode (base + every task's TAPS parameters).
 // Thin adapters over the run loop (Loop/RunLoop.swift): mixed batches, shared weights, what trains.
 import Foundation
@@ -56,7 +56,7 @@ public struct JointStage1Summary: Codable, Sendable, Equatable {
     public var seconds: Double
 }
 
-/// Stage 1 of joint TAPS (docs/method.md "Multi-task suites"): fine-tunes every base weight (shared) together with
+/// Stage 1 of joint TAPS (docs/method.md "Several tasks"): fine-tunes every base weight (shared) together with
 /// one new head per task, on mixed batches in which every task has a sub-batch (``MixedBatchSampler``).
 ///
 /// Loss and gradients: each task's head gets the gradient of its own sub-batch's mean cross-entropy; the shared
@@ -213,7 +213,7 @@ private struct SharedBase: WeightSharing {
 
 // MARK: - Fully joint: the base and every task's TAPS parameters at once
 
-/// The fully joint mode (our extension of docs/method.md "Multi-task suites"): the shared base weights `w0` train
+/// The fully joint mode (our extension of docs/method.md "Several tasks"): the shared base weights `w0` train
 /// together with every task's deltas, scores, biases/normalisation and head, on mixed batches (every batch has a
 /// sub-batch of every task, ``MixedBatchSampler``).
 ///

@@ -1,4 +1,4 @@
-// TapsTraining: mixed mini-batches for joint training — every batch draws from every task (taps-method.md §6).
+// TapsTraining: mixed mini-batches for joint training — every batch draws from every task (docs/method.md "Several tasks").
 import TapsTensor
 
 /// Seeded mixed batches over several tasks: each batch holds a sub-batch of every task.

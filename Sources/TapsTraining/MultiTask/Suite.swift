@@ -1,11 +1,11 @@
-// TapsTraining: task suites — several tasks on one base (taps-method.md §6, §7): incremental, joint, fully joint.
+// TapsTraining: task suites — several tasks on one base (docs/method.md "Several tasks", "Storage and accounting"): incremental, joint, fully joint.
 import Foundation
 import TAPS
 import TapsData
 import TapsNN
 import TapsTensor
 
-/// How a suite adapts the base to its tasks (taps-method.md §6).
+/// How a suite adapts the base to its tasks (docs/method.md "Several tasks").
 public enum SuiteMode: String, Codable, Sendable, CaseIterable {
     /// One task after another, each from the frozen base (earlier tasks cannot be disturbed).
     case incremental
@@ -90,7 +90,7 @@ public struct SuiteSummary: Codable, Sendable, Equatable {
     public var stage1: JointStage1Summary?
     /// Sum of the tasks' task-specific parameters.
     public var totalTaskSpecificParameters: Int
-    /// `(backbone + sum task-specific) / backbone` (taps-method.md §7).
+    /// `(backbone + sum task-specific) / backbone` (docs/method.md "Storage and accounting").
     public var backboneMultiple: Double
     /// The same in bytes on disk: `(base file + sum of export files) / base file`.
     public var backboneMultipleBytes: Double

@@ -1,4 +1,4 @@
-// TapsTraining: the lambda trade-off — one run per setting, then a table and two figures (taps-method.md §6, §7).
+// TapsTraining: the lambda trade-off — one run per setting, then a table and two figures (docs/method.md "Several tasks", "Storage and accounting").
 import Foundation
 import TAPS
 import TapsData

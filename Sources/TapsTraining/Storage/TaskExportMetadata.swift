@@ -5,7 +5,7 @@ import TAPS
 import TapsNN
 import TapsTensor
 
-/// The metadata of a task export (`__metadata__` of `task.safetensors`, docs/method.md "Storage"), typed.
+/// The metadata of a task export (`__metadata__` of `task.safetensors`, docs/method.md "Storage and accounting"), typed.
 ///
 /// In the file every field is a string (safetensors metadata is a string map): numbers as Swift prints them
 /// (exact round trip), lists as compact JSON. Field names are the snake_case keys the files have always used.
@@ -127,7 +127,7 @@ public struct TaskExportFile {
     }
 
     /// Builds the task network on `base` and loads the export into it: scores, tau, active deltas, biases,
-    /// norms and head (docs/method.md "Storage").
+    /// norms and head (docs/method.md "Storage and accounting").
     /// - Throws: ``TaskExportError/wrongBase(file:expected:found:)`` when `base`'s content hash is not the one
     ///   the export was made for; ``TaskExportError`` for tensors that do not fit the base.
     public func load(onto base: BaseModel) throws -> TaskNetwork {
