@@ -38,7 +38,7 @@ struct TaskNetworkTests {
                                           "fc_layers.2.weight"]))
     }
 
-    @Test("parameter accounting (docs/method.md "Storage and accounting") for all-on, all-off and one active layer")
+    @Test("parameter accounting (docs/method.md, 'Storage and accounting') for all-on, all-off and one active layer")
     func accounting() throws {
         let task = TaskNetwork(network: try pretrained(seed: 0), headName: DigitCNN.headName, behaviour: .learned)
         let biases = 32 + 64 + 128 + 256, head = 256 * 10 + 10
