@@ -26,6 +26,7 @@ test: setup
 	$(SWIFT) build -c $(CONFIG) --build-tests
 	$(SWIFT) test -c $(CONFIG) --skip-build
 	bash scripts/cli_smoke.sh $(BIN)
+	bash scripts/resilience.sh $(BIN)
 	bash scripts/e2e_tmux.sh $(BIN)
 
 bench: build

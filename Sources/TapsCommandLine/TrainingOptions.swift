@@ -2,6 +2,7 @@
 import ArgumentParser
 import TapsTraining
 import TAPS
+import Foundation
 
 extension TrainingMode: ExpressibleByArgument {}
 extension PenaltyKind: ExpressibleByArgument {}
@@ -20,7 +21,23 @@ public struct TrainingOptions: ParsableArguments {
     @Option(help: "Run folder for metrics.jsonl, summary.json, task.safetensors and snapshots (default: runs/TASK).")
     public var out: String?
 
+    @Option(help: "Continue the interrupted run in this folder from its last checkpoint (its config.json decides every setting).")
+    public var resume: String?
+
+    @Flag(help: "Start afresh in --out even if it holds a finished run (its summary, export and checkpoint are removed).")
+    public var force = false
+
     public init() {}
+
+    /// What to do with a run folder that already holds a finished run.
+    public var folderPolicy: RunFolderPolicy { force ? .overwrite : .refuseFinished }
+
+    /// The trainer these options ask for: a fresh run of ``config()``, or the run in `--resume` continued.
+    /// - Throws: the errors of `Trainer.init(config:store:control:folder:)` / `Trainer.init(resuming:store:control:)`.
+    public func makeTrainer(store: MetricsStore, control: TrainingControl) throws -> Trainer {
+        if let resume { return try Trainer(resuming: URL(fileURLWithPath: resume), store: store, control: control) }
+        return try Trainer(config: try config(), store: store, control: control, folder: folderPolicy)
+    }
 
     /// The run configuration these options describe.
     /// - Throws: `ConfigError` for out-of-range values.
@@ -89,6 +106,10 @@ public struct SharedTrainingOptions: ParsableArguments {
     @Option(help: "OpenBLAS threads (default: all cores).")
     public var threads: Int?
 
+    @Option(name: .customLong("checkpoint-every"),
+            help: "Also write a checkpoint every this many steps (always: after every epoch and every 5 minutes).")
+    public var checkpointEvery: Int?
+
     public init() {}
 
     /// A configuration with these settings (task, mode and folder left at their defaults; not validated).
@@ -97,7 +118,7 @@ public struct SharedTrainingOptions: ParsableArguments {
         c.base = base; c.architecture = arch; c.imageSize = imageSize; c.dataDirectory = dataDirectory; c.lambda = lambda; c.tau = tau; c.penalty = penalty; c.penaltyUpdate = penaltyUpdate
         c.epochs = epochs; c.warmupEpochs = warmupEpochs; c.batchSize = batchSize
         c.learningRate = learningRate; c.validationFraction = validationFraction; c.seed = seed
-        c.maxSteps = steps; c.trainLimit = trainLimit; c.threads = threads
+        c.maxSteps = steps; c.trainLimit = trainLimit; c.threads = threads; c.checkpointEvery = checkpointEvery
         return c
     }
 }

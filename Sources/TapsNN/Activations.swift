@@ -96,6 +96,13 @@ public final class Dropout: Layer {
     /// None: this layer has no parameters.
     public var parameters: [Parameter] { [] }
 
+    /// The mask generator's state (``SeededRNG/state``), saved in checkpoints so a resumed run draws the same
+    /// masks; setting an invalid state is ignored.
+    public var generatorState: [UInt64] {
+        get { rng.state }
+        set { if let g = SeededRNG(state: newValue) { rng = g } }
+    }
+
     /// Training: `x · m / (1 - p)` with a fresh mask; inference: `x` unchanged.
     public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor {
         guard mode == .training else { return x }

@@ -47,6 +47,13 @@ public final class SGD: Optimizer {
     private var buffers: [Tensor?]
     private var scales: [ObjectIdentifier: Float] = [:]
 
+    /// The momentum buffers, one per entry of ``parameters`` (nil before a parameter's first step), for
+    /// checkpoints. Setting a list of another length is ignored.
+    public var momentumBuffers: [Tensor?] {
+        get { buffers }
+        set { if newValue.count == buffers.count { buffers = newValue } }
+    }
+
     /// Creates an optimizer over the non-buffer entries of `parameters`.
     public init(parameters: [Parameter], momentum: Float = 0.9, weightDecay: Float = 0, nesterov: Bool = false) {
         precondition(momentum >= 0 && weightDecay >= 0, "SGD: momentum and weightDecay must be non-negative")

@@ -19,6 +19,16 @@ public struct SeededRNG: RandomNumberGenerator, Sendable {
         s = (splitmix(&z), splitmix(&z), splitmix(&z), splitmix(&z))
     }
 
+    /// The generator's complete state (4 words), for checkpoints: `SeededRNG(state: g.state)` continues exactly
+    /// where `g` is.
+    public var state: [UInt64] { [s.0, s.1, s.2, s.3] }
+
+    /// Restores a generator from ``state``; nil unless `state` has exactly 4 words, not all zero.
+    public init?(state: [UInt64]) {
+        guard state.count == 4, state.contains(where: { $0 != 0 }) else { return nil }
+        s = (state[0], state[1], state[2], state[3])
+    }
+
     /// The next 64 random bits (xoshiro256**).
     public mutating func next() -> UInt64 {
         let result = rotl(s.1 &* 5, 7) &* 9

@@ -40,10 +40,11 @@ struct Train: ParsableCommand {
     var jsonl = false
 
     func run() throws {
-        let config = try reportingErrors { try options.config() }
         let store = MetricsStore()
-        let control = TrainingControl(lambda: config.lambda)
-        let trainer = try reportingErrors { try Trainer(config: config, store: store, control: control) }
+        let control = TrainingControl(lambda: 0)
+        let trainer = try reportingErrors { try options.makeTrainer(store: store, control: control) }
+        let config = trainer.config
+        if options.resume == nil { control.lambda = config.lambda }
         let encoder = makeJSONEncoder(pretty: false)
         let jsonl = self.jsonl
         store.onEvent { event in

@@ -57,6 +57,11 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var trainLimit: Int? = nil
     /// OpenBLAS threads (nil: the machine's cores).
     public var threads: Int? = nil
+    /// Write a checkpoint every this many optimizer steps (nil: only the defaults — after every epoch and every
+    /// `checkpointMinutes`). Checkpoints never change what a run computes.
+    public var checkpointEvery: Int? = nil
+    /// Minutes between time-based checkpoints (nil: 5).
+    public var checkpointMinutes: Double? = nil
 
     public init() {}
 
@@ -78,6 +83,11 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         }
         guard tau.isFinite else { throw bad("--tau", "a finite number", tau) }
         if let maxSteps, maxSteps < 1 { throw bad("--steps", "an integer >= 1", maxSteps) }
+        if let checkpointEvery, checkpointEvery < 1 { throw bad("--checkpoint-every", "an integer >= 1 (steps)", checkpointEvery) }
+        if let m = checkpointMinutes, !(m > 0 && m.isFinite) { throw bad("--checkpoint-minutes", "a number of minutes > 0", m) }
+        if let t = trainLimit, t < 1 { throw bad("--train-limit", "an integer >= 1", t) }
+        if let t = threads, t < 1 { throw bad("--threads", "an integer >= 1", t) }
+        if let s = imageSize, s < 1 { throw bad("--image-size", "an integer >= 1 (pixels)", s) }
     }
 }
 

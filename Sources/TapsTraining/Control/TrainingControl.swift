@@ -11,6 +11,7 @@ public final class TrainingControl: @unchecked Sendable {
     private var _paused = false
     private var _stop = false
     private var _snapshotRequests = 0
+    private var _checkpointRequested = false
     /// Lambda at the start of the run (the `0` key returns to it).
     public let initialLambda: Double
 
@@ -76,6 +77,17 @@ public final class TrainingControl: @unchecked Sendable {
     /// Asks the trainer to export a snapshot of the active-layer map at the next step boundary.
     public func requestSnapshot() {
         condition.lock(); _snapshotRequests += 1; condition.broadcast(); condition.unlock()
+    }
+
+    /// Asks the trainer to write a checkpoint at the next step boundary (the dashboard's checkpoint key).
+    public func requestCheckpoint() {
+        condition.lock(); _checkpointRequested = true; condition.unlock()
+    }
+
+    /// Returns and clears a pending checkpoint request (trainer side).
+    public func takeCheckpointRequest() -> Bool {
+        condition.lock(); defer { condition.unlock() }
+        let r = _checkpointRequested; _checkpointRequested = false; return r
     }
 
     /// Returns and clears the number of pending snapshot requests (trainer side).

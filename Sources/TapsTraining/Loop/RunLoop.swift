@@ -70,12 +70,19 @@ protocol RunAdapter: AnyObject {
     /// The index batches of epoch `epoch`'s steps; per step one `(member, indices)` per sub-batch, members in
     /// order. Called once per epoch, in order.
     func batches(epoch: Int) -> [[(member: Int, indices: [Int])]]
+    /// The sampler's position (joint modes), saved with checkpoints at the start of each epoch; nil when the
+    /// batches of an epoch depend only on the epoch number.
+    var samplerState: Data? { get }
+    /// Continues the sampler from ``samplerState``.
+    func restoreSampler(_ state: Data) throws
     /// After training, before the exports: writes what the mode keeps besides them (a trained base) and
     /// returns the base the exports load onto (name, content hash).
     func writeArtifacts(_ loop: RunLoop) throws -> (name: String, hash: String)
 }
 
 extension RunAdapter {
+    var samplerState: Data? { nil }
+    func restoreSampler(_ state: Data) throws {}
     var suiteMode: SuiteMode? { nil }
     func writeArtifacts(_ loop: RunLoop) throws -> (name: String, hash: String) { (base.name, base.contentHash) }
 }
@@ -103,7 +110,7 @@ final class RunLoop {
     private(set) var throughput = 0.0
     private var trainingSeconds = 0.0
     private var announcedRecalibration: Set<Int> = []
-    private let started = Date()
+    private var started = Date()
 
     init(adapter: any RunAdapter, control: TrainingControl) {
         self.adapter = adapter
@@ -133,29 +140,55 @@ final class RunLoop {
 
     /// Trains, selects, tests and exports. Never throws: a non-finite loss or an I/O error ends the run with
     /// status `failed` and a message; returns one summary per member that has gates (none for joint stage 1).
-    func run() -> [RunSummary] {
+    /// With `resume`, continues from that checkpoint (its state was restored by ``restore(_:optimizer:)``).
+    func run(resume: Checkpoint? = nil) -> [RunSummary] {
         let schedule = CosineSchedule(peak: Float(config.learningRate), totalSteps: totalSteps)
         let optimizer = SGD(parameters: adapter.trainableParameters, momentum: Float(config.momentum), weightDecay: 0)
         let scoreScale = (config.scoreLearningRate ?? config.learningRate) / config.learningRate
         if config.scoreLearningRate != nil {
             for m in members { for g in m.gatedLayers { optimizer.setLearningRateScale(Float(scoreScale), for: g.score) } }
         }
-        lambdaHistory = [LambdaChange(step: 1, lambda: lambda)]
-        emitStart()
+        self.optimizer = optimizer
+        var firstEpoch = 1, skipSteps = 0
+        if let resume {
+            do {
+                try restore(resume, optimizer: optimizer)
+            } catch {
+                status = .failed
+                failure = "cannot resume: \(error)"
+                notice(.error, failure ?? "")
+                return []
+            }
+            firstEpoch = resume.state.epochDone ? resume.state.epoch + 1 : resume.state.epoch
+            skipSteps = resume.state.epochDone ? 0 : resume.state.stepInEpoch
+            notice(.info, "resumed from the checkpoint at step \(step) (epoch \(resume.state.epoch))")
+        } else {
+            lambdaHistory = [LambdaChange(step: 1, lambda: lambda)]
+            emitStart()
+        }
         let penaltyOnAt = config.warmupEpochs + 1
+        lastCheckpoint = Date()
 
-        epochLoop: for e in 1...adapter.epochs {
+        epochLoop: for e in firstEpoch..<(adapter.epochs + 1) {
             epoch = e
             let epochStart = Date()
             var pausedSeconds = 0.0
-            var sums = views.map { _ in (loss: 0.0, correct: 0, seen: 0) }
-            var batches = 0
-            if adapter.usesPenalty && e == penaltyOnAt && config.warmupEpochs > 0 {
+            let resuming = e == firstEpoch && resume != nil && skipSteps > 0
+            var sums = resuming ? resumedSums : views.map { _ in (loss: 0.0, correct: 0, seen: 0) }
+            var batches = resuming ? skipSteps : 0
+            if adapter.usesPenalty && e == penaltyOnAt && config.warmupEpochs > 0 && !resuming {
                 notice(.warmupOver, "warm-up over: sparsity penalty on (lambda \(ProgressFormatter.fmt(lambda)))", step: step + 1)
             }
-            for indexBatch in adapter.batches(epoch: e) {
+            epochSampler = adapter.samplerState
+            for (i, indexBatch) in adapter.batches(epoch: e).enumerated() where !resuming || i >= skipSteps {
                 if step >= totalSteps { break epochLoop }
-                guard stepBoundary(pausedSeconds: &pausedSeconds) else { status = .stopped; break epochLoop }
+                guard stepBoundary(pausedSeconds: &pausedSeconds) else {
+                    if status != .failed { status = .stopped }
+                    checkpoint(epochDone: false, stepInEpoch: i, sums: sums)
+                    break epochLoop
+                }
+                if checkpointDue() { checkpoint(epochDone: false, stepInEpoch: i, sums: sums) }
+                if failure != nil { break epochLoop }
 
                 let t0 = Date()
                 let subBatches = indexBatch.map { m, indices -> SubBatch in
@@ -195,15 +228,119 @@ final class RunLoop {
                     ? "best mean validation accuracy over the tasks so far: %.4f (epoch %d)"
                     : "best validation accuracy so far: %.4f (epoch %d)", mean, e))
             }
+            if e < adapter.epochs && step < totalSteps { checkpoint(epochDone: true, stepInEpoch: batches, sums: sums) }
+            if failure != nil { break }
         }
-        if status == .stopped { notice(.info, "stopped by request at step \(step)") }
+        if status == .stopped { notice(.info, "stopped by request at step \(step); continue with --resume") }
         return finish()
+    }
+
+    // MARK: - Checkpoints (docs/method.md "Checkpoints")
+
+    private var optimizer: SGD?
+    private var lastCheckpoint = Date()
+    private var epochSampler: Data?
+    private var resumedSums: [(loss: Double, correct: Int, seen: Int)] = []
+
+    /// Due by `--checkpoint-every` steps, by the time interval (default every 5 minutes), or on request (a key).
+    private func checkpointDue() -> Bool {
+        if control.takeCheckpointRequest() { return true }
+        if let every = config.checkpointEvery, every > 0, step > 0, step % every == 0 { return true }
+        return Date().timeIntervalSince(lastCheckpoint) >= (config.checkpointMinutes ?? 5) * 60 && step > 0
+    }
+
+    /// Writes the complete training state (``Checkpoint``) into every view's folder. A failed write stops the run
+    /// with a one-line error (the previous checkpoint stays: the write is atomic).
+    private func checkpoint(epochDone: Bool, stepInEpoch: Int, sums: [(loss: Double, correct: Int, seen: Int)]) {
+        guard let optimizer, failure == nil else { return }
+        for v in views { v.store.flush() }
+        var tensors: [String: Tensor] = [:]
+        for (m, member) in members.enumerated() {
+            for p in member.network.parameters where p.requiresGrad || p.isBuffer { tensors["member\(m)/\(p.name)"] = p.value }
+        }
+        for (i, buffer) in optimizer.momentumBuffers.enumerated() { if let buffer { tensors["momentum/\(i)"] = buffer } }
+        if let best {
+            for (m, member) in members.enumerated() {
+                for (p, v) in zip(member.network.parameters, best.state[m]) where p.requiresGrad || p.isBuffer {
+                    tensors["best/member\(m)/\(p.name)"] = v
+                }
+            }
+        }
+        let state = CheckpointState(
+            step: step, epoch: epoch, stepInEpoch: stepInEpoch, epochDone: epochDone, lambda: lambda,
+            lambdaHistory: lambdaHistory, metricsOffsets: views.map(\.store.bytesWritten),
+            epochLoss: sums.map(\.loss), epochCorrect: sums.map(\.correct), epochSeen: sums.map(\.seen),
+            validation: validation, trainAccuracy: trainAccuracy, bestAccuracy: best?.accuracy, bestEpoch: best?.epoch,
+            bestPerMember: best?.perMember, epochsCompleted: epochsCompleted, trainingSeconds: trainingSeconds,
+            elapsed: Date().timeIntervalSince(started), sampler: epochSampler,
+            dropout: members.map { dropoutLayers(in: $0.network).map(\.generatorState) },
+            announcedRecalibration: announcedRecalibration.sorted())
+        do {
+            for v in views { try Checkpoint(state: state, tensors: tensors).write(to: v.directory) }
+            lastCheckpoint = Date()
+            notice(.checkpoint, "checkpoint at step \(step) written", paths: views.map { $0.directory.appendingPathComponent(Checkpoint.fileName).path })
+        } catch {
+            status = .failed
+            failure = "checkpoint failed: \(error); the last good checkpoint (if any) is kept"
+        }
+    }
+
+    /// Puts the loop, the networks and the optimizer back into a checkpoint's state.
+    /// - Throws: ``CheckpointError/mismatch(file:reason:)`` when a tensor is missing or has another shape.
+    private func restore(_ c: Checkpoint, optimizer: SGD) throws {
+        let file = views[0].directory.appendingPathComponent(Checkpoint.fileName).path
+        func take(_ key: String, shape: [Int]) throws -> Tensor {
+            guard let t = c.tensors[key] else { throw CheckpointError.mismatch(file: file, reason: "no tensor '\(key)'") }
+            guard t.shape == shape else {
+                throw CheckpointError.mismatch(file: file, reason: "'\(key)' has shape \(t.shape), the run needs \(shape)")
+            }
+            return t
+        }
+        let s = c.state
+        guard s.validation.count == members.count, s.epochLoss.count == views.count, s.dropout.count == members.count else {
+            throw CheckpointError.mismatch(file: file, reason: "made for \(s.validation.count) tasks, the run has \(members.count)")
+        }
+        for (m, member) in members.enumerated() {
+            for p in member.network.parameters where p.requiresGrad || p.isBuffer {
+                p.value = try take("member\(m)/\(p.name)", shape: p.value.shape)
+            }
+            for (d, state) in zip(dropoutLayers(in: member.network), s.dropout[m]) { d.generatorState = state }
+        }
+        optimizer.momentumBuffers = try optimizer.parameters.enumerated().map { i, p in
+            c.tensors["momentum/\(i)"] == nil ? nil : try take("momentum/\(i)", shape: p.value.shape)
+        }
+        if let accuracy = s.bestAccuracy, let bestEpoch = s.bestEpoch, let perMember = s.bestPerMember {
+            let state = try members.enumerated().map { m, member in
+                try member.network.parameters.map { p in
+                    p.requiresGrad || p.isBuffer ? try take("best/member\(m)/\(p.name)", shape: p.value.shape) : p.value
+                }
+            }
+            best = (accuracy, bestEpoch, perMember, state)
+        }
+        if let sampler = s.sampler { try adapter.restoreSampler(sampler) }
+        step = s.step
+        epoch = s.epoch
+        lambda = s.lambda
+        control.lambda = s.lambda
+        lambdaHistory = s.lambdaHistory
+        validation = s.validation
+        trainAccuracy = s.trainAccuracy
+        epochsCompleted = s.epochsCompleted
+        trainingSeconds = s.trainingSeconds
+        announcedRecalibration = Set(s.announcedRecalibration)
+        started = Date().addingTimeInterval(-s.elapsed)
+        resumedSums = (0..<views.count).map { (s.epochLoss[$0], s.epochCorrect[$0], s.epochSeen[$0]) }
     }
 
     // MARK: - Step boundary: the control box
 
     /// Applies stop, pause, snapshot and lambda requests. Returns false when the run must stop.
     private func stepBoundary(pausedSeconds: inout Double) -> Bool {
+        if let broken = views.lazy.compactMap({ $0.store.writeFailure }).first {
+            status = .failed
+            failure = "\(broken); the last checkpoint is kept"
+            return false
+        }
         if control.isStopRequested { return false }
         if control.isPaused {
             notice(.paused, "paused at step \(step)")
@@ -376,6 +513,7 @@ final class RunLoop {
                 bestValidationAccuracy: evaluated ? acc.reduce(0, +) / Double(max(acc.count, 1)) : nil,
                 activeLayers: endActive, taskSpecificParameters: endParameters, seconds: seconds, message: failure)))
             view.store.flush()
+            if status == .done { try? FileManager.default.removeItem(at: view.directory.appendingPathComponent(Checkpoint.fileName)) }
         }
         return summaries
     }

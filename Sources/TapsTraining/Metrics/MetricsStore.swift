@@ -1,5 +1,6 @@
 // TapsTraining: the in-memory metrics store the dashboard polls, and its JSONL mirror on disk.
 import Foundation
+import TapsSupport
 
 /// An immutable view of a run's metrics at one moment, safe to hand to the UI thread.
 public struct MetricsSnapshot: Sendable, Equatable {
@@ -47,6 +48,9 @@ public final class MetricsStore: @unchecked Sendable {
     private var current = MetricsSnapshot()
     private let stepCapacity: Int
     private var sink: FileHandle?
+    private var sinkPath: String?
+    private var written: UInt64 = 0
+    private var failure: FileWriteError?
     private let encoder: JSONEncoder
     private var listeners: [@Sendable (MetricsEvent) -> Void] = []
 
@@ -68,8 +72,37 @@ public final class MetricsStore: @unchecked Sendable {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         _ = FileManager.default.createFile(atPath: url.path, contents: nil)
         let handle = try FileHandle(forWritingTo: url)
-        lock.lock(); sink = handle; lock.unlock()
+        lock.lock(); sink = handle; sinkPath = url.path; written = 0; lock.unlock()
     }
+
+    /// Continues an existing metrics file at `offset` bytes (a checkpoint's ``bytesWritten``): the file is cut
+    /// there (dropping events a killed run wrote after its checkpoint, and any partial line), the events before
+    /// it are replayed into memory (so the dashboard shows the whole run), and new events are appended.
+    /// - Throws: ``FileWriteError`` when the file cannot be opened or cut; ``MetricsError`` for a malformed line.
+    public func resumeMirror(at url: URL, offset: UInt64) throws {
+        guard truncate(url.path, off_t(offset)) == 0 else {
+            throw FileWriteError(path: url.path, reason: String(cString: strerror(errno)))
+        }
+        let events = try Self.readJSONL(url)
+        let handle: FileHandle
+        do {
+            handle = try FileHandle(forWritingTo: url)
+            try handle.seekToEnd()
+        } catch {
+            throw FileWriteError(path: url.path, reason: plainReason(error))
+        }
+        lock.lock()
+        for e in events { current.apply(e, stepCapacity: stepCapacity) }
+        sink = handle; sinkPath = url.path; written = offset
+        lock.unlock()
+    }
+
+    /// Bytes of JSONL written to the mirrored file so far (the offset a checkpoint records).
+    public var bytesWritten: UInt64 { lock.lock(); defer { lock.unlock() }; return written }
+
+    /// The first failed write to the mirrored file (disk full, I/O error), if any. The run loop stops the run
+    /// with this message; the store keeps working in memory.
+    public var writeFailure: FileWriteError? { lock.lock(); defer { lock.unlock() }; return failure }
 
     /// Registers a callback run (on the appending thread) for every event, e.g. the CLI's progress lines.
     public func onEvent(_ listener: @escaping @Sendable (MetricsEvent) -> Void) {
@@ -81,7 +114,14 @@ public final class MetricsStore: @unchecked Sendable {
         let line = (try? encoder.encode(event)).map { $0 + Data([0x0A]) }
         lock.lock()
         current.apply(event, stepCapacity: stepCapacity)
-        if let line, let sink { sink.write(line) }
+        if let line, let sink, failure == nil {
+            do {
+                try sink.write(contentsOf: line)
+                written += UInt64(line.count)
+            } catch {
+                failure = FileWriteError(path: sinkPath ?? "metrics.jsonl", reason: plainReason(error))
+            }
+        }
         let ls = listeners
         lock.unlock()
         for l in ls { l(event) }
@@ -91,6 +131,14 @@ public final class MetricsStore: @unchecked Sendable {
     public func flush() {
         lock.lock(); defer { lock.unlock() }
         try? sink?.synchronize()
+    }
+
+    /// Flushes and closes the mirrored file (no more lines are written).
+    public func closeMirror() {
+        lock.lock(); defer { lock.unlock() }
+        try? sink?.synchronize()
+        try? sink?.close()
+        sink = nil
     }
 
     /// A consistent copy of everything so far.

@@ -148,6 +148,10 @@ public final class JointBaseTrainer: @unchecked Sendable {
 }
 
 extension JointBaseTrainer: RunAdapter {
+    var samplerState: Data? { try? JSONEncoder().encode(sampler.state) }
+    func restoreSampler(_ state: Data) throws {
+        try sampler.restore(try JSONDecoder().decode(MixedBatchSampler.State.self, from: state))
+    }
     var stepsPerEpoch: Int { sampler.stepsPerEpoch(batchSize: config.batchSize) }
     var trainableParameters: [Parameter] {
         networks[0].parameters.filter(\.requiresGrad)
@@ -293,6 +297,10 @@ public final class FullyJointTrainer: @unchecked Sendable {
 }
 
 extension FullyJointTrainer: RunAdapter {
+    var samplerState: Data? { try? JSONEncoder().encode(sampler.state) }
+    func restoreSampler(_ state: Data) throws {
+        try sampler.restore(try JSONDecoder().decode(MixedBatchSampler.State.self, from: state))
+    }
     var epochs: Int { config.epochs }
     var stepsPerEpoch: Int { sampler.stepsPerEpoch(batchSize: config.batchSize) }
     var trainableParameters: [Parameter] { networks.flatMap(\.trainableParameters) }

@@ -59,6 +59,28 @@ public struct MixedBatchSampler: Sendable {
         }
     }
 
+    /// Where each task's stream stands (for checkpoints): position in the current pass and the pass number.
+    public struct State: Codable, Sendable, Equatable {
+        public var cursors: [Int]
+        public var passes: [Int]
+    }
+
+    /// The sampler's position; ``restore(_:)`` continues from it exactly.
+    public var state: State { State(cursors: cursors, passes: passes) }
+
+    /// Continues from a saved ``state``.
+    /// - Throws: `ConfigError.invalid` when the state does not fit these task sizes.
+    public mutating func restore(_ state: State) throws {
+        guard state.cursors.count == counts.count, state.passes.count == counts.count,
+              zip(state.cursors, counts).allSatisfy({ $0 >= 0 && $0 <= $1 }), state.passes.allSatisfy({ $0 >= 0 }) else {
+            throw ConfigError.invalid(option: "--resume", expected: "a sampler state for \(counts.count) tasks of sizes \(counts)",
+                                      got: "cursors \(state.cursors), passes \(state.passes)")
+        }
+        cursors = state.cursors
+        passes = state.passes
+        orders = (0..<counts.count).map { Self.order(task: $0, pass: passes[$0], count: counts[$0], seed: seed) }
+    }
+
     private static func order(task: Int, pass: Int, count: Int, seed: UInt64) -> [Int] {
         var rng = SeededRNG(seed: seed &+ UInt64(task + 1) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(pass) &* 0xBF58_476D_1CE4_E5B9)
         return rng.permutation(count)

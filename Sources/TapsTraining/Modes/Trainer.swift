@@ -29,11 +29,46 @@ public final class Trainer: @unchecked Sendable {
     let sampler: BatchSampler
     let members: [RunMember]
     let views: [RunView]
+    /// The checkpoint ``run()`` continues from (``init(resuming:store:control:)``).
+    private let resumeFrom: Checkpoint?
 
     /// Loads the task and the base and builds the task network. Takes about a second.
+    /// - Parameter folder: what to do when `config.outputDirectory` already holds a finished run (refuse by
+    ///   default; `.overwrite` for `--force`).
     /// - Throws: `ConfigError` for bad options or an unknown task, `DatasetError` / `SafeTensorsError` for
-    ///   unreadable files, and ``FileWriteError`` when the run folder cannot be written.
-    public init(config: TrainingConfig, store: MetricsStore, control: TrainingControl) throws {
+    ///   unreadable files, ``RunFolderError`` for a folder holding a finished run, and ``FileWriteError`` when the
+    ///   run folder cannot be written.
+    public convenience init(config: TrainingConfig, store: MetricsStore, control: TrainingControl,
+                            folder: RunFolderPolicy = .refuseFinished) throws {
+        try self.init(config: config, store: store, control: control, use: .fresh(folder), resumeFrom: nil)
+    }
+
+    /// Continues the interrupted run in `directory` (killed, stopped or out of disk) from its last checkpoint:
+    /// the same `config.json`, the metrics file cut back to the checkpoint, then training on exactly as an
+    /// uninterrupted run with the same seed and thread count would (docs/method.md "Checkpoints").
+    /// - Throws: ``CheckpointError`` when there is no usable checkpoint or the run already finished; the errors
+    ///   of ``init(config:store:control:folder:)``.
+    public convenience init(resuming directory: URL, store: MetricsStore, control: TrainingControl) throws {
+        let configURL = directory.appendingPathComponent("config.json")
+        let config: TrainingConfig
+        do {
+            config = try makeJSONDecoder().decode(TrainingConfig.self, from: Data(contentsOf: configURL))
+        } catch {
+            throw CheckpointError.malformed(file: configURL.path, reason: "cannot read the run's config.json: \(plainReason(error))")
+        }
+        if let data = try? Data(contentsOf: directory.appendingPathComponent("summary.json")),
+           let summary = try? makeJSONDecoder().decode(RunSummary.self, from: data), summary.status == .done {
+            throw CheckpointError.finished(folder: directory.path)
+        }
+        let checkpoint = try Checkpoint.read(from: directory)
+        var c = config
+        c.outputDirectory = directory.path
+        try self.init(config: c, store: store, control: control,
+                      use: .resume(offset: checkpoint.state.metricsOffsets.first ?? 0), resumeFrom: checkpoint)
+    }
+
+    private init(config: TrainingConfig, store: MetricsStore, control: TrainingControl, use: RunFolderUse,
+                 resumeFrom: Checkpoint?) throws {
         try config.validate()
         self.config = config
         self.store = store
@@ -52,7 +87,14 @@ public final class Trainer: @unchecked Sendable {
         views = [RunView(name: config.task, mode: RunMode(config.mode), store: store, directory: runDirectory,
                          members: [0], backboneParameters: ParameterAccounting(task).backboneParameters,
                          imagesPerStep: config.batchSize)]
-        try prepareRunFolder(runDirectory, store: store, config: config)
+        guard trainSet.count > 0 else {
+            throw ConfigError.invalid(option: "--task", expected: "a task with training images", got: "\(config.task) with 0 training images after the validation split")
+        }
+        guard data.test.count > 0 else {
+            throw ConfigError.invalid(option: "--task", expected: "a task with a non-empty test split", got: "\(config.task) with 0 test images")
+        }
+        self.resumeFrom = resumeFrom
+        try prepareRunFolder(runDirectory, store: store, config: config, use: use)
     }
 
     /// Total optimizer steps the run will take (respecting `maxSteps`).
@@ -69,7 +111,7 @@ public final class Trainer: @unchecked Sendable {
     /// failures (NaN/Inf loss, I/O errors) end the run with status `failed` and a message.
     @discardableResult
     public func run() -> RunSummary {
-        guard let summary = RunLoop(adapter: self, control: control).run().first else {
+        guard let summary = RunLoop(adapter: self, control: control).run(resume: resumeFrom).first else {
             preconditionFailure("a single-task run always has one summary")
         }
         return summary
@@ -118,18 +160,83 @@ func splitForTraining(_ data: TaskData, config: TrainingConfig) -> (train: Label
     return (split.train, split.validation)
 }
 
-/// Creates a run folder, starts mirroring `store` into its `metrics.jsonl` and writes `config.json`.
-/// - Throws: ``FileWriteError`` naming the folder or file that cannot be written.
-func prepareRunFolder(_ directory: URL, store: MetricsStore, config: TrainingConfig) throws {
+/// How a run uses its folder: afresh (refusing or overwriting a finished run), or continuing from a checkpoint.
+enum RunFolderUse {
+    case fresh(RunFolderPolicy)
+    case resume(offset: UInt64)
+}
+
+/// A run folder that must not be reused as asked.
+public enum RunFolderError: Error, CustomStringConvertible, Equatable {
+    case finished(folder: String)
+    case busy(folder: String)
+    public var description: String {
+        switch self {
+        case .busy(let folder):
+            return "\(folder) is in use by another taps process (it holds \(folder)/\(RunFolderLock.fileName)); wait for it or choose another --out"
+        case .finished(let folder):
+            return "\(folder) holds a finished run (summary.json); use --force to start afresh there, --resume to continue a stopped run, or another --out"
+        }
+    }
+}
+
+/// An exclusive advisory lock (`flock`) on a run folder, held until the process exits (the kernel releases it
+/// even after `kill -9`), so two runs never write into one folder at once.
+enum RunFolderLock {
+    static let fileName = ".taps.lock"
+    private static let held = Locked<[String: Int32]>([:])
+
+    /// Takes the lock of `directory` (a no-op when this process holds it already).
+    /// - Throws: ``RunFolderError/busy(folder:)`` when another process holds it; ``FileWriteError`` when the lock
+    ///   file cannot be created.
+    static func acquire(_ directory: URL) throws {
+        let path = directory.standardizedFileURL.path
+        try held.withLock { locks in
+            if locks[path] != nil { return }
+            let fd = open(directory.appendingPathComponent(fileName).path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            guard fd >= 0 else {
+                throw FileWriteError(path: directory.appendingPathComponent(fileName).path, reason: String(cString: strerror(errno)))
+            }
+            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+                close(fd)
+                throw RunFolderError.busy(folder: directory.path)
+            }
+            locks[path] = fd
+        }
+    }
+}
+
+/// Files a run writes into its folder; a fresh run with `--force` removes them first so nothing old sits beside
+/// the new config.
+let runFolderOutputs = ["summary.json", "task.safetensors", Checkpoint.fileName]
+
+/// Prepares a run folder: creates it, removes temporary files a killed writer left, then either starts afresh
+/// (refusing a finished run unless `.overwrite`; mirrors `store` into a new `metrics.jsonl`, writes
+/// `config.json`) or continues a checkpointed run (cuts `metrics.jsonl` back to the checkpoint and appends).
+/// - Throws: ``RunFolderError``, ``FileWriteError`` naming the folder or file that cannot be written.
+func prepareRunFolder(_ directory: URL, store: MetricsStore, config: TrainingConfig, use: RunFolderUse = .fresh(.refuseFinished)) throws {
     do {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     } catch {
         throw FileWriteError(path: directory.path, reason: plainReason(error))
     }
+    try RunFolderLock.acquire(directory)
+    removeStaleTemporaryFiles(in: directory)
+    let metrics = directory.appendingPathComponent("metrics.jsonl")
+    switch use {
+    case .resume(let offset):
+        try store.resumeMirror(at: metrics, offset: offset)
+        return
+    case .fresh(let policy):
+        if FileManager.default.fileExists(atPath: directory.appendingPathComponent("summary.json").path) {
+            guard policy == .overwrite else { throw RunFolderError.finished(folder: directory.path) }
+        }
+        for name in runFolderOutputs { try? FileManager.default.removeItem(at: directory.appendingPathComponent(name)) }
+    }
     do {
-        try store.mirror(to: directory.appendingPathComponent("metrics.jsonl"))
+        try store.mirror(to: metrics)
     } catch {
-        throw FileWriteError(path: directory.appendingPathComponent("metrics.jsonl").path, reason: plainReason(error))
+        throw FileWriteError(path: metrics.path, reason: plainReason(error))
     }
     try writeAtomically(try makeJSONEncoder().encode(config), to: directory.appendingPathComponent("config.json"))
 }

@@ -133,6 +133,19 @@ public final class SweepRunner: @unchecked Sendable {
         return stored == wanted ? s : nil
     }
 
+    /// A trainer that continues `setting`'s interrupted run from its checkpoint, when its folder holds one made
+    /// with this sweep's settings (nil otherwise: the setting is trained afresh).
+    func resumable(_ setting: SweepConfig.Setting, store: MetricsStore) throws -> Trainer? {
+        let dir = folder.appendingPathComponent(setting.folder)
+        let wanted = runConfig(setting)
+        guard FileManager.default.fileExists(atPath: dir.appendingPathComponent(Checkpoint.fileName).path),
+              let configData = try? Data(contentsOf: dir.appendingPathComponent("config.json")),
+              var stored = try? makeJSONDecoder().decode(TrainingConfig.self, from: configData) else { return nil }
+        stored.outputDirectory = wanted.outputDirectory
+        guard stored == wanted else { return nil }
+        return try? Trainer(resuming: dir, store: store, control: control)
+    }
+
     /// Trains what is missing and writes the table and figures. Throws for bad options, data and I/O errors;
     /// a stop request ends the sweep after the run in progress (the files then cover the finished settings).
     public func run() throws -> SweepResult {
@@ -150,7 +163,8 @@ public final class SweepRunner: @unchecked Sendable {
                 let c = runConfig(setting)
                 let store = MetricsStore()
                 control.lambda = setting.lambda
-                let trainer = try Trainer(config: c, store: store, control: control)
+                let trainer = try resumable(setting, store: store)
+                    ?? Trainer(config: c, store: store, control: control, folder: .overwrite)
                 onSettingStart?(setting.folder, store)
                 let s = trainer.run()
                 trained.append(setting.folder)
