@@ -165,6 +165,10 @@ final class RunLoop {
         } else {
             lambdaHistory = [LambdaChange(step: 1, lambda: lambda)]
             emitStart()
+            if adapter.usesPenalty && adapter.epochs <= config.warmupEpochs {
+                notice(.info, "warning: --epochs \(adapter.epochs) is not above --warmup-epochs \(config.warmupEpochs): "
+                    + "the sparsity penalty never runs and every gate stays as it started (use --epochs above --warmup-epochs)")
+            }
         }
         let penaltyOnAt = config.warmupEpochs + 1
         lastCheckpoint = Date()

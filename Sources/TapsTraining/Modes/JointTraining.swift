@@ -285,7 +285,7 @@ public final class FullyJointTrainer: @unchecked Sendable {
         }
         for (t, view) in views.enumerated() {
             var c = config; c.task = tasks[t]; c.outputDirectory = view.directory.path
-            try prepareRunFolder(view.directory, store: stores[t], config: c)
+            try prepareRunFolder(view.directory, store: stores[t], config: c, use: .fresh(.overwrite))
         }
     }
 

@@ -270,8 +270,17 @@ public final class SuiteRunner: @unchecked Sendable {
                 control.lambda = control.initialLambda
                 let view = firstTaskView + i
                 // Incremental: the base as the user named it (`digitcnn`); joint stage 2: the stage-1 base file.
-                let trainer = try Trainer(config: taskConfig(task, base: config.mode == .joint ? baseFile : config.training.base),
-                                          store: views[view].store, control: control)
+                let c = taskConfig(task, base: config.mode == .joint ? baseFile : config.training.base)
+                let dir = URL(fileURLWithPath: c.outputDirectory)
+                if let done = RunReuse.finished(in: dir, config: c) {
+                    // Finished earlier with the same settings (a rerun or a resumed suite): kept, not retrained.
+                    views[view].store.append(.notice(NoticeEvent(kind: .info, step: 0,
+                        message: "\(task): finished earlier with the same settings in \(dir.path); kept")))
+                    summaries.append((done, nil))
+                    exportHashes.append(done.export.flatMap { try? fileContentHash(URL(fileURLWithPath: $0)) } ?? "")
+                    continue
+                }
+                let trainer = try RunReuse.trainer(in: dir, config: c, store: views[view].store, control: control)
                 setTotalSteps(trainer.totalSteps, view: view)
                 setCurrent(view)
                 let summary = trainer.run()

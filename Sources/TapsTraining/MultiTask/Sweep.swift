@@ -117,33 +117,9 @@ public final class SweepRunner: @unchecked Sendable {
     }
 
     /// The summary of a finished run in `folder` for `setting`, if there is a complete one made with the same
-    /// settings: its `config.json` equals this sweep's configuration for the setting (the folder's path and the
-    /// thread count aside), its `summary.json` says `done` and its export exists.
+    /// settings (``RunReuse/finished(in:config:)``).
     func completed(_ setting: SweepConfig.Setting) -> RunSummary? {
-        let dir = folder.appendingPathComponent(setting.folder)
-        let wanted = runConfig(setting)
-        guard let data = try? Data(contentsOf: dir.appendingPathComponent("summary.json")),
-              let s = try? makeJSONDecoder().decode(RunSummary.self, from: data),
-              let configData = try? Data(contentsOf: dir.appendingPathComponent("config.json")),
-              var stored = try? makeJSONDecoder().decode(TrainingConfig.self, from: configData),
-              s.status == .done, s.lambdaHistory.count == 1,
-              let export = s.export, FileManager.default.fileExists(atPath: export) else { return nil }
-        stored.outputDirectory = wanted.outputDirectory
-        stored.threads = wanted.threads
-        return stored == wanted ? s : nil
-    }
-
-    /// A trainer that continues `setting`'s interrupted run from its checkpoint, when its folder holds one made
-    /// with this sweep's settings (nil otherwise: the setting is trained afresh).
-    func resumable(_ setting: SweepConfig.Setting, store: MetricsStore) throws -> Trainer? {
-        let dir = folder.appendingPathComponent(setting.folder)
-        let wanted = runConfig(setting)
-        guard FileManager.default.fileExists(atPath: dir.appendingPathComponent(Checkpoint.fileName).path),
-              let configData = try? Data(contentsOf: dir.appendingPathComponent("config.json")),
-              var stored = try? makeJSONDecoder().decode(TrainingConfig.self, from: configData) else { return nil }
-        stored.outputDirectory = wanted.outputDirectory
-        guard stored == wanted else { return nil }
-        return try? Trainer(resuming: dir, store: store, control: control)
+        RunReuse.finished(in: folder.appendingPathComponent(setting.folder), config: runConfig(setting))
     }
 
     /// Trains what is missing and writes the table and figures. Throws for bad options, data and I/O errors;
@@ -163,8 +139,8 @@ public final class SweepRunner: @unchecked Sendable {
                 let c = runConfig(setting)
                 let store = MetricsStore()
                 control.lambda = setting.lambda
-                let trainer = try resumable(setting, store: store)
-                    ?? Trainer(config: c, store: store, control: control, folder: .overwrite)
+                let trainer = try RunReuse.trainer(in: folder.appendingPathComponent(setting.folder), config: c,
+                                                   store: store, control: control)
                 onSettingStart?(setting.folder, store)
                 let s = trainer.run()
                 trained.append(setting.folder)
