@@ -85,6 +85,10 @@ public struct SharedTrainingOptions: ParsableArguments {
     @Option(name: .customLong("warmup-epochs"), help: "Epochs at the start without the sparsity penalty.")
     public var warmupEpochs: Int = TrainingConfig().warmupEpochs
 
+    @Option(name: .customLong("settle-epochs"),
+            help: "Final epochs with the active set fixed (only kept deltas, norms and head train; taps mode). Default: the last 20% of the epochs.")
+    public var settleEpochs: Int?
+
     @Option(name: .customLong("batch-size"), help: "Images per optimizer step.")
     public var batchSize: Int = TrainingConfig().batchSize
 
@@ -118,7 +122,7 @@ public struct SharedTrainingOptions: ParsableArguments {
         c.base = base; c.architecture = arch; c.imageSize = imageSize; c.dataDirectory = dataDirectory; c.lambda = lambda; c.tau = tau; c.penalty = penalty; c.penaltyUpdate = penaltyUpdate
         c.epochs = epochs; c.warmupEpochs = warmupEpochs; c.batchSize = batchSize
         c.learningRate = learningRate; c.validationFraction = validationFraction; c.seed = seed
-        c.maxSteps = steps; c.trainLimit = trainLimit; c.threads = threads; c.checkpointEvery = checkpointEvery
+        c.maxSteps = steps; c.trainLimit = trainLimit; c.threads = threads; c.checkpointEvery = checkpointEvery; c.settleEpochs = settleEpochs
         return c
     }
 }

@@ -57,6 +57,9 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var trainLimit: Int? = nil
     /// OpenBLAS threads (nil: the machine's cores).
     public var threads: Int? = nil
+    /// Final epochs in which the active set is fixed and only the kept deltas, norms and head train (TAPS mode;
+    /// docs/method.md "Training recipe"). nil: ``defaultSettleEpochs``.
+    public var settleEpochs: Int? = nil
     /// Write a checkpoint every this many optimizer steps (nil: only the defaults — after every epoch and every
     /// `checkpointMinutes`). Checkpoints never change what a run computes.
     public var checkpointEvery: Int? = nil
@@ -64,6 +67,17 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var checkpointMinutes: Double? = nil
 
     public init() {}
+
+    /// The settle phase a run gets when `settleEpochs` is nil: in TAPS mode with at least two epochs after
+    /// warm-up, the last 20% of the epochs (at least 1, leaving at least one penalty epoch); otherwise none.
+    public var defaultSettleEpochs: Int {
+        let penaltyEpochs = epochs - warmupEpochs
+        guard mode == .taps, penaltyEpochs >= 2 else { return 0 }
+        return min(max(1, Int((Double(epochs) * 0.2).rounded())), penaltyEpochs - 1)
+    }
+
+    /// The settle epochs this run uses.
+    public var effectiveSettleEpochs: Int { mode == .taps ? (settleEpochs ?? defaultSettleEpochs) : 0 }
 
     /// Checks ranges and names.
     /// - Throws: `ConfigError.invalid` naming the option and what was expected.
@@ -83,6 +97,9 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         }
         guard tau.isFinite else { throw bad("--tau", "a finite number", tau) }
         if let maxSteps, maxSteps < 1 { throw bad("--steps", "an integer >= 1", maxSteps) }
+        if let settle = settleEpochs, settle < 0 || settle >= epochs {
+            throw bad("--settle-epochs", "an integer in 0..<\(epochs) (below --epochs)", settle)
+        }
         if let checkpointEvery, checkpointEvery < 1 { throw bad("--checkpoint-every", "an integer >= 1 (steps)", checkpointEvery) }
         if let m = checkpointMinutes, !(m > 0 && m.isFinite) { throw bad("--checkpoint-minutes", "a number of minutes > 0", m) }
         if let t = trainLimit, t < 1 { throw bad("--train-limit", "an integer >= 1", t) }

@@ -110,6 +110,14 @@ final class RunLoop {
     private(set) var throughput = 0.0
     private var trainingSeconds = 0.0
     private var announcedRecalibration: Set<Int> = []
+    /// Gate flips per member and layer, the flips in the final 20% of the steps, and the step counts of each
+    /// active set during the last penalty epoch (the settle rule's votes).
+    private var flips: [[Int]] = []
+    private var lateFlips = 0
+    private var previousActive: [[Bool]] = []
+    private var setVotes: [[String: Int]] = []
+    /// Active layers of each member at the run's last step, before model selection.
+    private var finalActive: [[String]] = []
     private var started = Date()
 
     init(adapter: any RunAdapter, control: TrainingControl) {
@@ -118,6 +126,17 @@ final class RunLoop {
         lambda = control.lambda
         validation = Array(repeating: 0, count: adapter.members.count)
         trainAccuracy = Array(repeating: nil, count: adapter.members.count)
+        flips = adapter.members.map { Array(repeating: 0, count: $0.gatedLayers.count) }
+        previousActive = adapter.members.map { $0.gatedLayers.map(\.isActive) }
+        setVotes = adapter.members.map { _ in [:] }
+        finalActive = adapter.members.map { _ in [] }
+    }
+
+    /// First epoch of the settle phase (docs/method.md "Training recipe"): the active set is fixed and only the
+    /// kept deltas, norms and head train; `Int.max` when the run has none.
+    var settleStart: Int {
+        let settle = adapter.usesPenalty ? config.effectiveSettleEpochs : 0
+        return settle > 0 ? adapter.epochs - settle + 1 : Int.max
     }
 
     private var config: TrainingConfig { adapter.config }
@@ -183,6 +202,8 @@ final class RunLoop {
             if adapter.usesPenalty && e == penaltyOnAt && config.warmupEpochs > 0 && !resuming {
                 notice(.warmupOver, "warm-up over: sparsity penalty on (lambda \(ProgressFormatter.fmt(lambda)))", step: step + 1)
             }
+            if e == settleStart && !resuming { settleGates() }
+            if e > settleStart || (e == settleStart && resuming) { freezeGates() }
             epochSampler = adapter.samplerState
             for (i, indexBatch) in adapter.batches(epoch: e).enumerated() where !resuming || i >= skipSteps {
                 if step >= totalSteps { break epochLoop }
@@ -200,7 +221,7 @@ final class RunLoop {
                     return SubBatch(network: members[m].network, gatedLayers: members[m].gatedLayers, images: x, labels: y)
                 }
                 let settings = StepSettings(
-                    lambda: lambda, penaltyOn: adapter.usesPenalty && e >= penaltyOnAt, penalty: config.penalty,
+                    lambda: lambda, penaltyOn: adapter.usesPenalty && e >= penaltyOnAt && e < settleStart, penalty: config.penalty,
                     penaltyUpdate: config.penaltyUpdate, learningRate: schedule.learningRate(at: step),
                     scoreLearningRateScale: scoreScale)
                 switch trainStep(subBatches, optimizer: optimizer, settings: settings, sharing: adapter.sharing) {
@@ -214,6 +235,7 @@ final class RunLoop {
                     let rate = Double(seen) / max(Date().timeIntervalSince(t0), 1e-9)
                     throughput = throughput == 0 ? rate : 0.9 * throughput + 0.1 * rate
                     batches += 1
+                    trackGates(votes: e == settleStart - 1)
                     reportStep(results, members: indexBatch.map(\.member), settings: settings, sums: &sums)
                 }
             }
@@ -224,7 +246,8 @@ final class RunLoop {
                 trainingSeconds += epochSeconds
             }
             evaluateEpoch(sums: sums, batches: batches, seconds: epochSeconds)
-            let eligible = !adapter.usesPenalty || e >= penaltyOnAt || adapter.epochs < penaltyOnAt
+            let eligible = settleStart != Int.max ? e >= settleStart
+                : !adapter.usesPenalty || e >= penaltyOnAt || adapter.epochs < penaltyOnAt
             let mean = validation.reduce(0, +) / Double(max(validation.count, 1))
             if adapter.selectsBestEpoch && eligible && mean > (best?.accuracy ?? -1) {
                 best = (mean, e, validation, members.map { $0.network.parameters.map(\.value) })
@@ -236,7 +259,56 @@ final class RunLoop {
             if failure != nil { break }
         }
         if status == .stopped { notice(.info, "stopped by request at step \(step); continue with --resume") }
+        finalActive = members.map { m in m.gatedLayers.filter(\.isActive).map(\.name) }
         return finish()
+    }
+
+    // MARK: - Gates: flips and the settle phase
+
+    /// Counts gate flips and, in the last penalty epoch, how many steps each active set was held.
+    private func trackGates(votes: Bool) {
+        let late = Double(step) > 0.8 * Double(totalSteps)
+        for (m, member) in members.enumerated() where !member.gatedLayers.isEmpty {
+            let now = member.gatedLayers.map(\.isActive)
+            for i in now.indices where now[i] != previousActive[m][i] {
+                flips[m][i] += 1
+                if late { lateFlips += 1 }
+            }
+            previousActive[m] = now
+            if votes { setVotes[m][String(now.map { $0 ? "1" : "0" }), default: 0] += 1 }
+        }
+    }
+
+    /// Starts the settle phase: each member's active set becomes the one held for the most steps of the last
+    /// penalty epoch (ties: the set at its end), scores are moved to their side of tau and frozen.
+    private func settleGates() {
+        for (m, member) in members.enumerated() where !member.gatedLayers.isEmpty {
+            let current = String(member.gatedLayers.map { $0.isActive ? "1" : "0" })
+            let total = setVotes[m].values.reduce(0, +)
+            let chosen = setVotes[m].max { a, b in a.value != b.value ? a.value < b.value : b.key == current }?.key ?? current
+            for (g, on) in zip(member.gatedLayers, chosen) {
+                let s = g.score.value.storage[0]
+                g.score.value.storage[0] = on == "1" ? max(s, g.tau) : min(s, g.tau.nextDown)
+            }
+            previousActive[m] = member.gatedLayers.map(\.isActive)
+            let names = member.gatedLayers.filter(\.isActive).map(\.name)
+            notice(.settled, "gates settled for the last \(config.effectiveSettleEpochs) epoch(s): \(names.count)/\(member.gatedLayers.count) active"
+                + (names.isEmpty ? "" : " (" + names.joined(separator: ", ") + ")")
+                + (total > 0 ? ", the set held for \(setVotes[m][chosen] ?? 0) of the \(total) steps of the last penalty epoch" : "")
+                + "; from now on only the kept deltas, norms and head train", views: [member.view])
+        }
+        freezeGates()
+    }
+
+    /// Fixes every gate at its current side of tau: scores stop training, deltas of inactive layers too (their
+    /// weight-gradient GEMMs are skipped).
+    private func freezeGates() {
+        for member in members {
+            for g in member.gatedLayers where g.behaviour == .learned {
+                g.score.requiresGrad = false
+                g.delta.requiresGrad = g.isActive
+            }
+        }
     }
 
     // MARK: - Checkpoints (docs/method.md "Checkpoints")
@@ -278,7 +350,7 @@ final class RunLoop {
             bestPerMember: best?.perMember, epochsCompleted: epochsCompleted, trainingSeconds: trainingSeconds,
             elapsed: Date().timeIntervalSince(started), sampler: epochSampler,
             dropout: members.map { dropoutLayers(in: $0.network).map(\.generatorState) },
-            announcedRecalibration: announcedRecalibration.sorted())
+            announcedRecalibration: announcedRecalibration.sorted(), setVotes: setVotes, flips: flips, lateFlips: lateFlips)
         do {
             for v in views { try Checkpoint(state: state, tensors: tensors).write(to: v.directory) }
             lastCheckpoint = Date()
@@ -332,6 +404,10 @@ final class RunLoop {
         epochsCompleted = s.epochsCompleted
         trainingSeconds = s.trainingSeconds
         announcedRecalibration = Set(s.announcedRecalibration)
+        if let v = s.setVotes, v.count == members.count { setVotes = v }
+        if let f = s.flips, f.count == members.count { flips = f }
+        lateFlips = s.lateFlips ?? 0
+        previousActive = members.map { $0.gatedLayers.map(\.isActive) }
         started = Date().addingTimeInterval(-s.elapsed)
         resumedSums = (0..<views.count).map { (s.epochLoss[$0], s.epochCorrect[$0], s.epochSeen[$0]) }
     }
@@ -563,7 +639,9 @@ final class RunLoop {
             fractionOfBackbone: accounting.fractionOfBackbone, accounting: accounting, steps: step,
             epochsCompleted: epochsCompleted, seconds: seconds,
             secondsPerEpoch: epochsCompleted > 0 ? trainingSeconds / Double(epochsCompleted) : 0,
-            samplesPerSecond: throughput, export: export)
+            samplesPerSecond: throughput, export: export,
+            finalActiveLayers: m < finalActive.count && !members[m].gatedLayers.isEmpty ? finalActive[m] : nil,
+            gateFlips: flips[m], lateGateFlips: lateFlips)
     }
 
     // MARK: - Snapshots

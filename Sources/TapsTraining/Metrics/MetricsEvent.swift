@@ -67,6 +67,8 @@ public enum NoticeKind: String, Codable, Sendable, CaseIterable {
     case best
     /// The model kept at the end (the selected epoch).
     case selected
+    /// The settle phase began: the active set is fixed from here on (which set, and why).
+    case settled
     /// BatchNorm running statistics were re-estimated on the task's training images.
     case recalibrated
     /// Training paused / resumed at a step boundary.

@@ -38,6 +38,10 @@ struct CheckpointState: Codable, Equatable {
     /// Mask generator states of every dropout layer, per member in network order.
     var dropout: [[[UInt64]]]
     var announcedRecalibration: [Int]
+    /// The settle rule's votes (steps each active set was held in the last penalty epoch) and the flip counts.
+    var setVotes: [[String: Int]]?
+    var flips: [[Int]]?
+    var lateFlips: Int?
 }
 
 /// A checkpoint: ``CheckpointState`` plus tensors — every trainable parameter and buffer of every member
