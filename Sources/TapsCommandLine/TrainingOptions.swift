@@ -8,6 +8,34 @@ extension TrainingMode: ExpressibleByArgument {}
 extension PenaltyKind: ExpressibleByArgument {}
 extension SparsityPenalty.Update: ExpressibleByArgument {}
 
+/// A share given as a percentage (`20%`) or a fraction (`0.2`).
+public struct Share: ExpressibleByArgument, Sendable {
+    public var value: Double
+    public init?(argument: String) {
+        let t = argument.trimmingCharacters(in: .whitespaces)
+        if t.hasSuffix("%"), let p = Double(t.dropLast()), p.isFinite { value = p / 100 }
+        else if let f = Double(t), f.isFinite { value = f }
+        else { return nil }
+    }
+}
+
+/// A size in bytes: `123456`, `500KB`, `2MB`, `1GB` (powers of 1024).
+public struct ByteSize: ExpressibleByArgument, Sendable {
+    public var bytes: Int
+    public init?(argument: String) {
+        let t = argument.trimmingCharacters(in: .whitespaces).uppercased()
+        let units: [(String, Double)] = [("GB", 1_073_741_824), ("MB", 1_048_576), ("KB", 1024), ("B", 1)]
+        let (unit, scale) = units.first { t.hasSuffix($0.0) } ?? ("", 1)
+        guard let n = Double(t.dropLast(unit.count)), n.isFinite, n >= 0, n * scale < 1e15 else { return nil }
+        bytes = Int(n * scale)
+    }
+}
+
+/// A switch given as `on` or `off` on the command line.
+public enum OnOff: String, ExpressibleByArgument, Sendable {
+    case on, off
+}
+
 /// Options that define a training run; `taps train` and `taps-tui` take exactly these.
 public struct TrainingOptions: ParsableArguments {
     @Option(help: "Task of the embedded pack (see `taps tasks`): fashion, ucidigits, lfwfaces, mnist-rot90, ...")
@@ -72,8 +100,10 @@ public struct SharedTrainingOptions: ParsableArguments {
     @Option(help: "Gate threshold tau: a layer is active when its score >= tau.")
     public var tau: Double = TrainingConfig().tau
 
-    @Option(help: "Sparsity penalty: mean ((1/N) sum |s|, the paper's) or weighted (by layer size).")
-    public var penalty: PenaltyKind = .mean
+    @Option(help: "Sparsity penalty: mean ((1/N) sum |s|, the paper's) or weighted (by layer size; the default with a budget).")
+    public var penalty: PenaltyKind?
+
+    private var penaltyGiven: Bool { penalty != nil }
 
     @Option(name: .customLong("penalty-update"),
             help: "How the penalty moves the scores: proximal (soft-threshold after each step; unused scores settle at 0) or subgradient (through SGD momentum, as the paper's code).")
@@ -84,6 +114,16 @@ public struct SharedTrainingOptions: ParsableArguments {
 
     @Option(name: .customLong("warmup-epochs"), help: "Epochs at the start without the sparsity penalty.")
     public var warmupEpochs: Int = TrainingConfig().warmupEpochs
+
+    @Option(name: .customLong("train-biases"),
+            help: "Train the gated layers' biases: on or off (default: off for taps and probe, as the paper's code; on for finetune).")
+    public var trainBiases: OnOff?
+
+    @Option(help: "Storage budget: the active deltas may take at most this share of the backbone (e.g. 20% or 0.2); lambda rises until the active set fits. Needs --penalty weighted.")
+    public var budget: Share?
+
+    @Option(name: .customLong("budget-bytes"), help: "Storage budget in bytes of float32 deltas (e.g. 2MB, 500KB, 123456) instead of --budget.")
+    public var budgetBytes: ByteSize?
 
     @Option(name: .customLong("settle-epochs"),
             help: "Final epochs with the active set fixed (only kept deltas, norms and head train; taps mode). Default: the last 20% of the epochs.")
@@ -119,10 +159,12 @@ public struct SharedTrainingOptions: ParsableArguments {
     /// A configuration with these settings (task, mode and folder left at their defaults; not validated).
     public func config() -> TrainingConfig {
         var c = TrainingConfig()
-        c.base = base; c.architecture = arch; c.imageSize = imageSize; c.dataDirectory = dataDirectory; c.lambda = lambda; c.tau = tau; c.penalty = penalty; c.penaltyUpdate = penaltyUpdate
+        c.base = base; c.architecture = arch; c.imageSize = imageSize; c.dataDirectory = dataDirectory; c.lambda = lambda; c.tau = tau; c.penalty = penalty ?? .mean; c.penaltyUpdate = penaltyUpdate
         c.epochs = epochs; c.warmupEpochs = warmupEpochs; c.batchSize = batchSize
         c.learningRate = learningRate; c.validationFraction = validationFraction; c.seed = seed
-        c.maxSteps = steps; c.trainLimit = trainLimit; c.threads = threads; c.checkpointEvery = checkpointEvery; c.settleEpochs = settleEpochs
+        c.maxSteps = steps; c.trainLimit = trainLimit; c.threads = threads; c.checkpointEvery = checkpointEvery; c.settleEpochs = settleEpochs; c.trainBiases = trainBiases.map { $0 == .on }
+        c.budget = budget?.value; c.budgetBytes = budgetBytes?.bytes
+        if budget != nil || budgetBytes != nil, !penaltyGiven { c.penalty = .weighted }
         return c
     }
 }

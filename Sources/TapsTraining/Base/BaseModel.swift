@@ -137,15 +137,17 @@ public struct BaseModel: @unchecked Sendable {
     }
 
     /// Wraps a fresh instance for one task.
+    /// - Parameter trainBiases: whether the gated layers' biases train (nil: ``TrainingConfig/defaultTrainBiases(for:)``).
     public func taskNetwork(classes: Int, mode: TrainingMode, tau: Double, initialScore: Double,
-                            rng: inout SeededRNG) throws -> TaskNetwork {
+                            trainBiases: Bool? = nil, rng: inout SeededRNG) throws -> TaskNetwork {
         let behaviour: GateBehaviour = switch mode {
         case .taps: .learned
         case .finetune: .alwaysOn
         case .probe: .alwaysOff
         }
         return TaskNetwork(network: try instantiate(classes: classes, rng: &rng), headName: headName,
-                           behaviour: behaviour, tau: Float(tau), initialScore: Float(initialScore))
+                           behaviour: behaviour, tau: Float(tau), initialScore: Float(initialScore),
+                           trainBiases: trainBiases ?? TrainingConfig.defaultTrainBiases(for: mode))
     }
 
     /// The content hash of named tensors (``ContentHash`` over names, shapes as UInt32 and float bytes, in

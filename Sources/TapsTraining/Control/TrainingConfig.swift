@@ -57,6 +57,15 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var trainLimit: Int? = nil
     /// OpenBLAS threads (nil: the machine's cores).
     public var threads: Int? = nil
+    /// Whether the gated layers' biases train (nil: ``defaultTrainBiases(for:)`` — off for TAPS and probe, as the
+    /// paper's code freezes them; on for fine-tuning). Norm parameters always train.
+    public var trainBiases: Bool? = nil
+    /// Storage budget: the largest share of the backbone's parameters the active deltas may take (0.2 = 20%),
+    /// or nil. With a budget the penalty is parameter-weighted, lambda rises while the active set costs more, and
+    /// the settled set is the most accurate one that fits (docs/method.md "Storage budget").
+    public var budget: Double? = nil
+    /// The budget in bytes of float32 deltas instead (`--budget-bytes 2MB`); converted with the backbone's size.
+    public var budgetBytes: Int? = nil
     /// Final epochs in which the active set is fixed and only the kept deltas, norms and head train (TAPS mode;
     /// docs/method.md "Training recipe"). nil: ``defaultSettleEpochs``.
     public var settleEpochs: Int? = nil
@@ -67,6 +76,9 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var checkpointMinutes: Double? = nil
 
     public init() {}
+
+    /// The paper's code: biases frozen in TAPS and the linear probe (head only), trained in full fine-tuning.
+    public static func defaultTrainBiases(for mode: TrainingMode) -> Bool { mode == .finetune }
 
     /// The settle phase a run gets when `settleEpochs` is nil: in TAPS mode with at least two epochs after
     /// warm-up, the last 20% of the epochs (at least 1, leaving at least one penalty epoch); otherwise none.
@@ -97,6 +109,12 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         }
         guard tau.isFinite else { throw bad("--tau", "a finite number", tau) }
         if let maxSteps, maxSteps < 1 { throw bad("--steps", "an integer >= 1", maxSteps) }
+        if let b = budget, !(b >= 0 && b <= 1) { throw bad("--budget", "a share of the backbone in 0%...100%", b) }
+        if let b = budgetBytes, b < 0 { throw bad("--budget-bytes", "a size >= 0 (e.g. 2MB)", b) }
+        if budget != nil && budgetBytes != nil { throw bad("--budget-bytes", "either --budget or --budget-bytes", "both") }
+        if (budget != nil || budgetBytes != nil) && penalty != .weighted {
+            throw bad("--penalty", "weighted with --budget (the budget prices layers by their size)", penalty.rawValue)
+        }
         if let settle = settleEpochs, settle < 0 || settle >= epochs {
             throw bad("--settle-epochs", "an integer in 0..<\(epochs) (below --epochs)", settle)
         }

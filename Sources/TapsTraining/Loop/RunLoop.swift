@@ -184,6 +184,13 @@ final class RunLoop {
         } else {
             lambdaHistory = [LambdaChange(step: 1, lambda: lambda)]
             emitStart()
+            let biases = config.trainBiases ?? TrainingConfig.defaultTrainBiases(for: config.mode)
+            if config.mode != .finetune {
+                notice(.info, (config.mode == .probe ? "linear probe: the head trains" : "taps: deltas, scores and the head train")
+                    + (biases ? ", and the gated layers' biases (--train-biases on)"
+                              : "; the gated layers' biases stay frozen as in the paper's code (--train-biases on trains them)")
+                    + "; normalisation layers, if any, train")
+            }
             if adapter.usesPenalty && adapter.epochs <= config.warmupEpochs {
                 notice(.info, "warning: --epochs \(adapter.epochs) is not above --warmup-epochs \(config.warmupEpochs): "
                     + "the sparsity penalty never runs and every gate stays as it started (use --epochs above --warmup-epochs)")
@@ -255,6 +262,7 @@ final class RunLoop {
                     ? "best mean validation accuracy over the tasks so far: %.4f (epoch %d)"
                     : "best validation accuracy so far: %.4f (epoch %d)", mean, e))
             }
+            if adapter.usesPenalty && e >= penaltyOnAt && e < settleStart { recordCandidates() }
             if e < adapter.epochs && step < totalSteps { checkpoint(epochDone: true, stepInEpoch: batches, sums: sums) }
             if failure != nil { break }
         }
@@ -262,6 +270,37 @@ final class RunLoop {
         finalActive = members.map { m in m.gatedLayers.filter(\.isActive).map(\.name) }
         return finish()
     }
+
+    // MARK: - Storage budget (docs/method.md "Storage budget")
+
+    /// Share of the backbone's parameters taken by a member's active deltas.
+    private func deltaCost(_ member: RunMember, active: [Bool]? = nil) -> Double {
+        guard let task = member.task else { return 0 }
+        let on = active ?? task.gatedLayers.map(\.isActive)
+        let used = zip(task.gatedLayers, on).reduce(0) { $0 + ($1.1 ? $1.0.weightCount : 0) }
+        return Double(used) / Double(max(ParameterAccounting(task).backboneParameters, 1))
+    }
+
+    /// Every 10 steps of the penalty phase, raises lambda by 1.25x while a member's active deltas cost more than
+    /// the budget (the same step as the dashboard's `]` key, so the lambda history stays readable).
+    /// The budget as a share of the backbone (`--budget`, or `--budget-bytes` over 4 bytes a parameter).
+    private func budgetShare(_ member: RunMember) -> Double? {
+        if let b = config.budget { return b }
+        guard let bytes = config.budgetBytes, let task = member.task else { return nil }
+        return Double(bytes) / 4 / Double(max(ParameterAccounting(task).backboneParameters, 1))
+    }
+
+    private func steerLambdaForBudget() {
+        guard config.budget != nil || config.budgetBytes != nil, adapter.usesPenalty, epoch > config.warmupEpochs, epoch < settleStart,
+              step > 0, step % 10 == 0 else { return }
+        if members.contains(where: { m in budgetShare(m).map { deltaCost(m) > $0 } ?? false }) {
+            control.lambda = max(lambda, 1e-3) * 1.25
+        }
+    }
+
+    /// Sets seen at the end of each penalty epoch with the validation accuracy they had (budget runs choose the
+    /// most accurate one that fits).
+    private var candidateSets: [[(set: String, accuracy: Double)]] = []
 
     // MARK: - Gates: flips and the settle phase
 
@@ -279,13 +318,37 @@ final class RunLoop {
         }
     }
 
+    private func recordCandidates() {
+        if candidateSets.count != members.count { candidateSets = members.map { _ in [] } }
+        for (m, member) in members.enumerated() where !member.gatedLayers.isEmpty {
+            candidateSets[m].append((String(member.gatedLayers.map { $0.isActive ? "1" : "0" }), validation[m]))
+        }
+    }
+
+    /// The set a budget run settles on: the voted set if it fits; otherwise the most accurate set seen at a
+    /// penalty epoch's end that fits; otherwise the voted set with its lowest-scoring layers dropped until it fits.
+    private func fitBudget(_ chosen: String, member m: Int) -> String {
+        let member = members[m]
+        guard let budget = budgetShare(member) else { return chosen }
+        func cost(_ set: String) -> Double { deltaCost(member, active: set.map { $0 == "1" }) }
+        if cost(chosen) <= budget { return chosen }
+        let fitting = (m < candidateSets.count ? candidateSets[m] : []).filter { cost($0.set) <= budget }
+        if let best = fitting.max(by: { $0.accuracy < $1.accuracy }) { return best.set }
+        var on = chosen.map { $0 == "1" }
+        let byScore = member.gatedLayers.indices.sorted { member.gatedLayers[$0].score.value.storage[0] < member.gatedLayers[$1].score.value.storage[0] }
+        for i in byScore where on[i] && deltaCost(member, active: on) > budget { on[i] = false }
+        return String(on.map { $0 ? "1" : "0" })
+    }
+
     /// Starts the settle phase: each member's active set becomes the one held for the most steps of the last
-    /// penalty epoch (ties: the set at its end), scores are moved to their side of tau and frozen.
+    /// penalty epoch (ties: the set at its end; with a budget, the most accurate set that fits), scores are moved
+    /// to their side of tau and frozen.
     private func settleGates() {
         for (m, member) in members.enumerated() where !member.gatedLayers.isEmpty {
             let current = String(member.gatedLayers.map { $0.isActive ? "1" : "0" })
             let total = setVotes[m].values.reduce(0, +)
-            let chosen = setVotes[m].max { a, b in a.value != b.value ? a.value < b.value : b.key == current }?.key ?? current
+            let voted = setVotes[m].max { a, b in a.value != b.value ? a.value < b.value : b.key == current }?.key ?? current
+            let chosen = fitBudget(voted, member: m)
             for (g, on) in zip(member.gatedLayers, chosen) {
                 let s = g.score.value.storage[0]
                 g.score.value.storage[0] = on == "1" ? max(s, g.tau) : min(s, g.tau.nextDown)
@@ -294,7 +357,8 @@ final class RunLoop {
             let names = member.gatedLayers.filter(\.isActive).map(\.name)
             notice(.settled, "gates settled for the last \(config.effectiveSettleEpochs) epoch(s): \(names.count)/\(member.gatedLayers.count) active"
                 + (names.isEmpty ? "" : " (" + names.joined(separator: ", ") + ")")
-                + (total > 0 ? ", the set held for \(setVotes[m][chosen] ?? 0) of the \(total) steps of the last penalty epoch" : "")
+                + (chosen != voted ? String(format: ", the most accurate set within the %.1f%% budget", 100 * (budgetShare(member) ?? 0))
+                   : total > 0 ? ", the set held for \(setVotes[m][chosen] ?? 0) of the \(total) steps of the last penalty epoch" : "")
                 + "; from now on only the kept deltas, norms and head train", views: [member.view])
         }
         freezeGates()
@@ -350,7 +414,8 @@ final class RunLoop {
             bestPerMember: best?.perMember, epochsCompleted: epochsCompleted, trainingSeconds: trainingSeconds,
             elapsed: Date().timeIntervalSince(started), sampler: epochSampler,
             dropout: members.map { dropoutLayers(in: $0.network).map(\.generatorState) },
-            announcedRecalibration: announcedRecalibration.sorted(), setVotes: setVotes, flips: flips, lateFlips: lateFlips)
+            announcedRecalibration: announcedRecalibration.sorted(), setVotes: setVotes, flips: flips, lateFlips: lateFlips,
+            candidates: candidateSets.map { $0.map { CandidateSet(set: $0.set, accuracy: $0.accuracy) } })
         do {
             for v in views { try Checkpoint(state: state, tensors: tensors).write(to: v.directory) }
             lastCheckpoint = Date()
@@ -407,6 +472,7 @@ final class RunLoop {
         if let v = s.setVotes, v.count == members.count { setVotes = v }
         if let f = s.flips, f.count == members.count { flips = f }
         lateFlips = s.lateFlips ?? 0
+        candidateSets = (s.candidates ?? []).map { $0.map { ($0.set, $0.accuracy) } }
         previousActive = members.map { $0.gatedLayers.map(\.isActive) }
         started = Date().addingTimeInterval(-s.elapsed)
         resumedSums = (0..<views.count).map { (s.epochLoss[$0], s.epochCorrect[$0], s.epochSeen[$0]) }
@@ -431,6 +497,7 @@ final class RunLoop {
             if control.isStopRequested { return false }
         }
         writeSnapshots(force: false)
+        steerLambdaForBudget()
         let requested = control.lambda
         if requested != lambda && adapter.usesPenalty {
             notice(.lambda, "lambda \(ProgressFormatter.fmt(lambda)) -> \(ProgressFormatter.fmt(requested)) from step \(step + 1)",

@@ -267,7 +267,8 @@ public final class FullyJointTrainer: @unchecked Sendable {
         self.tasks = data
         var rng = SeededRNG(seed: config.seed)
         let networks = try data.map {
-            try base.taskNetwork(classes: $0.data.classes, mode: .taps, tau: config.tau, initialScore: config.initialScore, rng: &rng)
+            try base.taskNetwork(classes: $0.data.classes, mode: .taps, tau: config.tau, initialScore: config.initialScore,
+                                 trainBiases: config.trainBiases, rng: &rng)
         }
         for n in networks { for g in n.gatedLayers { g.trainsBase = true } }
         for g in networks[0].gatedLayers { g.base.weight.requiresGrad = true }

@@ -79,7 +79,7 @@ public final class Trainer: @unchecked Sendable {
         (trainSet, validationSet) = splitForTraining(data, config: config)
         var rng = SeededRNG(seed: config.seed)
         task = try base.taskNetwork(classes: data.classes, mode: config.mode, tau: config.tau,
-                                    initialScore: config.initialScore, rng: &rng)
+                                    initialScore: config.initialScore, trainBiases: config.trainBiases, rng: &rng)
         sampler = BatchSampler(count: trainSet.count, batchSize: config.batchSize, seed: config.seed)
         runDirectory = URL(fileURLWithPath: config.outputDirectory)
         members = [RunMember(name: config.task, network: task.network, task: task, classes: data.classes,

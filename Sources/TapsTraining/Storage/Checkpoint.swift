@@ -42,6 +42,14 @@ struct CheckpointState: Codable, Equatable {
     var setVotes: [[String: Int]]?
     var flips: [[Int]]?
     var lateFlips: Int?
+    /// Budget runs: the active sets seen at the end of each penalty epoch with their validation accuracy.
+    var candidates: [[CandidateSet]]?
+}
+
+/// An active set (`"1011"`, one character per gated layer) and the validation accuracy it had.
+struct CandidateSet: Codable, Equatable {
+    var set: String
+    var accuracy: Double
 }
 
 /// A checkpoint: ``CheckpointState`` plus tensors — every trainable parameter and buffer of every member
