@@ -46,3 +46,7 @@ static inline int taps_key_down(void) { return KEY_DOWN; }
 static inline int taps_key_page_up(void) { return KEY_PPAGE; }
 static inline int taps_key_page_down(void) { return KEY_NPAGE; }
 static inline int taps_key_code_yes(void) { return KEY_CODE_YES; }
+static inline int taps_key_left(void) { return KEY_LEFT; }
+static inline int taps_key_right(void) { return KEY_RIGHT; }
+static inline int taps_key_enter(void) { return KEY_ENTER; }
+static inline int taps_key_backspace(void) { return KEY_BACKSPACE; }

@@ -1,0 +1,61 @@
+// TapsTUI: the keys that change only what is shown (cursor, panels, smoothing, log axis), as a pure function of the
+// state, so tests can drive them without a terminal.
+
+extension DashboardState {
+    /// Applies a key's action that changes only the view (not training): the layer cursor and its scrolling, the
+    /// layer panel, the event log and its scrolling, smoothing, the log axis, the help. Other actions are ignored.
+    /// `size` is the terminal's (it decides how many heatmap rows fit).
+    public mutating func applyViewAction(_ action: Action, size: Size) {
+        switch action {
+        case .scrollLayers(let delta):
+            if showEventLog {
+                let page = max(1, size.height - 8)
+                let step = delta == Int.max ? -page : delta == Int.min ? page : -delta
+                let total = EventLog.entries(self).count
+                eventLogOffset = max(0, min(eventLogOffset + step, max(0, total - 1)))
+                return
+            }
+            moveLayerCursor(delta, size: size)
+        case .toggleLayerPanel:
+            showLayerPanel = cursorLayer != nil && !showLayerPanel
+            if cursorLayer == nil { message = "no layers yet (waiting for the first step)" }
+        case .toggleEventLog:
+            showEventLog.toggle()
+            eventLogOffset = 0
+        case .cycleSmoothing:
+            let steps = Self.smoothingSteps
+            let i = steps.firstIndex(of: smoothing) ?? 0
+            smoothing = steps[(i + 1) % steps.count]
+            message = smoothing == 0 ? "smoothing off (raw per-step values)"
+                : "smoothing: EMA weight \(Format.number(smoothing)) (bias-corrected)"
+        case .toggleLogY:
+            logY.toggle()
+            message = logY ? "loss chart: log scale (points <= 0 are skipped and counted)" : "loss chart: linear scale"
+        case .toggleHelp: showHelp.toggle()
+        case .closeOverlay:
+            if showHelp { showHelp = false } else if showEventLog { showEventLog = false }
+            else if showLayerPanel { showLayerPanel = false }
+        default: break
+        }
+    }
+
+    /// Moves the layer cursor by `delta` rows (`Int.max` / `Int.min`: a page), scrolling the heatmap so the cursor
+    /// stays visible.
+    mutating func moveLayerCursor(_ delta: Int, size: Size) {
+        let layerCount = metrics.start?.layers.count ?? 0
+        guard layerCount > 0 else { return }
+        let layout = DashboardLayout(size: size, layerCount: layerCount, suite: suite != nil)
+        let inner = max(1, layout.heatmap.height - 2)
+        let rows = GateHeatmap.visibleRows(innerHeight: inner, layerCount: layerCount)
+        let page = max(1, rows - 1)
+        let step: Int = delta == Int.max ? page : (delta == Int.min ? -page : delta)
+        layerCursor = min(max(0, (cursorLayer ?? 0) + step), layerCount - 1)
+        var offset = GateHeatmap.clampedOffset(heatmapOffset, innerHeight: inner, layerCount: layerCount)
+        if delta == Int.max || delta == Int.min {  // a page scrolls the view with the cursor
+            offset = GateHeatmap.clampedOffset(offset + step, innerHeight: inner, layerCount: layerCount)
+        }
+        if layerCursor < offset { offset = layerCursor }
+        if layerCursor >= offset + rows { offset = layerCursor - rows + 1 }
+        heatmapOffset = GateHeatmap.clampedOffset(offset, innerHeight: inner, layerCount: layerCount)
+    }
+}
