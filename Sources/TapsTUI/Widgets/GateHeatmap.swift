@@ -180,17 +180,23 @@ enum GateHeatmap {
         // The step axis under the heat: first and last step of the history, and the markers at their columns.
         let dim = theme.style(.dimFg)
         if let firstStep = steps.first?.step, let lastStep = steps.last?.step {
-            buffer.put("step \(firstStep)", x: heatX, y: axisY, style: dim, maxWidth: heatWidth)
-            let right = "\(lastStep)"
-            if cols.count > right.count + 8 {
-                buffer.put(right, x: heatX + cols.count - right.count, y: axisY, style: dim)
-            }
+            // Markers first; a step label is written only where it does not cover one.
+            var marked = Set<Int>()
             for m in state.chartMarkers {
                 guard let c = column(ofStep: m.step, steps: steps, used: cols.count) else { continue }
                 let glyph: Unicode.Scalar = m.kind == .lambda ? (glyphs.usesBraille ? "▲" : "^")
                                                               : (glyphs.usesBraille ? "△" : "'")
                 buffer.set(heatX + c, axisY, glyph, theme.style(m.kind == .lambda ? .lambda : .dimFg, .bold))
+                marked.insert(c)
             }
+            func label(_ text: String, at c: Int) {
+                guard c >= 0, c + text.count <= cols.count, !(c..<(c + text.count)).contains(where: marked.contains)
+                else { return }
+                buffer.put(text, x: heatX + c, y: axisY, style: dim)
+            }
+            let left = "step \(firstStep)", right = "\(lastStep)"
+            label(left, at: 0)
+            if cols.count > left.count + right.count + 1 { label(right, at: cols.count - right.count) }
         }
         if showCost { buffer.put(TextWidth.rightAligned("cost", toCells: 8), x: heatX + heatWidth + 13, y: axisY, style: dim) }
     }
