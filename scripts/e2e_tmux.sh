@@ -295,7 +295,8 @@ done
 
 # Two runs attached: both named, both heatmaps.
 start_pane two "$BIN --attach $WORK/nan --attach $WORK/constant/metrics.jsonl"
-if poll 30 screen_has "nan" && screen_has "constant" && [ "$(screen | grep -c 'conv_layers.0.*conv_layers.0')" -ge 1 ]; then
+two_runs_shown() { screen_has "━nan" && screen_has "╍constant" && screen_has "┌ nan 3/4 active" && screen_has "┌ constant 3/4 active"; }
+if poll 30 two_runs_shown; then
     pass "two-run attach: both runs named, heatmaps side by side"
 else
     fail "two-run attach"

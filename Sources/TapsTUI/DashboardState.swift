@@ -233,43 +233,51 @@ public enum Format {
     /// `inf`, `-inf`. When not even one digit fits, `#` repeated (`width` cells; a spreadsheet's "too narrow").
     public static func fit(_ v: Double, width: Int) -> String {
         guard width > 0 else { return "" }
-        for candidate in fitCandidates(v) where candidate.count <= width { return candidate }
-        return String(repeating: "#", count: width)
+        var found: String?
+        forEachCandidate(v) { candidate in
+            if candidate.utf8.count <= width { found = candidate; return true }
+            return false
+        }
+        return found ?? String(repeating: "#", count: width)
     }
 
     /// Ways to write `v`, most precise first.
     public static func fitCandidates(_ v: Double) -> [String] {
-        if v.isNaN { return ["NaN", "nan", "!"] }
-        if v.isInfinite { return v > 0 ? ["inf", "+"] : ["-inf", "-"] }
-        if v == 0 { return ["0"] }
         var out: [String] = []
+        forEachCandidate(v) { out.append($0); return false }
+        return out
+    }
+
+    /// Calls `body` with each way to write `v`, most precise first, until it returns true (formatting is the
+    /// expensive part of a frame, so candidates are made only as needed).
+    private static func forEachCandidate(_ v: Double, _ body: (String) -> Bool) {
+        if v.isNaN { for c in ["NaN", "nan", "!"] where body(c) { return }; return }
+        if v.isInfinite { for c in v > 0 ? ["inf", "+"] : ["-inf", "-"] where body(c) { return }; return }
+        if v == 0 { _ = body("0"); return }
         let plain = number(v)
-        if !plain.contains("e") { out.append(plain) }
+        if !plain.contains("e"), body(plain) { return }
         let a = abs(v)
-        func exponent(_ digits: Int) -> String {
+        func fixed(_ x: Double, _ d: Int) -> String { String(format: "%.\(d)f", x) }
+        if a >= 1e3 && a < 1e15 {
+            let units: [(Double, String)] = [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")]
+            if let (scale, suffix) = units.first(where: { a >= $0.0 }) {
+                for d in [3, 2, 1, 0] where body(fixed(v / scale, d) + suffix) { return }
+            }
+        } else if a >= 1 && a < 1e3 {
+            for d in [3, 2, 1, 0] where body(fixed(v, d)) { return }
+        } else if a < 1 {
+            for d in [4, 3, 2, 1] where (pow(10, Double(d)) * a).rounded() >= 1 && body(fixed(v, d)) { return }
+        }
+        for d in [2, 1, 0] {
             // "%.{d}e" gives 7.01e+06; shorten to 7.01e6, 1e-4.
-            let raw = String(format: "%.\(digits)e", v)
-            guard let e = raw.firstIndex(of: "e") else { return raw }
+            let raw = String(format: "%.\(d)e", v)
+            guard let e = raw.firstIndex(of: "e") else { if body(raw) { return }; continue }
             let mantissa = raw[..<e]
             var exp = String(raw[raw.index(after: e)...])
             let negative = exp.hasPrefix("-")
             exp = String(exp.drop { $0 == "+" || $0 == "-" }.drop { $0 == "0" })
-            return mantissa + "e" + (negative ? "-" : "") + (exp.isEmpty ? "0" : exp)
+            if body(mantissa + "e" + (negative ? "-" : "") + (exp.isEmpty ? "0" : exp)) { return }
         }
-        if a >= 1e3 && a < 1e15 {
-            let units: [(Double, String)] = [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")]
-            if let (scale, suffix) = units.first(where: { a >= $0.0 }) {
-                for d in [3, 2, 1, 0] { out.append(String(format: "%.\(d)f", v / scale) + suffix) }
-            }
-        } else if a >= 1 && a < 1e3 {
-            for d in [3, 2, 1, 0] { out.append(String(format: "%.\(d)f", v)) }
-        } else if a < 1 {
-            for d in [4, 3, 2, 1] where (pow(10, Double(d)) * a).rounded() >= 1 {
-                out.append(String(format: "%.\(d)f", v))
-            }
-        }
-        for d in [2, 1, 0] { out.append(exponent(d)) }
-        return out
     }
 
     /// 1234 -> 1.2k, 1234567 -> 1.23M.

@@ -151,6 +151,14 @@ public struct ScreenBuffer: Equatable, Sendable {
     public mutating func put(_ text: String, x: Int, y: Int, style: Style = Style(), maxWidth: Int? = nil) -> Int {
         let limit = min(maxWidth ?? (width - x), width - x)
         var used = 0
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {  // fast path: printable ASCII, one cell each
+            for byte in text.utf8 {
+                if used >= limit { break }
+                set(x + used, y, Unicode.Scalar(byte), style)
+                used += 1
+            }
+            return max(0, used)
+        }
         for character in text {
             let w = TextWidth.cells(character)
             guard w > 0 else { continue }

@@ -22,6 +22,7 @@ public enum TextWidth {
 
     /// Cells a grapheme cluster takes (see the type's rule).
     public static func cells(_ c: Character) -> Int {
+        if c.isASCII { return 1 }  // fast path: ASCII (controls are drawn as one `?`)
         var width = 0
         for s in c.unicodeScalars {
             if s.value == 0xFE0F { return 2 }
@@ -31,7 +32,10 @@ public enum TextWidth {
     }
 
     /// Cells a string takes.
-    public static func cells(_ text: String) -> Int { text.reduce(0) { $0 + cells($1) } }
+    public static func cells(_ text: String) -> Int {
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return text.utf8.count }  // fast path: ASCII
+        return text.reduce(0) { $0 + cells($1) }
+    }
 
     /// `text` cut to at most `width` cells from the left, ending in `ellipsis` when something was cut.
     public static func truncated(_ text: String, toCells width: Int, ellipsis: String = "…") -> String {

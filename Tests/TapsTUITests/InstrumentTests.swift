@@ -417,22 +417,30 @@ enum Odd {
         return DashboardState(metrics: m, lambda: 0.3, initialLambda: 0.3)
     }
 
-    /// Every frame renders in under 5 ms at 200x60 (release build). The best of 20 frames is compared, so that
-    /// other processes on a busy machine do not make the test flaky; the median is printed.
+    /// CPU time of the calling thread, in milliseconds (unaffected by other threads and processes waiting for
+    /// the same cores, unlike wall-clock time; tests run in parallel and the machine may be busy).
+    static func threadMilliseconds() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return Double(t.tv_sec) * 1e3 + Double(t.tv_nsec) / 1e6
+    }
+
+    /// Every frame renders in under 5 ms at 200x60 (release build): the median CPU time of 20 frames of a large
+    /// state (49 layers, 20 000 steps) is compared; best, median and worst are printed.
     @Test func aFrameAt200x60RendersInUnder5Milliseconds() {
         let state = Self.bigState()
         let size = Size(width: 200, height: 60)
         var times: [Double] = []
         for _ in 0..<20 {
-            let t0 = DispatchTime.now().uptimeNanoseconds
+            let t0 = Self.threadMilliseconds()
             let b = render(state, size: size, theme: .builtInDefault, caps: Capabilities())
-            let t1 = DispatchTime.now().uptimeNanoseconds
+            let t1 = Self.threadMilliseconds()
             #expect(b.width == 200)
-            times.append(Double(t1 - t0) / 1e6)
+            times.append(t1 - t0)
         }
         times.sort()
-        print(String(format: "render 200x60, 49 layers, 20000 steps: best %.2f ms, median %.2f ms, worst %.2f ms",
-                     times[0], times[times.count / 2], times[times.count - 1]))
-        #expect(times[0] < 5, "best frame \(times[0]) ms")
+        print(String(format: "render 200x60, 49 layers, 20000 steps, thread CPU time: best %.2f ms, median %.2f ms, "
+                     + "worst %.2f ms", times[0], times[times.count / 2], times[times.count - 1]))
+        #expect(times[times.count / 2] < 5, "median frame \(times[times.count / 2]) ms")
     }
 }

@@ -123,7 +123,7 @@ enum GateHeatmap {
 
         // Columns: name | heat | score, state, cost.
         let widest = layers.map { TextWidth.cells($0.name) }.max() ?? 5
-        let nameWidth = min(max(widest, 5), max(12, inner.width / 4))
+        let nameWidth = min(max(widest, 5), max(14, inner.width / 4))
         let showCost = inner.width >= 60
         let rightWidth = 1 + 6 + 1 + 5 + (showCost ? 8 : 0)
         let heatX = inner.x + nameWidth + 1
@@ -134,6 +134,7 @@ enum GateHeatmap {
         let first = clampedOffset(state.heatmapOffset, innerHeight: inner.height, layerCount: layers.count)
         let lastScores = state.metrics.lastStep?.scores ?? []
         let cursor = state.layerCursor >= 0 ? state.cursorLayer : nil
+        let levelStyles = levelKeys.map { theme.style($0) }, nanStyle = theme.style(.error, .bold)
 
         for row in first..<(first + shown) {
             let layer = layers[row]
@@ -146,9 +147,9 @@ enum GateHeatmap {
             buffer.put(name, x: inner.x, y: y, style: nameStyle, maxWidth: nameWidth)
             for (c, column) in cols.enumerated() where row < column.count {
                 if let lv = level(score: column[row], tau: tau) {
-                    buffer.set(heatX + c, y, glyphs.shades[lv], theme.style(levelKeys[lv]))
+                    buffer.set(heatX + c, y, glyphs.shades[lv], levelStyles[lv])
                 } else {
-                    buffer.set(heatX + c, y, glyphs.nanShade, theme.style(.error, .bold))
+                    buffer.set(heatX + c, y, glyphs.nanShade, nanStyle)
                 }
             }
             var x = heatX + heatWidth + 1
