@@ -295,7 +295,7 @@ done
 
 # Two runs attached: both named, both heatmaps.
 start_pane two "$BIN --attach $WORK/nan --attach $WORK/constant/metrics.jsonl"
-two_runs_shown() { screen_has "━nan" && screen_has "╍constant" && screen_has "┌ nan 3/4 active" && screen_has "┌ constant 3/4 active"; }
+two_runs_shown() { screen_has "━nan" && screen_has "╍constant" && screen_has "┌ nan 1/4 active" && screen_has "┌ constant 1/4 active"; }
 if poll 30 two_runs_shown; then
     pass "two-run attach: both runs named, heatmaps side by side"
 else
@@ -360,6 +360,30 @@ else
 fi
 "${TM[@]}" send-keys -t "$PANE" "q"
 if poll 120 screen_matches "^EXIT=0$"; then pass "efficientnet-lite0 run quits cleanly"; else fail "efficientnet-lite0 run did not quit"; fi
+
+# MARK: - After a run: e writes the dashboard's snapshot, r starts a new run, the old one stays drawn
+RUN6="$WORK/run6"
+start_pane again "$BIN --seed 6 --steps 15 --out $RUN6"
+if poll 120 screen_has "DONE"; then
+    "${TM[@]}" send-keys -t "$PANE" "e"
+    dashboard_snapshot() { ls "$RUN6"/dashboard-step*.csv "$RUN6"/dashboard-step*.txt "$RUN6"/dashboard-step*.svg >/dev/null 2>&1; }
+    if poll 10 dashboard_snapshot && head -1 "$RUN6"/dashboard-step*.csv | grep -q "^step,epoch,phase,loss,task_loss,penalty,lambda_times_penalty,lambda,accuracy" \
+        && grep -q "DONE" "$RUN6"/dashboard-step*.txt && grep -q 'fill="#ffffff"' "$RUN6"/dashboard-step*.svg; then
+        pass "e after the run: scalars CSV, screen text and an opaque SVG in the run folder"
+    else
+        fail "e after the run"
+    fi
+    "${TM[@]}" send-keys -t "$PANE" "r"
+    if poll 60 test -f "$RUN6-2/metrics.jsonl" && poll 60 screen_has "╍run6" && poll 120 screen_has "DONE"; then
+        pass "r: a new run in $(basename "$RUN6")-2 with the earlier run drawn for comparison"
+    else
+        fail "r did not start a new run"
+    fi
+else
+    fail "short run did not finish"
+fi
+"${TM[@]}" send-keys -t "$PANE" "q"
+if poll 60 screen_matches "^EXIT=0$"; then pass "quit after r"; else fail "no exit after r"; fi
 
 # MARK: - Headless: a redirected stdout gets the progress lines, not escape codes
 if "$BIN" --seed 1 --steps 3 --out "$WORK/run4" > "$WORK/headless.out" 2>&1 \

@@ -111,6 +111,20 @@ public final class DashboardApp {
         }
     }
 
+    /// Whether two states draw the same frame, without comparing every step: metrics are compared by their
+    /// version, step count and run folder (the store bumps the version on every event), the rest field by field.
+    static func sameFrame(_ a: DashboardState, _ b: DashboardState) -> Bool {
+        func key(_ m: MetricsSnapshot) -> [Int] { [m.version, m.steps.count, m.notices.count, m.epochs.count] }
+        guard key(a.metrics) == key(b.metrics), a.metrics.start == b.metrics.start, a.metrics.end == b.metrics.end,
+              a.comparisons.map({ key($0.metrics) + [$0.waiting ? 1 : 0] })
+                == b.comparisons.map({ key($0.metrics) + [$0.waiting ? 1 : 0] }),
+              a.comparisons.map(\.name) == b.comparisons.map(\.name) else { return false }
+        var x = a, y = b
+        x.metrics = MetricsSnapshot(); y.metrics = MetricsSnapshot()
+        x.comparisons = []; y.comparisons = []
+        return x == y
+    }
+
     /// A run's short name: its folder's name (or the file's, for a bare JSONL).
     static func runName(_ metricsFile: URL) -> String {
         metricsFile.lastPathComponent == "metrics.jsonl" ? metricsFile.deletingLastPathComponent().lastPathComponent
@@ -164,7 +178,7 @@ public final class DashboardApp {
             let finished = refresh()
             if quitRequested && finished { break }
             let size = terminal.size
-            if let last = lastDrawn, last.0 == state, last.1 == size, last.2 == glyphs { continue }
+            if let last = lastDrawn, last.1 == size, last.2 == glyphs, Self.sameFrame(last.0, state) { continue }
             var caps = terminal.capabilities
             caps.glyphs = glyphs
             let frameBuffer = render(state, size: size, theme: theme, caps: caps)
@@ -241,7 +255,12 @@ public final class DashboardApp {
                                                    extras: follower.extras, waiting: !follower.fileExists))
                 }
             }
-            if comparisons != state.comparisons { state.comparisons = comparisons }
+            if !comparisons.elementsEqual(state.comparisons, by: {
+                $0.name == $1.name && $0.waiting == $1.waiting && $0.metrics.version == $1.metrics.version
+                    && $0.extras == $1.extras
+            }) {
+                state.comparisons = comparisons
+            }
             return true
         }
     }
