@@ -382,8 +382,31 @@ if poll 120 screen_has "DONE"; then
 else
     fail "short run did not finish"
 fi
+"${TM[@]}" send-keys -t "$PANE" "R"
+if poll 10 screen_has "new run options:"; then
+    "${TM[@]}" send-keys -t "$PANE" "--seed 9" Enter
+    seed9() { [ -f "$RUN6-3/config.json" ] && grep -qE '"seed" *: *9' "$RUN6-3/config.json"; }
+    if poll 60 seed9; then pass "R: a prompt for options; --seed 9 reached the new run ($(basename "$RUN6")-3)"; else fail "R options not applied"; fi
+else
+    fail "R: no options prompt"
+fi
+poll 120 screen_has "DONE"
 "${TM[@]}" send-keys -t "$PANE" "q"
-if poll 60 screen_matches "^EXIT=0$"; then pass "quit after r"; else fail "no exit after r"; fi
+if poll 60 screen_matches "^EXIT=0$"; then pass "quit after r and R"; else fail "no exit after r"; fi
+
+# MARK: - taps-tui sweep: one tab per setting
+start_pane sweep "$BIN sweep --lambdas 0,1 --modes taps --steps 5 --seed 7 --out $WORK/sweep"
+if poll 120 screen_has "settings" && poll 10 screen_has "taps-lambda-0" && screen_has "taps-lambda-1"; then
+    pass "sweep: a tab per setting"
+else
+    fail "sweep: no settings tab line"
+fi
+sweep_done() { [ -f "$WORK/sweep/sweep.csv" ]; }
+if poll 180 sweep_done; then pass "sweep: both settings trained, sweep.csv written"; else fail "sweep did not finish"; fi
+"${TM[@]}" send-keys -t "$PANE" "t"
+if poll 10 screen_has "viewing taps-lambda-"; then pass "sweep: t switches the setting shown"; else fail "sweep: t"; fi
+"${TM[@]}" send-keys -t "$PANE" "q"
+if poll 60 screen_matches "^EXIT=0$"; then pass "sweep quits cleanly"; else fail "sweep did not quit"; fi
 
 # MARK: - Headless: a redirected stdout gets the progress lines, not escape codes
 if "$BIN" --seed 1 --steps 3 --out "$WORK/run4" > "$WORK/headless.out" 2>&1 \

@@ -7,12 +7,21 @@ import TapsTraining
 public enum DashboardSource {
     /// A trainer in this process. `newRun`, when given, starts another run with the given lambda once this one has
     /// ended (the `r` key); the earlier runs stay on screen for comparison.
-    case live(LiveRun, newRun: (@Sendable (_ lambda: Double) throws -> LiveRun)?)
+    case live(LiveRun, newRun: (@Sendable (NewRunRequest) throws -> LiveRun)?)
     /// Metrics JSONL files written by other processes (read-only); the first is the main run, the others are
     /// overlaid for comparison. A file that does not exist yet is waited for.
     case attached([MetricsFollower])
     /// Several runs in this process (a suite): one store per view, one control box for the run in training.
     case suite(SuiteSource)
+}
+
+/// What `r` / `R` ask for: a new run with this lambda and these extra options (those of `taps train`, typed at
+/// the `R` prompt; empty for `r`). Options typed override the first run's; `--lambda` overrides `lambda`.
+public struct NewRunRequest: Sendable, Equatable {
+    public var lambda: Double
+    public var arguments: [String]
+
+    public init(lambda: Double, arguments: [String] = []) { self.lambda = lambda; self.arguments = arguments }
 }
 
 /// One trainer in this process as the dashboard sees it: its store, its control box, whether its `run()` has
@@ -40,6 +49,8 @@ public struct SuiteSource: Sendable {
     public var isFinished: @Sendable () -> Bool
     /// Step budget of a view's run, once known.
     public var totalSteps: @Sendable (Int) -> Int?
+    /// What the views are, for the tab line: `tasks` (a suite) or `settings` (a sweep).
+    public var label: String = "tasks"
 
     public init(views: [(name: String, store: MetricsStore)], control: TrainingControl,
                 currentView: @escaping @Sendable () -> Int, isFinished: @escaping @Sendable () -> Bool,
@@ -227,7 +238,8 @@ public final class DashboardApp {
             followExtras()
             let finished = suite.isFinished()
             state.suite = SuiteTabs(names: suite.views.map(\.name), viewing: view, training: finished ? nil : current,
-                                    done: suite.views.map { $0.store.snapshot().end != nil }, following: chosenView == nil)
+                                    done: suite.views.map { $0.store.snapshot().end != nil }, following: chosenView == nil,
+                                    label: suite.label)
             // The lambda, pause state and step budget belong to the run in training; show them on its view only.
             state.lambda = view == current && !finished ? suite.control.lambda : nil
             state.paused = suite.control.isPaused
@@ -287,6 +299,10 @@ public final class DashboardApp {
             handlePrompt(key)
             return
         }
+        if state.optionsPrompt != nil {
+            handleOptionsPrompt(key)
+            return
+        }
         guard let binding = Keymap.binding(for: key) else { return }
         // Overlays take the scrolling keys while open.
         if state.showEventLog, case .scrollLayers = binding.action {
@@ -301,7 +317,10 @@ public final class DashboardApp {
         }
         switch binding.action {
         case .newRun:
-            startNewRun()
+            startNewRun(arguments: [])
+            return
+        case .newRunWithOptions:
+            if canStartNewRun() { state.optionsPrompt = ""; state.message = nil }
             return
         case .exportSnapshot:
             exportSnapshot(control: control)
@@ -366,6 +385,29 @@ public final class DashboardApp {
             state.lambdaPrompt = typed + String(c)
         case .control("c"):
             state.lambdaPrompt = nil
+            requestQuit()
+        default:
+            break
+        }
+    }
+
+    /// Keys while the new-run options prompt is open: printable ASCII, Backspace, Enter (starts), Esc.
+    private func handleOptionsPrompt(_ key: Key) {
+        guard var typed = state.optionsPrompt else { return }
+        switch key {
+        case .escape:
+            state.optionsPrompt = nil
+            state.message = "no new run"
+        case .backspace:
+            if !typed.isEmpty { typed.removeLast() }
+            state.optionsPrompt = typed
+        case .enter:
+            state.optionsPrompt = nil
+            startNewRun(arguments: typed.split(separator: " ").map(String.init))
+        case .character(let c) where typed.count < 200 && c.isASCII && !c.isNewline:
+            state.optionsPrompt = typed + String(c)
+        case .control("c"):
+            state.optionsPrompt = nil
             requestQuit()
         default:
             break
@@ -465,20 +507,26 @@ public final class DashboardApp {
         }
     }
 
-    /// `r`: once the run has ended, a new run with the current lambda; the ended run stays on screen, drawn faintly.
-    private func startNewRun() {
-        guard case .live(_, let newRun) = source, let newRun, let run = live else {
-            state.message = isSuite || state.readOnly ? "r starts a new run only for a single live run"
-                : "r is not available here"
-            return
+    /// Whether `r`/`R` may start a new run now (else says why on the event line).
+    private func canStartNewRun() -> Bool {
+        guard case .live(_, let newRun) = source, newRun != nil, let run = live else {
+            state.message = "r / R start a new run only for a single live run"
+            return false
         }
         guard run.isFinished(), !quitRequested else {
-            state.message = "r starts a new run once this one has ended (q stops it)"
-            return
+            state.message = "r / R start a new run once this one has ended (q stops it)"
+            return false
         }
+        return true
+    }
+
+    /// `r` / `R`: once the run has ended, a new run with the current lambda (and the options typed at the `R`
+    /// prompt); the ended run stays on screen, drawn faintly.
+    private func startNewRun(arguments: [String]) {
+        guard canStartNewRun(), case .live(_, let newRun?) = source, let run = live else { return }
         let lambda = run.control.lambda
         do {
-            let next = try newRun(lambda)
+            let next = try newRun(NewRunRequest(lambda: lambda, arguments: arguments))
             let name = state.runName ?? state.metrics.start.map { URL(fileURLWithPath: $0.runDirectory).lastPathComponent }
                 ?? "run 1"
             state.comparisons.insert(ComparedRun(name: name, metrics: state.metrics, extras: state.extras), at: 0)
@@ -490,7 +538,9 @@ public final class DashboardApp {
             extrasFollower = nil
             messageNoticeCount = 0
             state.initialLambda = next.control.initialLambda
-            state.message = "new run with lambda \(Format.number(lambda)); the earlier run is drawn faintly"
+            state.message = "new run with lambda \(Format.number(next.control.initialLambda))"
+                + (arguments.isEmpty ? "" : " and \(arguments.joined(separator: " "))")
+                + "; the earlier run is drawn faintly"
         } catch {
             state.message = "cannot start a new run: \(error)"
         }

@@ -14,9 +14,12 @@ public struct SuiteTabs: Sendable, Equatable {
     public var done: [Bool]
     /// Whether the view follows the task in training (until `t` is pressed; pressing `t` back onto it follows again).
     public var following: Bool
+    /// What the views are: `tasks` (a suite) or `settings` (a sweep).
+    public var label: String
 
-    public init(names: [String], viewing: Int, training: Int?, done: [Bool], following: Bool) {
+    public init(names: [String], viewing: Int, training: Int?, done: [Bool], following: Bool, label: String = "tasks") {
         self.names = names; self.viewing = viewing; self.training = training; self.done = done; self.following = following
+        self.label = label
     }
 }
 
@@ -73,6 +76,8 @@ public struct DashboardState: Sendable, Equatable {
     public var logY: Bool = false
     /// The text typed so far at the exact-lambda prompt (`=`); nil when no prompt is open.
     public var lambdaPrompt: String?
+    /// The options typed so far at the new-run prompt (`R`); nil when no prompt is open.
+    public var optionsPrompt: String?
     /// The largest lambda the keys and the prompt accept.
     public var lambdaCeiling: Double = DashboardState.defaultLambdaCeiling
     /// Fields of the stream the typed events do not carry (progress, per-layer gradients, penalty weights).

@@ -57,6 +57,8 @@ public enum Action: Hashable, Sendable {
     case toggleLayerPanel
     /// After a run has ended: start a new run with the current lambda.
     case newRun
+    /// After a run has ended: a prompt for the new run's options (those of `taps train`).
+    case newRunWithOptions
     case quit
 }
 
@@ -102,6 +104,9 @@ public enum Keymap {
                    "export a snapshot (JSON, CSV, SVG; after the run / attached: scalars, screen, SVG)",
                    hint: "e export"),
         KeyBinding([.character("r")], .newRun, "after a run ends: a new run with the current lambda (OUT-2, ...)",
+                   steersTraining: true),
+        KeyBinding([.character("R")], .newRunWithOptions,
+                   "after a run ends: a new run with options typed at a prompt (--seed 2 ...)",
                    steersTraining: true),
         KeyBinding([.character("s")], .cycleSmoothing, "smoothing of per-step curves: off, 0.6, 0.9, 0.99",
                    hint: "s smooth"),

@@ -33,7 +33,8 @@ extension DashboardState {
             message = logY ? "loss chart: log scale (points <= 0 are skipped and counted)" : "loss chart: linear scale"
         case .toggleHelp: showHelp.toggle()
         case .closeOverlay:
-            if showHelp { showHelp = false } else if showEventLog { showEventLog = false }
+            if optionsPrompt != nil { optionsPrompt = nil }
+            else if showHelp { showHelp = false } else if showEventLog { showEventLog = false }
             else if showLayerPanel { showLayerPanel = false }
         default: break
         }

@@ -94,10 +94,31 @@ extension TapsTUICommand {
             let folders = RunFolders(base: config.outputDirectory)
             let runs = RunsBox(first)
             let baseConfig = config
-            let newRun: @Sendable (Double) throws -> LiveRun = { lambda in
+            let commandLine = Array(CommandLine.arguments.dropFirst())
+            let newRun: @Sendable (NewRunRequest) throws -> LiveRun = { request in
                 var next = baseConfig
-                next.lambda = lambda
+                next.lambda = request.lambda
                 next.outputDirectory = folders.fresh()
+                if !request.arguments.isEmpty {
+                    // The first run's command line with the typed options after it (the later value wins).
+                    let typed = request.arguments
+                    let parsed = try TapsTUICommand.parseAsRoot(commandLine + typed)
+                    guard let command = parsed as? TapsTUICommand else {
+                        throw ValidationError("not options of a run: \(typed.joined(separator: " "))")
+                    }
+                    var config = try command.training.config()
+                    if !typed.contains(where: { $0 == "--lambda" || $0.hasPrefix("--lambda=") }) {
+                        config.lambda = request.lambda
+                    }
+                    if !typed.contains(where: { $0 == "--out" || $0.hasPrefix("--out=") }) {
+                        config.outputDirectory = next.outputDirectory
+                    }
+                    if !typed.contains(where: { $0.hasPrefix("--epochs") || $0.hasPrefix("--steps") })
+                        && !commandLine.contains(where: { $0.hasPrefix("--epochs") || $0.hasPrefix("--steps") }) {
+                        config.epochs = max(config.epochs, dashboardDefaultEpochs)
+                    }
+                    next = config
+                }
                 let run = try PreparedRun(config: next)
                 runs.append(run)
                 run.start()

@@ -1,5 +1,5 @@
 // taps-tui: the live dashboard's command line. Parses the options of `taps train` and dispatches by mode: a live run
-// (Live.swift), attaching to runs started elsewhere (Attach.swift), or a suite (Suite.swift). Without a usable
+// (Live.swift), attaching to runs started elsewhere (Attach.swift), a suite (Suite.swift) or a sweep (Sweep.swift). Without a usable
 // terminal every mode prints the progress lines of `taps train` instead.
 import ArgumentParser
 import Foundation
@@ -16,7 +16,13 @@ struct TapsTUICommand: ParsableCommand {
             + "\n\nWithout a terminal (stdout redirected, TERM=dumb or unknown) or with --headless it prints the"
             + " progress lines of `taps train` instead.")
 
+    @Argument(help: ArgumentHelp("`sweep`: run a lambda sweep (as `taps sweep`) with one tab per setting.",
+                                 valueName: "sweep"))
+    var command: String?
+
     @OptionGroup var training: TrainingOptions
+
+    @OptionGroup var sweep: SweepDashboardOptions
 
     @OptionGroup var suite: SuiteOptions
 
@@ -49,6 +55,9 @@ struct TapsTUICommand: ParsableCommand {
             throw ValidationError("--color: expected auto, always or never, got '\(color)'")
         }
         guard fps >= 1, fps <= 30 else { throw ValidationError("--fps: expected 1...30, got \(fps)") }
+        if let command, command != "sweep" {
+            throw ValidationError("unknown command '\(command)': the only command is `sweep` (options go after it)")
+        }
     }
 
     func run() throws {
@@ -57,6 +66,7 @@ struct TapsTUICommand: ParsableCommand {
                                        colorMode: ColorMode(rawValue: color) ?? .auto, forceASCII: ascii,
                                        framesPerSecond: fps, crashTest: crashTest)
         if !attach.isEmpty { return try runAttached(attach.map { URL(fileURLWithPath: $0) }, options: options) }
+        if command == "sweep" { return try runSweep(options: options) }
         if suite.tasks != nil { return try runSuite(options: options) }
         if let w = resolution.warning, !headless { FileHandle.standardError.write(Data("taps-tui: \(w)\n".utf8)) }
         try runLive(options: options)

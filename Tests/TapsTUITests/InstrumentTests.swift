@@ -219,6 +219,9 @@ enum Odd {
         }
         let step = LineChart.smoothed([(1, 0), (2, 1), (3, 1)], weight: 0.9)
         #expect(step[0].y == 0 && step[2].y > step[1].y && step[2].y < 1, "bias-corrected EMA of a step")
+        // m3 = 0.9 (0.9 (0.1 2) + 0.1 2) + 0.1 4 = 0.742, divided by 1 - 0.9^3 = 0.271.
+        let corrected = LineChart.smoothed([(1, 2), (2, 2), (3, 4)], weight: 0.9)
+        #expect(abs(corrected[2].y - 0.742 / 0.271) < 1e-12, "bias correction: \(corrected[2].y)")
     }
 
     @Test func sKeyCyclesTheSmoothing() {

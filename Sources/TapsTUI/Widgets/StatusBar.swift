@@ -101,6 +101,14 @@ enum StatusBar {
     /// frame rate on the right when there is room. `? help` and `q quit` are always shown.
     static func drawHints(_ buffer: inout ScreenBuffer, y: Int, width: Int, state: DashboardState, theme: Theme,
                           glyphs: Glyphs) {
+        if let typed = state.optionsPrompt {
+            let x = 1 + buffer.put("new run options: ", x: 1, y: y, style: theme.style(.highlight, .bold))
+            let used = buffer.put(typed + "_", x: x, y: y, style: theme.style(.highlight, [.bold, .underline]),
+                                  maxWidth: max(0, width - x - 1))
+            buffer.put("  (as for taps train; Enter starts, Esc cancels)", x: x + used, y: y,
+                       style: theme.style(.dimFg), maxWidth: max(0, width - x - used - 1))
+            return
+        }
         if let typed = state.lambdaPrompt {
             // The exact-lambda prompt replaces the hints while it is open.
             let x = 1 + buffer.put("\(glyphs.lambda) = ", x: 1, y: y, style: theme.style(.lambda, .bold))
@@ -142,7 +150,7 @@ enum SuiteTabsLine {
     /// The suite's tasks: the one shown in reverse video, the one in training in the running colour (with a mark),
     /// finished ones in the done colour, pending ones dim; then how `t` works.
     static func draw(_ buffer: inout ScreenBuffer, y: Int, width: Int, tabs: SuiteTabs, theme: Theme, glyphs: Glyphs) {
-        var spans = [Span(text: "tasks", style: theme.style(.dimFg))]
+        var spans = [Span(text: tabs.label, style: theme.style(.dimFg))]
         for (i, name) in tabs.names.enumerated() {
             var key: ThemeKey = .dimFg
             var text = name
@@ -152,7 +160,8 @@ enum SuiteTabsLine {
             if tabs.viewing == i { attrs.insert(.reverse) }
             spans.append(Span(text: " \(text) ", style: theme.style(key, attrs)))
         }
-        let note = tabs.following ? "t: next task (follows training)" : "t: next task (pinned)"
+        let noun = tabs.label == "tasks" ? "task" : "setting"
+        let note = tabs.following ? "t: next \(noun) (follows training)" : "t: next \(noun) (pinned)"
         spans.append(Span(text: note, style: theme.style(.dimFg)))
         Box.writeSpans(&buffer, spans, x: 1, y: y, maxX: width - 1)
     }
