@@ -384,7 +384,8 @@ else
 fi
 "${TM[@]}" send-keys -t "$PANE" "R"
 if poll 10 screen_has "new run options:"; then
-    "${TM[@]}" send-keys -t "$PANE" "--seed 9" Enter
+    "${TM[@]}" send-keys -t "$PANE" -l -- "--seed 9"   # -l: literal (tmux would read "--seed" as its own flag)
+    "${TM[@]}" send-keys -t "$PANE" Enter
     seed9() { [ -f "$RUN6-3/config.json" ] && grep -qE '"seed" *: *9' "$RUN6-3/config.json"; }
     if poll 60 seed9; then pass "R: a prompt for options; --seed 9 reached the new run ($(basename "$RUN6")-3)"; else fail "R options not applied"; fi
 else

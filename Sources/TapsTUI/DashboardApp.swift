@@ -286,6 +286,10 @@ public final class DashboardApp {
         guard let follower = extrasFollower else { return }
         _ = try? follower.poll()
         if follower.extras != state.extras { state.extras = follower.extras }
+        // The trainer's own ceiling when its start event states one (TrainingControl.maximumLambda).
+        let ceiling = state.extras.lambdaCeiling.flatMap { $0.isFinite && $0 > 0 ? $0 : nil }
+            ?? DashboardState.defaultLambdaCeiling
+        if ceiling != state.lambdaCeiling { state.lambdaCeiling = ceiling }
     }
 
     // MARK: - Keys
