@@ -79,12 +79,13 @@ public enum DashboardSnapshot {
         for (p, panel) in panels.enumerated() {
             let y0 = top + Double(p) * (panelHeight + gap)
             let ys = panel.2.flatMap { $0.2.map(\.1) }.filter(\.isFinite)
-            let lo = min(0, ys.min() ?? 0), hi = max(lo + 1e-9, ys.max() ?? 1)
+            let lo = min(0, ys.min() ?? 0)
+            let hi = max(lo + 1e-9, p == 1 ? max(100, ys.max() ?? 100) : (ys.max() ?? 1))  // accuracy: 0...100%
             func y(_ v: Double) -> Double { y0 + panelHeight - (v - lo) / (hi - lo) * panelHeight }
             out += "<rect x=\"\(left)\" y=\"\(y0)\" width=\"\(plotWidth)\" height=\"\(panelHeight)\" fill=\"none\" stroke=\"#444\"/>\n"
-            for t in 0...4 {
-                let v = lo + (hi - lo) * Double(t) / 4
+            for v in [lo] + LineChart.niceTicks(lo...hi, maxCount: 5) {
                 out += "<text x=\"\(left - 6)\" y=\"\(y(v) + 4)\" text-anchor=\"end\">\(Format.fit(v, width: 7))</text>\n"
+                out += "<line x1=\"\(left - 3)\" y1=\"\(y(v))\" x2=\"\(left)\" y2=\"\(y(v))\" stroke=\"#444\"/>\n"
             }
             for tick in [1.0] + LineChart.niceTicks(1...lastStep, maxCount: 8) + [lastStep] {
                 out += "<text x=\"\(x(tick))\" y=\"\(y0 + panelHeight + 16)\" text-anchor=\"middle\">\(Int(tick))</text>\n"
