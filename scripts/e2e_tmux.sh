@@ -266,6 +266,14 @@ for setting in 1 2 3 4; do
     [ "$(loss_rows_with_dots)" = "1" ] || ok=0
 done
 if [ $ok = 1 ]; then pass "s: a constant loss stays on one chart row at every smoothing (off, 0.6, 0.9, 0.99)"; else fail "smoothing moved a constant series"; fi
+# A double click (SGR mouse reports, as xterm and tmux send them) on a heatmap row opens that layer's panel.
+ROW=$(screen | grep -n "conv_layers.6" | head -1 | cut -d: -f1)
+for _ in 1 2; do
+    "${TM[@]}" send-keys -t "$PANE" -l $'\e[<0;6;'"$ROW"'M'
+    "${TM[@]}" send-keys -t "$PANE" -l $'\e[<0;6;'"$ROW"'m'
+    sleep 0.05
+done
+if [ -n "$ROW" ] && poll 10 screen_has "layer 3/4 conv_layers.6"; then pass "mouse: a double click on a heatmap row opens its layer panel"; else fail "mouse click on the heatmap"; fi
 "${TM[@]}" send-keys -t "$PANE" "q"; poll 30 screen_matches "^EXIT=0$"
 
 # Wide names (CJK, emoji) at 50 and 80 columns: truncated with an ellipsis, every row exactly the pane's width.

@@ -80,6 +80,7 @@ public final class CursesTerminal {
         _ = curs_set(0)
         _ = set_escdelay(25)
         _ = leaveok(taps_stdscr(), true)
+        taps_enable_mouse()
 
         var depth = ColorDepth.none
         if Self.colorAllowed(colorMode, environment: environment) && has_colors() {
@@ -166,6 +167,11 @@ public final class CursesTerminal {
         let code = Int32(bitPattern: UInt32(ch))
         if rc == taps_key_code_yes() {
             if code == taps_key_resize() { return .resize }
+            if code == taps_key_mouse() {
+                var x: Int32 = 0, y: Int32 = 0, kind: Int32 = 0
+                guard taps_get_mouse(&x, &y, &kind) == 1, kind > 0 else { return nil }
+                return .mouse(x: Int(x), y: Int(y), double: kind == 2)
+            }
             for n in 1...12 where code == taps_key_f(Int32(n)) { return .function(n) }
             switch code {
             case taps_key_up(): return .up

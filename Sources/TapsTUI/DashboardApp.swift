@@ -307,6 +307,10 @@ public final class DashboardApp {
             handleOptionsPrompt(key)
             return
         }
+        if case let .mouse(x, y, double) = key {
+            state.click(x: x, y: y, double: double, size: terminal.size)
+            return
+        }
         guard let binding = Keymap.binding(for: key) else { return }
         // Overlays take the scrolling keys while open.
         if state.showEventLog, case .scrollLayers = binding.action {

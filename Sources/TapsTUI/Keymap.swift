@@ -9,6 +9,8 @@ public enum Key: Hashable, Sendable {
     case resize
     case up, down, left, right, pageUp, pageDown
     case enter, backspace
+    /// A left click (or, `double`, a double click) on cell (x, y).
+    case mouse(x: Int, y: Int, double: Bool)
 
     /// How the key is written in the help overlay.
     public var label: String {
@@ -25,6 +27,7 @@ public enum Key: Hashable, Sendable {
         case .right: "→"
         case .enter: "Enter"
         case .backspace: "Backspace"
+        case .mouse: "click"
         case .pageUp: "PgUp"
         case .pageDown: "PgDn"
         }

@@ -59,4 +59,34 @@ extension DashboardState {
         if layerCursor >= offset + rows { offset = layerCursor - rows + 1 }
         heatmapOffset = GateHeatmap.clampedOffset(offset, innerHeight: inner, layerCount: layerCount)
     }
+
+    /// The gated layer whose heatmap row (of this run's panel) is at terminal cell (x, y), if any.
+    public func layer(atX x: Int, y: Int, size: Size) -> Int? {
+        let layerCount = metrics.start?.layers.count ?? 0
+        guard layerCount > 0 else { return nil }
+        let layout = DashboardLayout(size: size, layerCount: layerCount, suite: suite != nil)
+        var panel = layout.heatmap
+        if !comparisons.isEmpty, panel.width / (1 + comparisons.count) >= 30 {
+            panel.width /= 1 + comparisons.count
+        }
+        let inner = panel.inset(1)
+        guard x >= inner.x, x < inner.maxX, y >= inner.y, y < inner.maxY else { return nil }
+        let rows = GateHeatmap.visibleRows(innerHeight: inner.height, layerCount: layerCount)
+        let first = GateHeatmap.clampedOffset(heatmapOffset, innerHeight: inner.height, layerCount: layerCount)
+        let row = y - inner.y
+        return row < rows && first + row < layerCount ? first + row : nil
+    }
+
+    /// A click: on a heatmap row it moves the layer cursor there; a double click (or a click on the row already
+    /// under the cursor) opens or closes its layer panel. Clicks elsewhere are ignored.
+    public mutating func click(x: Int, y: Int, double: Bool, size: Size) {
+        guard !showHelp, !showEventLog, lambdaPrompt == nil, optionsPrompt == nil else { return }
+        guard let layer = layer(atX: x, y: y, size: size) else {
+            if showLayerPanel { showLayerPanel = false }  // a click outside closes the panel
+            return
+        }
+        if double || (layer == cursorLayer && !showLayerPanel) { showLayerPanel = true }
+        else if layer == cursorLayer && showLayerPanel { showLayerPanel = false }
+        layerCursor = layer
+    }
 }

@@ -447,3 +447,29 @@ enum Odd {
         #expect(times[times.count / 2] < 5, "median frame \(times[times.count / 2]) ms")
     }
 }
+
+@Suite struct MouseAndWarmupTests {
+    @Test func clickingAHeatmapRowSelectsTheLayerAndADoubleClickOpensItsPanel() {
+        var s = Fixture.state()
+        let size = Size(width: 80, height: 24)
+        let lines = render(s, size: size, theme: .builtInMono, caps: Capabilities()).lines
+        guard let y = lines.firstIndex(where: { $0.contains("conv_layers.6") }) else {
+            Issue.record("no conv_layers.6 row"); return
+        }
+        #expect(s.layer(atX: 5, y: y, size: size) == 2)
+        #expect(s.layer(atX: 5, y: 0, size: size) == nil, "the status line is not a layer")
+        s.click(x: 5, y: y, double: false, size: size)
+        #expect(s.cursorLayer == 2 && !s.showLayerPanel)
+        s.click(x: 5, y: y, double: true, size: size)
+        #expect(s.showLayerPanel)
+        s.click(x: 5, y: 0, double: false, size: size)
+        #expect(!s.showLayerPanel, "a click elsewhere closes the panel")
+    }
+
+    @Test func warmupIsVisibleAt80Columns() {
+        let m = Fixture.metrics(steps: 50)  // step 50 of 100 warm-up steps
+        let state = DashboardState(metrics: m, lambda: 0.3, initialLambda: 0.3)
+        let line = render(state, size: Size(width: 80, height: 24), theme: .builtInMono, caps: Capabilities()).lines[0]
+        #expect(line.contains("warm-up 1/1"), "\(line)")
+    }
+}
