@@ -51,6 +51,8 @@ public struct SuiteSource: Sendable {
     public var totalSteps: @Sendable (Int) -> Int?
     /// What the views are, for the tab line: `tasks` (a suite) or `settings` (a sweep).
     public var label: String = "tasks"
+    /// Whether the lambda keys steer the run in training (off for a sweep, whose lambdas are its settings).
+    public var lambdaKeys: Bool = true
 
     public init(views: [(name: String, store: MetricsStore)], control: TrainingControl,
                 currentView: @escaping @Sendable () -> Int, isFinished: @escaping @Sendable () -> Bool,
@@ -344,6 +346,14 @@ public final class DashboardApp {
                 guard !suite.isFinished(), !quitRequested else {
                     state.message = "the suite is over; q quits"
                     return
+                }
+                switch binding.action {
+                case .lambdaMultiply, .lambdaDivide, .lambdaReset, .lambdaPrompt:
+                    guard suite.lambdaKeys else {
+                        state.message = "a sweep's lambdas are its settings (--lambdas); lambda keys are off"
+                        return
+                    }
+                default: break
                 }
             } else {
                 guard state.metrics.end == nil, !quitRequested else {

@@ -93,6 +93,7 @@ extension TapsTUICommand {
                                      control: runner.control, currentView: { box.current },
                                      isFinished: { box.finished }, totalSteps: { _ in nil })
             source.label = "settings"
+            source.lambdaKeys = false
             let app = DashboardApp(source: .suite(source), options: options)
             switch app.run(onReady: start) {
             case let .quit(framesPerSecond, stopSignal):

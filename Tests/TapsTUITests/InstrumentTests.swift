@@ -340,6 +340,21 @@ enum Odd {
         #expect(buffer.lines.last?.contains("λ = 0.05_  (0 ... 10000; Enter sets, Esc cancels)") == true,
                 "\(buffer.lines.last ?? "")")
         try assertSnapshot(buffer, named: "lambda-prompt-80x24")
+        try assertSnapshot(render(s, size: Size(width: 200, height: 60), theme: .builtInDefault, caps: Capabilities()),
+                           named: "lambda-prompt-200x60")
+        s.lambdaPrompt = nil
+        s.optionsPrompt = "--seed 2 --epochs 10"
+        let options = render(s, size: Size(width: 80, height: 24), theme: .builtInDefault, caps: Capabilities())
+        #expect(options.lines.last?.contains("new run options: --seed 2 --epochs 10_") == true)
+        try assertSnapshot(options, named: "options-prompt-80x24")
+    }
+
+    @Test func markersAndTicksSnapshots() throws {
+        let state = Fixture.state(paused: false)
+        try assertSnapshot(render(state, size: Size(width: 200, height: 60), theme: .builtInDefault,
+                                  caps: Capabilities()), named: "markers-200x60")
+        try assertSnapshot(render(state, size: Size(width: 80, height: 24), theme: .builtInDefault,
+                                  caps: Capabilities()), named: "markers-80x24")
     }
 }
 
