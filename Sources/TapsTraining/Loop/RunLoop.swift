@@ -524,7 +524,8 @@ final class RunLoop {
                 stepsPerEpoch: adapter.stepsPerEpoch, batchSize: view.imagesPerStep, seed: config.seed, layers: layers,
                 backboneParameters: view.backboneParameters, runDirectory: view.directory.path,
                 time: started.timeIntervalSince1970, penaltyKind: layers.isEmpty ? nil : config.penalty,
-                penaltyWeights: layers.isEmpty ? nil : weights, lambdaCeiling: TrainingControl.maximumLambda)))
+                penaltyWeights: layers.isEmpty ? nil : weights, lambdaCeiling: TrainingControl.maximumLambda,
+                headParameters: first.task.map { $0.headParameters.reduce(0) { $0 + $1.count } })))
         }
     }
 
