@@ -114,15 +114,26 @@ public struct BaseModel: @unchecked Sendable {
     /// Brings a task's images to the base's input shape `inputShape`: unchanged when they match; for the
     /// image networks, resized bilinearly and grey replicated to RGB (e.g. the 28x28 pack at 64x64x3).
     /// - Throws: `ConfigError.invalid` when the images cannot be adapted to this base (DigitCNN needs 1x28x28).
+    /// Grey images become RGB for RGB bases and RGB images grey (BT.601 luma) for grey bases, each with a note in
+    /// ``TaskData/notes``.
     public func prepare(_ data: TaskData) throws -> TaskData {
         let shape = data.train.imageShape
         if shape == inputShape { return data }
-        // Image networks take any grey or RGB task: resize bilinearly, replicate grey to RGB.
-        guard architecture != "digitcnn", inputShape[0] == 3, shape[0] == 1 || shape[0] == 3 else {
-            throw ConfigError.invalid(option: "--task", expected: "images of shape \(inputShape) for base \(name)",
+        guard shape[0] == 1 || shape[0] == 3, inputShape[0] == 1 || inputShape[0] == 3 else {
+            throw ConfigError.invalid(option: "--task", expected: "grey or RGB images for base \(name) (input \(inputShape))",
                                       got: "\(data.name) with images \(shape)")
         }
-        return data.resized(height: inputShape[1], width: inputShape[2], channels: 3)
+        var out = data
+        if shape[0] != inputShape[0] {
+            out.train = out.train.converted(channels: inputShape[0]); out.test = out.test.converted(channels: inputShape[0])
+            out.notes.append(inputShape[0] == 1 ? "RGB images converted to grey (BT.601 luma) for the grey base \(name)"
+                                                : "grey images replicated to RGB for base \(name)")
+        }
+        if shape[1] != inputShape[1] || shape[2] != inputShape[2] {
+            out = out.resized(height: inputShape[1], width: inputShape[2], channels: inputShape[0])
+            out.notes.append("images resized from \(shape[1])x\(shape[2]) to \(inputShape[1])x\(inputShape[2]) for base \(name)")
+        }
+        return out
     }
 
     /// Builds a fresh network with the base's weights and a new, randomly initialised head of `classes`.

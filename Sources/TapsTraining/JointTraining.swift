@@ -15,10 +15,10 @@ struct JointTaskData {
 
     static func load(_ names: [String], config: TrainingConfig, base: BaseModel) throws -> [JointTaskData] {
         try names.map { name in
-            let data = try base.prepare(try loadTask(name, dataDirectory: config.dataDirectory))
+            let data = try loadTask(name, config: config, base: base)
             var split = trainValidationSplit(data.train, validationFraction: config.validationFraction, seed: config.seed)
             if let limit = config.trainLimit, limit < split.train.count {
-                split.train = split.train.subset(Array(0..<max(1, limit)))
+                split.train = applyTrainLimit(split.train, limit: limit, seed: config.seed)
             }
             return JointTaskData(name: name, data: data, train: split.train, validation: split.validation)
         }

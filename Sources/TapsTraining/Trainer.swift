@@ -44,10 +44,10 @@ public final class Trainer: @unchecked Sendable {
         self.control = control
         if let t = config.threads { BLASThreads.set(t) }
         base = try BaseModel.load(for: config)
-        data = try base.prepare(try loadTask(config.task, dataDirectory: config.dataDirectory))
+        data = try loadTask(config: config, base: base)
         var split = trainValidationSplit(data.train, validationFraction: config.validationFraction, seed: config.seed)
         if let limit = config.trainLimit, limit < split.train.count {
-            split.train = split.train.subset(Array(0..<max(1, limit)))
+            split.train = applyTrainLimit(split.train, limit: limit, seed: config.seed)
         }
         trainSet = split.train
         validationSet = split.validation
@@ -91,6 +91,7 @@ public final class Trainer: @unchecked Sendable {
             batchSize: config.batchSize, seed: config.seed, layers: layerInfos,
             backboneParameters: ParameterAccounting(task).backboneParameters,
             runDirectory: runDirectory.path, time: started.timeIntervalSince1970)))
+        for note in data.notes { store.append(.notice(NoticeEvent(kind: "info", step: 0, message: note))) }
 
         var status = "done"
         var failure: String?
@@ -133,7 +134,7 @@ public final class Trainer: @unchecked Sendable {
                 }
 
                 let t0 = Date()
-                let (images, labels) = trainSet.batch(indices, normalization: base.normalization)
+                let (images, labels) = trainSet.batch(indices, normalization: base.normalization, augmentation: config.augmentation(for: base), epoch: e, seed: config.seed)
                 task.zeroGrad()
                 let logits = task.forward(images, mode: .training)
                 let ce = softmaxCrossEntropy(logits: logits, labels: labels)

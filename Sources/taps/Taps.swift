@@ -14,7 +14,7 @@ struct Taps: ParsableCommand {
         commandName: "taps",
         abstract: "Task Adaptive Parameter Sharing: adapt one pretrained network to many tasks (headless).",
         discussion: "The live dashboard is taps-tui; it takes the same training options as `taps train`.",
-        subcommands: [Train.self, Eval.self, Predict.self, Tasks.self, Inspect.self, Bench.self, Suite.self, Sweep.self, Compare.self])
+        subcommands: [Train.self, Eval.self, Predict.self, Tasks.self, Inspect.self, Bench.self, Suite.self, Sweep.self, Compare.self, DataCommand.self])
 }
 
 /// Prints to standard error (errors and warnings never mix with the progress lines on stdout).
@@ -100,6 +100,8 @@ struct Eval: ParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Folder with the task's own IDX files (as for `taps train --data-dir`).")
     var dataDirectory: String?
 
+    @OptionGroup var data: DataOptions
+
     func run() throws {
         try reportingErrors {
             let url = URL(fileURLWithPath: export)
@@ -107,7 +109,10 @@ struct Eval: ParsableCommand {
             let taskName = task ?? exported.metadata["task"] ?? "fashion"
             let baseModel = try BaseModel.load(base, architecture: exported.metadata["architecture"],
                                                imageSize: exported.metadata["image_size"].flatMap { Int($0) })
-            let data = try baseModel.prepare(try loadTask(taskName, dataDirectory: dataDirectory))
+            var config = TrainingConfig()
+            config.task = taskName; config.dataDirectory = dataDirectory
+            self.data.apply(to: &config)
+            let data = try loadTask(config: config, base: baseModel, recordSplit: false)
             if let h = exported.metadata["base_hash"], h != baseModel.contentHash {
                 throw TaskExportError.wrongBase(file: export, expected: "\(baseModel.name) (\(baseModel.contentHash))",
                                                 found: "\(exported.metadata["base"] ?? "?") (\(h))")
