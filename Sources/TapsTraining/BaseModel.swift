@@ -57,10 +57,12 @@ public struct BaseModel: @unchecked Sendable {
             }
             url = URL(fileURLWithPath: nameOrPath)
         }
+        try rejectPickle(url)
         let file = try SafeTensors.read(url)
         var weights: [String: Tensor] = [:]
         for (name, t) in file.tensors { weights[name] = t }
-        let arch = architecture ?? file.metadata["architecture"] ?? recognise(weights)
+        let arch = (architecture ?? file.metadata["architecture"]).map(ModelZoo.canonical) ?? recognise(weights)
+        if arch == "efficientnet-lite0" { weights = renameTimmEfficientNetLite(weights) }
         guard let arch else {
             throw ConfigError.invalid(option: "--arch", expected: "the architecture of \(url.path) (digitcnn, \(ModelZoo.architectures.joined(separator: ", ")))",
                                       got: "nothing (no __metadata__ architecture and names not recognised)")
@@ -78,7 +80,7 @@ public struct BaseModel: @unchecked Sendable {
         guard ModelZoo.architectures.contains(arch) else {
             throw ConfigError.invalid(option: "--arch", expected: "digitcnn or one of \(ModelZoo.architectures.joined(separator: ", "))", got: arch)
         }
-        let size = imageSize ?? 64
+        let size = imageSize ?? (arch.hasPrefix("vit") ? vitImageSize(weights) : nil) ?? 64
         var probe = SeededRNG(seed: 0)
         let headName: String
         do {
@@ -92,12 +94,6 @@ public struct BaseModel: @unchecked Sendable {
                          makeNetwork: { classes, rng in try ModelZoo.make(arch, classes: classes, imageSize: size, rng: &rng).network })
     }
 
-    /// Architecture recognised from characteristic parameter names, or nil.
-    static func recognise(_ weights: [String: Tensor]) -> String? {
-        if weights["conv_layers.0.weight"] != nil && weights["fc_layers.2.weight"] != nil { return "digitcnn" }
-        if weights["_conv_stem.weight"] != nil && weights["_blocks.15._project_conv.weight"] != nil { return "efficientnet-lite0" }
-        return nil
-    }
 
     /// The pretrained network with its own head, every tensor loaded strictly (for `taps predict`).
     /// - Throws: `StateDictError` when the file does not match the architecture.

@@ -104,7 +104,8 @@ extension BaseModel {
                                 test: materialise(dataset.test, "test"),
                                 description: "\(dataset.format.rawValue) dataset \(dataset.path) (\(dataset.layout))")
         if case .files = dataset.train {
-            notes.append("images decoded at \(inputShape[1])x\(inputShape[1]) for base \(self.name): shorter side resized to \(inputRecipe.resize), centre crop")
+            notes.append("images decoded at \(inputShape[1])x\(inputShape[1]) for base \(self.name): shorter side resized to \(inputRecipe.resize), centre crop"
+                         + (inputShape[0] == 1 ? "; colour converted to grey (BT.601 luma) for this grey base" : "; grey images replicated to RGB"))
         }
         task.notes = notes
         return try prepare(task)

@@ -14,7 +14,7 @@ struct Taps: ParsableCommand {
         commandName: "taps",
         abstract: "Task Adaptive Parameter Sharing: adapt one pretrained network to many tasks (headless).",
         discussion: "The live dashboard is taps-tui; it takes the same training options as `taps train`.",
-        subcommands: [Train.self, Eval.self, Predict.self, Tasks.self, Inspect.self, Bench.self, Suite.self, Sweep.self, Compare.self, DataCommand.self])
+        subcommands: [Train.self, Eval.self, Predict.self, Tasks.self, Inspect.self, Bench.self, Suite.self, Sweep.self, Compare.self, DataCommand.self, Merge.self])
 }
 
 /// Prints to standard error (errors and warnings never mix with the progress lines on stdout).
