@@ -204,11 +204,16 @@ struct Bench: ParsableCommand {
     var architecture: String?
     @Option(name: .customLong("image-size"), help: "Square image size for --arch.") var imageSize: Int = 64
     @Option(name: .customLong("batch-size"), help: "Batch size for --arch.") var batchSize: Int = 32
+    @OptionGroup var dataBench: DataBenchOptions
 
     func run() throws {
         try reportingErrors {
             if let threads { BLASThreads.set(threads) }
             print("taps bench: \(ProcessInfo.processInfo.activeProcessorCount) cores, OpenBLAS threads \(BLASThreads.current)")
+            if dataBench.data != nil {
+                try dataBench.run(steps: steps, batchSize: batchSize)
+                return
+            }
             if let architecture {
                 let r = try Benchmark.architectureThroughput(architecture, imageSize: imageSize, batchSize: batchSize,
                                                              steps: steps ?? 8)

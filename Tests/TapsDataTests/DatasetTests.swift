@@ -187,7 +187,8 @@ struct DatasetTests {
         let a = rgb.batch([3, 5], normalization: .unit, augmentation: .cropFlip, epoch: 2, seed: 7)
         let b = rgb.batch([5, 1, 3], normalization: .unit, augmentation: .cropFlip, epoch: 2, seed: 7)
         let plane = 3 * 32 * 32
-        #expect(Array(a.images.storage[0..<plane]) == Array(b.images.storage[(2 * plane)..<(3 * plane)]))
+        let sameImage = Array(a.images.storage[0..<plane]) == Array(b.images.storage[(2 * plane)..<(3 * plane)])
+        #expect(sameImage, "image 3 of epoch 2 differs between batches")
         let c = rgb.batch([3, 5], normalization: .unit, augmentation: .cropFlip, epoch: 3, seed: 7)
         #expect(a.images != c.images)
         #expect(rgb.batch([3], normalization: .unit, augmentation: .none, epoch: 2, seed: 7).images
@@ -214,5 +215,77 @@ struct DatasetTests {
         let cv = try EmbeddedPack.load("cvdigits").train
         #expect(Set(applyTrainLimit(cv, limit: 1000, seed: 0).labels).count == 10)
         #expect(applyTrainLimit(cv, limit: nil, seed: 0) == cv)
+    }
+}
+
+@Suite("the prefetching data pipeline")
+struct PipelineTests {
+    @Test("batches come in order, equal to the source's own, whatever the number of workers; the cache stays within budget")
+    func orderAndDeterminism() throws {
+        let dir = try makeImageFolder(perClass: 4, testPerClass: 0)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        guard case let .files(list) = try Dataset.open(dir).train else { Issue.record("not files"); return }
+        // 256 px RGB: 192 KB an image, so a 1 MB budget holds 5 of the 40.
+        let recipe = ImageRecipe(channels: 3, size: 256)
+        let batches = BatchSampler(count: list.count, batchSize: 6, seed: 3).batches(epoch: 1)
+        let reference = ImageFolderSource(list: list, recipe: recipe, cacheMB: 0)
+        let expected = try batches.map { try reference.batch($0, normalization: .unit, augmentation: .cropFlip, epoch: 1, seed: 9) }
+        #expect(reference.cachedBytes == 0)
+        for workers in [1, 3] {
+            let source = ImageFolderSource(list: list, recipe: recipe, cacheMB: 1)
+            for pass in 0..<2 {  // the second pass reads the cached images: same batches
+                let p = BatchPrefetcher(source: source, batches: batches, normalization: .unit, augmentation: .cropFlip,
+                                        epoch: 1, seed: 9, workers: workers, depth: 2)
+                var k = 0
+                while let (x, y) = try p.next() {
+                    let same = x == expected[k].images && y == expected[k].labels
+                    #expect(same, "workers \(workers), pass \(pass), batch \(k)")
+                    k += 1
+                }
+                #expect(k == batches.count)
+            }
+            #expect(source.cachedBytes > 0 && source.cachedBytes <= 1 << 20, "\(source.cachedBytes)")
+        }
+        // In memory, the same protocol: LabeledImages is a source too.
+        let memory = try list.decodeAll(recipe: ImageRecipe(channels: 3, size: 16), skipBad: false).images
+        let p = BatchPrefetcher(source: memory, batches: batches, normalization: .unit, augmentation: .flip, epoch: 2, seed: 1)
+        let first = try p.next()
+        #expect(first?.images == memory.batch(batches[0], normalization: .unit, augmentation: .flip, epoch: 2, seed: 1).images)
+        p.cancel()
+    }
+
+    @Test("the prefetcher stays a bounded number of batches ahead of a slow consumer")
+    func bounded() throws {
+        let images = try EmbeddedPack.load("fashion").train.subset(Array(0..<200))
+        let batches = BatchSampler(count: 200, batchSize: 10, seed: 0).batches(epoch: 1)
+        let p = BatchPrefetcher(source: images, batches: batches, normalization: .unit, augmentation: .none, epoch: 1, seed: 0,
+                                workers: 3, depth: 2)
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(p.ready == 2)
+        _ = try p.next()
+        Thread.sleep(forTimeInterval: 0.2)
+        #expect(p.ready == 2)
+        var n = 1
+        while try p.next() != nil { n += 1 }
+        #expect(n == 20 && p.ready == 0)
+    }
+
+    @Test("a bad file: the error names it, or with skipBad the next image of its class stands in (deterministically)")
+    func badFile() throws {
+        let dir = try makeImageFolder(perClass: 3, testPerClass: 1)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Data("truncated".utf8).write(to: dir.appendingPathComponent("train/class_02/zz_bad.jpg"))
+        guard case let .files(list) = try Dataset.open(dir).train else { Issue.record("not files"); return }
+        guard let bad = list.files.firstIndex(where: { $0.hasSuffix("zz_bad.jpg") }) else { Issue.record("no zz_bad.jpg"); return }
+        let recipe = ImageRecipe(channels: 3, size: 24)
+        let strict = BatchPrefetcher(source: ImageFolderSource(list: list, recipe: recipe, cacheMB: 0), batches: [[0], [bad]],
+                                     normalization: .unit, augmentation: .none, epoch: 1, seed: 0)
+        _ = try strict.next()
+        let m = errorMessage { try strict.next() }
+        #expect(m?.contains("zz_bad.jpg") == true && m?.contains("\n") == false, "\(m ?? "no error")")
+        let lenient = ImageFolderSource(list: list, recipe: recipe, cacheMB: 0, skipBad: true)
+        let a = try lenient.batch([bad], normalization: .unit, augmentation: .none, epoch: 1, seed: 0)
+        let b = try lenient.batch([bad], normalization: .unit, augmentation: .none, epoch: 1, seed: 0)
+        #expect(a.images == b.images && a.labels == [2] && lenient.badFiles.keys.contains(bad))
     }
 }
