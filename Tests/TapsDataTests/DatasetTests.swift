@@ -236,6 +236,7 @@ struct PipelineTests {
             for pass in 0..<2 {  // the second pass reads the cached images: same batches
                 let p = BatchPrefetcher(source: source, batches: batches, normalization: .unit, augmentation: .cropFlip,
                                         epoch: 1, seed: 9, workers: workers, depth: 2)
+                Thread.sleep(forTimeInterval: 0.2)  // several batches ready before the first is taken
                 var k = 0
                 while let (x, y) = try p.next() {
                     let same = x == expected[k].images && y == expected[k].labels
