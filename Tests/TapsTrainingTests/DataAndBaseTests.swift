@@ -25,8 +25,12 @@ struct DataAndBaseTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         try ExampleDatasets.writeImageFolder(EmbeddedPack.load("fashion"), to: dir.appendingPathComponent("data"), perClass: 4,
                                              testPerClass: 1, size: 48, oddSizes: true)
-        for base in ["efficientnet-lite0", "digitcnn"] {
-            var c = quickConfig("folder-\(base)", epochs: 1, warmup: 0, trainLimit: nil)
+        // A torchvision-named ResNet-18 file (our ResNet's names are torchvision's; see GoldenTests), no --arch.
+        var rng = SeededRNG(seed: 1)
+        let resnet = dir.appendingPathComponent("resnet18.safetensors")
+        try SafeTensors.write(stateDict(of: try ModelZoo.make("resnet18", classes: 1000, imageSize: 32, rng: &rng).network), to: resnet)
+        for base in ["efficientnet-lite0", "digitcnn", resnet.path] {
+            var c = quickConfig("folder-\(base.count)", epochs: 1, warmup: 0, trainLimit: nil)
             c.dataPath = dir.appendingPathComponent("data").path; c.base = base; c.maxSteps = 2; c.batchSize = 8
             if base != "digitcnn" { c.imageSize = 32 }
             let (summary, store, trainer) = try train(c)
@@ -34,6 +38,7 @@ struct DataAndBaseTests {
             #expect(trainer.data.classes == 10 && trainer.data.test.count == 10)
             #expect(trainer.data.train.imageShape == (base == "digitcnn" ? [1, 28, 28] : [3, 32, 32]))
             let notices = store.snapshot().notices.map(\.message)
+            if base == resnet.path { #expect(trainer.base.architecture == "resnet18") }
             if base == "digitcnn" {
                 #expect(notices.contains { $0.contains("converted to grey") }, "\(notices)")
                 #expect(c.augmentation(for: trainer.base) == .none)
