@@ -29,7 +29,9 @@ public struct ImageList: Sendable, Equatable {
 
 /// One split of a dataset: decoded images in memory, or image files.
 public enum DatasetSplit: Sendable, Equatable {
+    /// Decoded images (CIFAR, arrays, CSV, IDX).
     case memory(LabeledImages)
+    /// Image files, decoded when used (ImageFolder).
     case files(ImageList)
 
     /// Number of examples.

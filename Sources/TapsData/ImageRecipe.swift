@@ -102,5 +102,6 @@ extension ImageList {
 public struct FirstError: Error, CustomStringConvertible, Equatable {
     /// The original error's one-line message (names the file).
     public var message: String
+    /// The message.
     public var description: String { message }
 }

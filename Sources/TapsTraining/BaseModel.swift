@@ -68,13 +68,19 @@ public struct BaseModel: @unchecked Sendable {
                                       got: "nothing (no __metadata__ architecture and names not recognised)")
         }
         let name = embedded.contains(nameOrPath) ? nameOrPath : url.lastPathComponent
+        // A file that records its input recipe (taps merge writes input_mean / input_std) keeps it.
+        let recorded: Normalization? = {
+            let parse = { (key: String) in file.metadata[key]?.split(separator: ",").compactMap { Float($0) } ?? [] }
+            let mean = parse("input_mean"), std = parse("input_std")
+            return !mean.isEmpty && mean.count == std.count && std.allSatisfy({ $0 > 0 }) ? Normalization(mean: mean, std: std) : nil
+        }()
         let hash = Self.hash(file.tensors.map { ($0.name, $0.tensor) })
         if arch == "digitcnn" {
             if let imageSize, imageSize != 28 {
                 throw ConfigError.invalid(option: "--image-size", expected: "28 for digitcnn", got: String(imageSize))
             }
             return BaseModel(name: name, architecture: arch, headName: DigitCNN.headName, inputShape: DigitCNN.imageShape,
-                             normalization: .digitCNN, weights: weights, contentHash: hash,
+                             normalization: recorded ?? .digitCNN, weights: weights, contentHash: hash,
                              makeNetwork: { classes, rng in makeDigitCNN(classes: classes, rng: &rng) })
         }
         guard ModelZoo.architectures.contains(arch) else {
@@ -89,7 +95,7 @@ public struct BaseModel: @unchecked Sendable {
             throw ConfigError.invalid(option: "--image-size", expected: "a size \(arch) accepts", got: "\(size) (\(error))")
         }
         return BaseModel(name: name, architecture: arch, headName: headName, inputShape: [3, size, size],
-                         normalization: arch == "efficientnet-lite0" ? .efficientNetLite : imageNetNormalization,
+                         normalization: recorded ?? (arch == "efficientnet-lite0" ? .efficientNetLite : imageNetNormalization),
                          weights: weights, contentHash: hash,
                          makeNetwork: { classes, rng in try ModelZoo.make(arch, classes: classes, imageSize: size, rng: &rng).network })
     }

@@ -62,7 +62,9 @@ public enum DataBenchmark {
         let pipelineRate = Double(made) / (now() - t0)
         progress(String(format: "pipeline alone: %d images in %.2f s", made, now() - t0))
 
-        // 2. Training on pre-decoded tensors (one batch, repeated).
+        // 2 and 3, interleaved in rounds (so a change in machine load hits both alike): training on one pre-decoded
+        // batch, repeated, and training fed by the pipeline (with the cache budget), each round on the next slice of
+        // the epoch's batches with a fresh prefetcher (no head start).
         var rng = SeededRNG(seed: seed)
         let task = try base.taskNetwork(classes: list.classes, mode: .taps, tau: 0.1, initialScore: 0.15, rng: &rng)
         let sgd = SGD(parameters: task.trainableParameters, momentum: 0.9, weightDecay: 0)
@@ -75,30 +77,42 @@ public enum DataBenchmark {
         let (x0, y0) = try cold.batch(timed[0], normalization: base.normalization, augmentation: augmentation, epoch: 1, seed: seed)
         step(x0, y0)  // warm-up
         let modelRSS = memory().rss
-        t0 = now()
-        for _ in 0..<timed.count { step(x0, y0) }
-        let preDecodedRate = Double(timed.count * x0.shape[0]) / (now() - t0)
-        progress(String(format: "training on pre-decoded tensors: %.1f img/s", preDecodedRate))
-
-        // 3. Training fed by the pipeline (with the cache budget).
         let source = ImageFolderSource(list: list, recipe: recipe, cacheMB: cacheMB)
-        var trained = 0, stepsRun = 0
-        t0 = now()
-        for e in 1...max(1, epochs) {
-            let batches = epochs > 0 ? sampler.batches(epoch: e) : timed
+        var trained = 0, stepsRun = 0, preDecodedImages = 0
+        var preDecodedSeconds = 0.0, pipelineSeconds = 0.0
+        func feed(_ batches: [[Int]], epoch: Int) throws {
             let prefetcher = BatchPrefetcher(source: source, batches: batches, normalization: base.normalization,
-                                             augmentation: augmentation, epoch: e, seed: seed, workers: workers, depth: 2 * workers)
+                                             augmentation: augmentation, epoch: epoch, seed: seed, workers: workers, depth: 2 * workers)
+            let t = now()
             while let (x, y) = try prefetcher.next() {
                 step(x, y)
                 trained += x.shape[0]; stepsRun += 1
                 if stepsRun % 200 == 0 {
                     let m = memory()
-                    progress(String(format: "epoch %d, step %d: %.0f img/s, RSS %.0f MB (peak %.0f), cache %.0f MB", e, stepsRun,
-                                    Double(trained) / (now() - t0), m.rss, m.peak, Double(source.cachedBytes) / 1_048_576))
+                    progress(String(format: "epoch %d, step %d: %.0f img/s, RSS %.0f MB (peak %.0f), cache %.0f MB", epoch, stepsRun,
+                                    Double(trained) / (pipelineSeconds + now() - t), m.rss, m.peak, Double(source.cachedBytes) / 1_048_576))
                 }
             }
+            pipelineSeconds += now() - t
         }
-        let pipelineTrainRate = Double(trained) / (now() - t0)
+        if epochs > 0 {
+            t0 = now()
+            for _ in 0..<timed.count { step(x0, y0) }
+            preDecodedSeconds = now() - t0; preDecodedImages = timed.count * x0.shape[0]
+            for e in 1...epochs { try feed(sampler.batches(epoch: e), epoch: e) }
+        } else {
+            let rounds = min(3, timed.count), per = (timed.count + rounds - 1) / rounds
+            for r in 0..<rounds {
+                let slice = Array(timed[min(r * per, timed.count)..<min((r + 1) * per, timed.count)])
+                t0 = now()
+                for _ in slice { step(x0, y0) }
+                preDecodedSeconds += now() - t0; preDecodedImages += slice.count * x0.shape[0]
+                try feed(slice, epoch: 1)
+            }
+        }
+        let preDecodedRate = Double(preDecodedImages) / preDecodedSeconds
+        progress(String(format: "training on pre-decoded tensors: %.1f img/s", preDecodedRate))
+        let pipelineTrainRate = Double(trained) / pipelineSeconds
         let m = memory()
         return DataBenchmarkResult(images: list.count, imageSize: recipe.size, pipelineImagesPerSecond: pipelineRate,
                                    trainPreDecodedImagesPerSecond: preDecodedRate, trainWithPipelineImagesPerSecond: pipelineTrainRate,

@@ -61,7 +61,10 @@ func loadDataset(_ path: String, name: String, config: TrainingConfig, base: Bas
         format = v
     }
     let dataset = try Dataset.open(URL(fileURLWithPath: path), format: format)
-    let task = try base.taskData(from: dataset, name: name, skipBad: config.skipBad ?? false)
+    var task = try base.taskData(from: dataset, name: name, skipBad: config.skipBad ?? false)
+    if config.cacheMB != nil, case .files = dataset.train {
+        task.notes.append("--cache-mb: this run loop decodes the images into memory once (the lazy pipeline is used by taps bench --data)")
+    }
     if let folder, let heldOut = dataset.heldOut {
         let record: [String: String] = [
             "data": dataset.path, "format": dataset.format.rawValue, "test": dataset.testSource,
