@@ -164,6 +164,9 @@ fi
     --out "$WORK/own-suite" >"$WORK/own-suite.out" 2>&1 && [ -s "$WORK/own-suite/cifar/task.safetensors" ] \
     && [ -s "$WORK/own-suite/keras/task.safetensors" ] && ok "taps suite --data trains one task per dataset" \
     || fail "suite --data: $(tail -4 "$WORK/own-suite.out")"
+"$TAPS" sweep --data "$D/rows.csv" --lambdas 0 --modes taps,probe --epochs 1 --warmup-epochs 0 --steps 1 \
+    --out "$WORK/own-sweep" >"$WORK/own-sweep.out" 2>&1 && grep -q '2 trained, 0 reused' "$WORK/own-sweep.out" \
+    && ok "taps sweep --data trains each setting on the dataset" || fail "sweep --data: $(tail -3 "$WORK/own-sweep.out")"
 mkdir -p "$D/bad/train/a" "$D/bad/train/b" "$D/bad/val/a"
 cp "$(ls "$D"/folder/train/class_00/*.jpg | head -1)" "$D/bad/train/a/x.jpg"
 expect_error "empty class folder" 'bad/train/b: class folder: expected at least one' "$TAPS" data inspect "$D/bad"
