@@ -14,12 +14,13 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // MARK: - C shims (no public Swift API of their own)
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
-        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CTapsZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CImageCodecs", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev", "libturbojpeg0-dev"])]),
         .systemLibrary(name: "CNcursesw", pkgConfig: "ncursesw", providers: [.apt(["libncursesw5-dev"])]),
@@ -31,7 +32,8 @@ let package = Package(
         .target(name: "TapsTensor", dependencies: ["CBLAS"], swiftSettings: strict),
         .target(name: "TapsNN", dependencies: ["TapsTensor", "TapsSupport"], swiftSettings: strict),
         .target(name: "TAPS", dependencies: ["TapsTensor", "TapsNN"], swiftSettings: strict),
-        .target(name: "TapsData", dependencies: ["TapsTensor", "CZlib", "CImageCodecs"],
+        .target(name: "TapsData", dependencies: ["TapsTensor", "CTapsZlib", "CImageCodecs",
+                                              .product(name: "ZIPFoundation", package: "ZIPFoundation")],
                 resources: [.copy("Resources/taps-pack"), .copy("Resources/imagenet-base")], swiftSettings: strict),
         .target(name: "TapsTraining", dependencies: ["TapsSupport", "TapsTensor", "TapsNN", "TAPS", "TapsData"],
                 swiftSettings: strict),

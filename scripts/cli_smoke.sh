@@ -128,5 +128,56 @@ fi
 expect_error "suite with an unknown task" "unknown task 'nope'" "$TAPS" suite --tasks ucidigits,nope --out "$WORK/bad"
 expect_error "compare of a missing run" 'no such run folder' "$TAPS" compare "$WORK/missing"
 
+# --data: the user's own datasets (generated here from the embedded pack, tinted per class), every format end to end.
+D="$WORK/own"; mkdir -p "$D"
+"$TAPS" data example "$D/folder" --per-class 5 --test-per-class 2 --size 96 --odd-sizes >/dev/null \
+    && "$TAPS" data example "$D/cifar" --kind cifar10 --per-class 5 --test-per-class 2 >/dev/null \
+    && "$TAPS" data example "$D/keras.npz" --kind npz --per-class 5 --test-per-class 2 --size 32 >/dev/null \
+    && "$TAPS" data example "$D/rows.csv" --kind csv --per-class 6 --size 16 >/dev/null \
+    && ok "taps data example writes an ImageFolder, CIFAR-10, .npz and CSV" || fail "taps data example"
+for pair in "folder:imagefolder" "cifar:cifar10" "keras.npz:npz" "rows.csv:csv"; do
+    p=${pair%%:*}; f=${pair##*:}
+    "$TAPS" data inspect "$D/$p" >"$WORK/inspect-$p" 2>&1 && grep -q "^format     $f (detected)" "$WORK/inspect-$p" \
+        && grep -q "^classes    10" "$WORK/inspect-$p" && ok "taps data inspect describes $p ($f)" || fail "inspect $p: $(head -5 "$WORK/inspect-$p")"
+    if "$TAPS" train --data "$D/$p" --base efficientnet-lite0 --epochs 1 --warmup-epochs 0 --steps 2 --batch-size 8 \
+            --out "$WORK/own-$p" >"$WORK/own-$p.out" 2>&1 && grep -q 'test accuracy' "$WORK/own-$p.out"; then
+        "$TAPS" eval --data "$D/$p" --base efficientnet-lite0 --export "$WORK/own-$p/task.safetensors" >"$WORK/own-eval-$p" 2>&1 \
+            && grep -q 'matches the training summary' "$WORK/own-eval-$p" \
+            && ok "--data $p ($f) trains on efficientnet-lite0 and evaluates reproducibly" || fail "eval --data $p: $(cat "$WORK/own-eval-$p")"
+    else
+        fail "train --data $p: $(tail -3 "$WORK/own-$p.out")"
+    fi
+done
+"$TAPS" train --data "$D/folder" --epochs 1 --warmup-epochs 0 --steps 2 --out "$WORK/own-grey" >"$WORK/own-grey.out" 2>&1 \
+    && grep -q 'converted to grey' "$WORK/own-grey/metrics.jsonl" && ok "colour data on the grey digitcnn: converted, with a notice" \
+    || fail "colour on digitcnn: $(tail -3 "$WORK/own-grey.out")"
+if python3 -c 'import numpy' 2>/dev/null; then
+    python3 "$(dirname "$0")/make_torchvision_like_base.py" resnet18 "$D/resnet18.safetensors" >/dev/null
+    "$TAPS" train --data "$D/folder" --base "$D/resnet18.safetensors" --image-size 32 --epochs 1 --warmup-epochs 0 --steps 2 \
+        --batch-size 8 --out "$WORK/own-r18" >"$WORK/own-r18.out" 2>&1 && grep -q 'base resnet18.safetensors' "$WORK/own-r18.out" \
+        && ok "a torchvision-named resnet18 file trains without --arch" || fail "resnet18 without --arch: $(tail -3 "$WORK/own-r18.out")"
+    "$TAPS" merge --base "$D/resnet18.safetensors" --export "$WORK/own-r18/task.safetensors" --out "$WORK/merged.safetensors" \
+        >"$WORK/merge.out" 2>&1 && "$TAPS" inspect "$WORK/merged.safetensors" | grep -q 'metadata format: taps-merged/1' \
+        && ok "taps merge writes a merged resnet18" || fail "taps merge: $(cat "$WORK/merge.out")"
+fi
+"$TAPS" suite --data "$D/cifar,$D/keras.npz" --base efficientnet-lite0 --epochs 1 --warmup-epochs 0 --steps 2 --batch-size 8 \
+    --out "$WORK/own-suite" >"$WORK/own-suite.out" 2>&1 && [ -s "$WORK/own-suite/cifar/task.safetensors" ] \
+    && [ -s "$WORK/own-suite/keras/task.safetensors" ] && ok "taps suite --data trains one task per dataset" \
+    || fail "suite --data: $(tail -4 "$WORK/own-suite.out")"
+"$TAPS" sweep --data "$D/rows.csv" --lambdas 0 --modes taps,probe --epochs 1 --warmup-epochs 0 --steps 1 \
+    --out "$WORK/own-sweep" >"$WORK/own-sweep.out" 2>&1 && grep -q '2 trained, 0 reused' "$WORK/own-sweep.out" \
+    && ok "taps sweep --data trains each setting on the dataset" || fail "sweep --data: $(tail -3 "$WORK/own-sweep.out")"
+mkdir -p "$D/bad/train/a" "$D/bad/train/b" "$D/bad/val/a"
+cp "$(ls "$D"/folder/train/class_00/*.jpg | head -1)" "$D/bad/train/a/x.jpg"
+expect_error "empty class folder" 'bad/train/b: class folder: expected at least one' "$TAPS" data inspect "$D/bad"
+printf 'PNGnot' >"$D/bad/train/b/fake.png"; head -c 300 "$D/bad/train/a/x.jpg" >"$D/bad/train/b/cut.jpg"
+cp "$D/bad/train/a/x.jpg" "$D/bad/val/a/y.jpg"
+expect_error "a truncated JPEG / a .png that is not a PNG" '(cut\.jpg|fake\.png)' "$TAPS" train --data "$D/bad" --steps 1 --out "$WORK/bad-run"
+"$TAPS" train --data "$D/bad" --skip-bad --epochs 1 --steps 1 --out "$WORK/bad-skip" >"$WORK/bad-skip.out" 2>&1 \
+    && grep -q 'skipped 2 of 3 training images' "$WORK/bad-skip/metrics.jsonl" \
+    && ok "--skip-bad skips and counts undecodable images" || fail "--skip-bad: $(tail -3 "$WORK/bad-skip.out")"
+printf '\x80\x02}q\x00.' >"$D/model.pth"
+expect_error ".pth as a base" "torch.load\\('$D/model.pth'" "$TAPS" train --base "$D/model.pth" --steps 1 --out "$WORK/pth"
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

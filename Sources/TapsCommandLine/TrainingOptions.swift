@@ -1,5 +1,6 @@
 // TapsCommandLine: the training options shared by `taps train` and `taps-tui`.
 import ArgumentParser
+import TapsData
 import TapsTraining
 import TAPS
 import Foundation
@@ -7,6 +8,7 @@ import Foundation
 extension TrainingMode: ExpressibleByArgument {}
 extension PenaltyKind: ExpressibleByArgument {}
 extension SparsityPenalty.Update: ExpressibleByArgument {}
+extension Augmentation: ExpressibleByArgument {}
 
 /// A share given as a percentage (`20%`) or a fraction (`0.2`).
 public struct Share: ExpressibleByArgument, Sendable {
@@ -38,8 +40,8 @@ public enum OnOff: String, ExpressibleByArgument, Sendable {
 
 /// Options that define a training run; `taps train` and `taps-tui` take exactly these.
 public struct TrainingOptions: ParsableArguments {
-    @Option(help: "Task of the embedded pack (see `taps tasks`): fashion, ucidigits, lfwfaces, mnist-rot90, ...")
-    public var task: String = "fashion"
+    @Option(help: "Task of the embedded pack (see `taps tasks`): fashion, ucidigits, lfwfaces, mnist-rot90, ... (default fashion; with --data, the run's name, default the dataset's folder or file name).")
+    public var task: String?
 
     @Option(help: "Adaptation mode: taps (gated deltas + sparsity penalty), finetune (every layer task-specific), probe (head only).")
     public var mode: TrainingMode = .taps
@@ -71,8 +73,8 @@ public struct TrainingOptions: ParsableArguments {
     /// - Throws: `ConfigError` for out-of-range values.
     public func config() throws -> TrainingConfig {
         var c = shared.config()
-        c.task = task; c.mode = mode
-        c.outputDirectory = out ?? "runs/\(task)"
+        c.task = task ?? c.dataPath.map(Dataset.displayName(for:)) ?? "fashion"; c.mode = mode
+        c.outputDirectory = out ?? "runs/\(c.task)"
         try c.validate()
         return c
     }
@@ -84,6 +86,8 @@ public struct SharedTrainingOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"),
             help: "Folder with your own IDX files TASK-{train,test}-{images-idx3,labels-idx1}-ubyte[.gz] (28x28 grey); default: the embedded pack.")
     public var dataDirectory: String?
+
+    @OptionGroup public var data: DataOptions
 
     @Option(help: "Pretrained base: digitcnn (embedded MNIST CNN, 28x28), efficientnet-lite0 (embedded ImageNet EfficientNet-Lite0), or a .safetensors file with torchvision names.")
     public var base: String = "digitcnn"
@@ -144,7 +148,7 @@ public struct SharedTrainingOptions: ParsableArguments {
     @Option(help: "Stop after this many optimizer steps (default: run every epoch).")
     public var steps: Int?
 
-    @Option(name: .customLong("train-limit"), help: "Use at most this many training images (quick runs).")
+    @Option(name: .customLong("train-limit"), help: "Use at most this many training images: a stratified, seeded subset that keeps every class (quick runs).")
     public var trainLimit: Int?
 
     @Option(help: "OpenBLAS threads (default: all cores).")
@@ -165,6 +169,34 @@ public struct SharedTrainingOptions: ParsableArguments {
         c.maxSteps = steps; c.trainLimit = trainLimit; c.threads = threads; c.checkpointEvery = checkpointEvery; c.settleEpochs = settleEpochs; c.trainBiases = trainBiases.map { $0 == .on }
         c.budget = budget?.value; c.budgetBytes = budgetBytes?.bytes
         if budget != nil || budgetBytes != nil, !penaltyGiven { c.penalty = .weighted }
+        data.apply(to: &c)
         return c
+    }
+}
+
+/// Where a run's data comes from and how it is read (`--data`, `--format`, `--augment`, `--cache-mb`, `--skip-bad`):
+/// part of the shared training options, and of `taps eval`.
+public struct DataOptions: ParsableArguments {
+    @Option(help: "Your own dataset, a folder or file: ImageFolder (train/ + val/ or test/, or one folder of class folders), CIFAR-10/100 binary folder, Keras-style .npz, folder of x_train.npy/y_train.npy, CSV (label + pixels), or IDX files. Format detected from the content.")
+    public var data: String?
+
+    @Option(help: "Force the format of --data: \(DataFormat.names).")
+    public var format: String?
+
+    @Option(help: "Training augmentation: none, flip, crop-flip (random-resized-crop + flip; default for image-network bases on --data, else none). Seeded.")
+    public var augment: Augmentation?
+
+    @Option(name: .customLong("cache-mb"), help: "Memory budget in MB for decoded ImageFolder images in the lazy pipeline (beyond it, images are decoded again each epoch); taps bench --data uses it; taps train still decodes into memory until the run loop takes the pipeline.")
+    public var cacheMB: Int?
+
+    @Flag(name: .customLong("skip-bad"), help: "Skip and count image files that fail to decode instead of stopping at the first.")
+    public var skipBad = false
+
+    public init() {}
+
+    /// Copies these options into `config`.
+    public func apply(to config: inout TrainingConfig) {
+        config.dataPath = data; config.dataFormat = format; config.augment = augment; config.cacheMB = cacheMB
+        config.skipBad = skipBad ? true : nil
     }
 }

@@ -17,7 +17,7 @@ struct Suite: ParsableCommand {
             The shared settings are those of `taps train`; every task trains in TAPS mode.
             """)
 
-    @Option(help: "Comma-separated tasks, e.g. fashion,ucidigits,lfwfaces,mnist-rot90.")
+    @Option(help: "Comma-separated tasks, e.g. fashion,ucidigits,lfwfaces,mnist-rot90; a dataset path is a task too (or give --data P1,P2).")
     var tasks: String = "fashion,ucidigits,lfwfaces,mnist-rot90"
 
     @Option(help: "incremental, joint or fully-joint.")
@@ -35,7 +35,10 @@ struct Suite: ParsableCommand {
         let config = try reportingErrors { () throws -> SuiteConfig in
             var training = options.config()
             training.outputDirectory = out
-            let c = SuiteConfig(tasks: tasks.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
+            // --data P1,P2: the suite's tasks are those datasets (each a task of its own).
+            let list = training.dataPath ?? tasks
+            training.dataPath = nil
+            let c = SuiteConfig(tasks: list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
                                 mode: mode, training: training, outputDirectory: training.outputDirectory,
                                 stage1Epochs: stage1Epochs)
             try c.validate()

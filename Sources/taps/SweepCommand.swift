@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import TapsCommandLine
+import TapsData
 import TapsTraining
 
 struct Sweep: ParsableCommand {
@@ -20,8 +21,8 @@ struct Sweep: ParsableCommand {
     @Option(help: "Comma-separated modes: taps (one run per lambda), finetune, probe.")
     var modes: String = "taps,finetune,probe"
 
-    @Option(help: "Task of the embedded pack (see `taps tasks`).")
-    var task: String = "fashion"
+    @Option(help: "Task of the embedded pack (see `taps tasks`; default fashion, or with --data the dataset's name).")
+    var task: String?
 
     @Option(help: "Sweep folder (default: runs/sweep-TASK).")
     var out: String?
@@ -31,7 +32,7 @@ struct Sweep: ParsableCommand {
     func run() throws {
         let config = try reportingErrors { () throws -> SweepConfig in
             var training = options.config()
-            training.task = task
+            training.task = task ?? training.dataPath.map(Dataset.displayName(for:)) ?? "fashion"
             let ls = try lambdas.split(separator: ",").map { text -> Double in
                 guard let v = Double(text.trimmingCharacters(in: .whitespaces)) else {
                     throw ValidationError("--lambdas: expected numbers, got '\(text)'")
@@ -45,7 +46,7 @@ struct Sweep: ParsableCommand {
                 return m
             }
             let c = SweepConfig(task: training.task, lambdas: ls, modes: ms, training: training,
-                                outputDirectory: out ?? "runs/sweep-\(task)")
+                                outputDirectory: out ?? "runs/sweep-\(training.task)")
             try c.validate()
             return c
         }

@@ -14,7 +14,7 @@ struct Taps: ParsableCommand {
         commandName: "taps",
         abstract: "Task Adaptive Parameter Sharing: adapt one pretrained network to many tasks (headless).",
         discussion: "The live dashboard is taps-tui; it takes the same training options as `taps train`.",
-        subcommands: [Train.self, Eval.self, Predict.self, Tasks.self, Inspect.self, Bench.self, Suite.self, Sweep.self, Compare.self])
+        subcommands: [Train.self, Eval.self, Predict.self, Tasks.self, Inspect.self, Bench.self, Suite.self, Sweep.self, Compare.self, DataCommand.self, Merge.self])
 }
 
 /// Prints to standard error (errors and warnings never mix with the progress lines on stdout).
@@ -102,6 +102,8 @@ struct Eval: ParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Folder with the task's own IDX files (as for `taps train --data-dir`).")
     var dataDirectory: String?
 
+    @OptionGroup var data: DataOptions
+
     func run() throws {
         try reportingErrors {
             let file = try TaskExportFile(contentsOf: URL(fileURLWithPath: export))
@@ -109,7 +111,10 @@ struct Eval: ParsableCommand {
             let baseModel = try BaseModel.load(base, architecture: meta.architecture, imageSize: meta.imageSize)
             let network = try file.load(onto: baseModel)
             let taskName = task ?? meta.task
-            let data = try baseModel.prepare(try loadTask(taskName, dataDirectory: dataDirectory))
+            var config = TrainingConfig()
+            config.task = taskName; config.dataDirectory = dataDirectory
+            self.data.apply(to: &config)
+            let data = try loadTask(config: config, base: baseModel, recordSplit: false)
             guard data.classes == meta.classes else {
                 throw ConfigError.invalid(option: "--task", expected: "a task with the export's \(meta.classes) classes",
                                           got: "\(taskName) with \(data.classes) classes")
@@ -200,11 +205,16 @@ struct Bench: ParsableCommand {
     var architecture: String?
     @Option(name: .customLong("image-size"), help: "Square image size for --arch.") var imageSize: Int = 64
     @Option(name: .customLong("batch-size"), help: "Batch size for --arch.") var batchSize: Int = 32
+    @OptionGroup var dataBench: DataBenchOptions
 
     func run() throws {
         try reportingErrors {
             if let threads { BLASThreads.set(threads) }
             print("taps bench: \(ProcessInfo.processInfo.activeProcessorCount) cores, OpenBLAS threads \(BLASThreads.current)")
+            if dataBench.data != nil {
+                try dataBench.run(steps: steps, batchSize: batchSize)
+                return
+            }
             if let architecture {
                 let r = try Benchmark.architectureThroughput(architecture, imageSize: imageSize, batchSize: batchSize,
                                                              steps: steps ?? 8)

@@ -8,14 +8,14 @@ import TapsTUI
 /// Hand-made metrics for the cases a trainer rarely produces.
 enum Odd {
     static func start(layers: [LayerInfo] = Fixture.layers, task: String = "fashion") -> RunStartEvent {
-        RunStartEvent(task: task, mode: "taps", base: "digitcnn", lambda: 0.3, tau: 0.1, epochs: 3, warmupEpochs: 1,
+        RunStartEvent(task: task, mode: .taps, base: "digitcnn", lambda: 0.3, tau: 0.1, epochs: 3, warmupEpochs: 1,
                       stepsPerEpoch: 20, batchSize: 32, seed: 1, layers: layers, backboneParameters: 388_416,
                       runDirectory: "runs/odd", time: 0)
     }
 
     static func step(_ i: Int, loss: Double, accuracy: Double = 0.5, scores: [Double] = [0.2, 0.05, 0.15, 0.3],
-                     phase: String? = nil, lambda: Double = 0.3, penalty: Double = 0.1) -> StepEvent {
-        StepEvent(step: i, epoch: (i - 1) / 20 + 1, phase: phase ?? (i <= 20 ? "warmup" : "sparsify"), loss: loss,
+                     phase: StepPhase? = nil, lambda: Double = 0.3, penalty: Double = 0.1) -> StepEvent {
+        StepEvent(step: i, epoch: (i - 1) / 20 + 1, phase: phase ?? (i <= 20 ? .warmup : .sparsify), loss: loss,
                   taskLoss: loss.isFinite ? loss - 0.03 : loss, penalty: penalty, lambda: lambda, accuracy: accuracy,
                   learningRate: 0.01, scores: scores, active: scores.map { $0 >= 0.1 }, samplesPerSecond: 500,
                   elapsed: Double(i) * 0.05)
@@ -137,7 +137,7 @@ enum Odd {
 
     @Test func taskSpecificCostIncludesTheHeadAndSaysSo() {
         var m = Fixture.metrics()
-        m.apply(.end(RunEndEvent(status: "done", step: 300, testAccuracy: 0.9, bestValidationAccuracy: 0.9,
+        m.apply(.end(RunEndEvent(status: .done, step: 300, testAccuracy: 0.9, bestValidationAccuracy: 0.9,
                                  activeLayers: Fixture.layers.map(\.name), taskSpecificParameters: 400_000, seconds: 9,
                                  message: nil)))
         let state = DashboardState(metrics: m, lambda: 0.375, initialLambda: 0.3)
@@ -303,7 +303,7 @@ enum Odd {
 
     @Test func flipsAreCounted() {
         let steps = [true, true, false, false, true].enumerated().map { i, a in
-            StepEvent(step: i + 1, epoch: 1, phase: "sparsify", loss: 1, taskLoss: 1, penalty: 0, lambda: 1, accuracy: 1,
+            StepEvent(step: i + 1, epoch: 1, phase: .sparsify, loss: 1, taskLoss: 1, penalty: 0, lambda: 1, accuracy: 1,
                       learningRate: 0.1, scores: [a ? 1 : 0], active: [a], samplesPerSecond: 1, elapsed: 1)
         }
         #expect(GateFlips.of(layer: 0, in: steps) == GateFlips(count: 2, lastStep: 5))
@@ -421,7 +421,7 @@ enum Odd {
         for i in 1...20_000 {
             let t = Double(i)
             let scores = (0..<49).map { 0.2 * cos(t / 500 + Double($0)) }
-            m.apply(.step(StepEvent(step: i, epoch: i / 1000 + 1, phase: i < 1000 ? "warmup" : "sparsify",
+            m.apply(.step(StepEvent(step: i, epoch: i / 1000 + 1, phase: i < 1000 ? .warmup : .sparsify,
                                     loss: 2 * exp(-t / 3000) + 0.1 * sin(t), taskLoss: 2 * exp(-t / 3000),
                                     penalty: 0.1, lambda: 0.3, accuracy: 0.5 + 0.4 * (1 - exp(-t / 2000)),
                                     learningRate: 0.01, scores: scores, active: scores.map { $0 >= 0.1 },
@@ -429,7 +429,7 @@ enum Odd {
             if i % 1000 == 0 {
                 m.apply(.epoch(EpochEvent(epoch: i / 1000, step: i, trainLoss: 1, trainAccuracy: 0.8,
                                           validationAccuracy: 0.75, activeLayers: 20, seconds: 3)))
-                m.apply(.notice(NoticeEvent(kind: "lambda", step: i + 1, message: "lambda", from: 0.3, to: 0.3)))
+                m.apply(.notice(NoticeEvent(kind: .lambda, step: i + 1, message: "lambda", from: 0.3, to: 0.3)))
             }
         }
         return DashboardState(metrics: m, lambda: 0.3, initialLambda: 0.3)

@@ -1,6 +1,7 @@
 // TapsTraining: everything that defines a training run (the CLI and the dashboard share it).
 import Foundation
 import TAPS
+import TapsData
 
 /// How a task adapts the base (docs/method.md "Several tasks").
 public enum TrainingMode: String, Codable, Sendable, CaseIterable {
@@ -74,6 +75,17 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var checkpointEvery: Int? = nil
     /// Minutes between time-based checkpoints (nil: 5).
     public var checkpointMinutes: Double? = nil
+    /// `--data`: the user's dataset, a file or folder (ImageFolder, CIFAR-10/100, .npz, .npy folder, CSV, IDX);
+    /// nil: the embedded pack (or `dataDirectory`). `task` is then only the run's display name.
+    public var dataPath: String? = nil
+    /// `--format`: the format of `dataPath` (a `DataFormat` raw value); nil: detected from the content.
+    public var dataFormat: String? = nil
+    /// `--augment`: training augmentation; nil: `crop-flip` for image-network bases on `--data`, else `none`.
+    public var augment: Augmentation? = nil
+    /// `--cache-mb`: memory budget for decoded ImageFolder images in MB; nil: decode everything into memory once.
+    public var cacheMB: Int? = nil
+    /// `--skip-bad`: skip (and count) image files that fail to decode instead of stopping; nil means false.
+    public var skipBad: Bool? = nil
 
     public init() {}
 
@@ -123,6 +135,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         if let t = trainLimit, t < 1 { throw bad("--train-limit", "an integer >= 1", t) }
         if let t = threads, t < 1 { throw bad("--threads", "an integer >= 1", t) }
         if let s = imageSize, s < 1 { throw bad("--image-size", "an integer >= 1 (pixels)", s) }
+        if let cacheMB, cacheMB < 0 { throw bad("--cache-mb", "megabytes >= 0", cacheMB) }
+        if let dataFormat, DataFormat(rawValue: dataFormat) == nil { throw bad("--format", DataFormat.names, dataFormat) }
     }
 }
 

@@ -22,11 +22,13 @@ final class RunMember {
     let test: LabeledImages?
     /// Index of the metrics view this member reports to.
     let view: Int
+    /// What loading the data did that a user should know (colour or size conversions, skipped files).
+    let notes: [String]
 
     init(name: String, network: any Layer, task: TaskNetwork?, classes: Int, train: LabeledImages,
-         validation: LabeledImages, test: LabeledImages?, view: Int) {
+         validation: LabeledImages, test: LabeledImages?, view: Int, notes: [String] = []) {
         self.name = name; self.network = network; self.task = task; self.classes = classes
-        self.train = train; self.validation = validation; self.test = test; self.view = view
+        self.train = train; self.validation = validation; self.test = test; self.view = view; self.notes = notes
     }
 
     var gatedLayers: [GatedLayer] { task?.gatedLayers ?? [] }
@@ -143,6 +145,8 @@ final class RunLoop {
     private var members: [RunMember] { adapter.members }
     private var views: [RunView] { adapter.views }
     private var normalization: Normalization { adapter.base.normalization }
+    /// Training augmentation (`--augment`; seeded by image index and epoch, so resumed runs draw the same crops).
+    private lazy var augmentation = config.augmentation(for: adapter.base)
 
     /// Optimizer steps of the whole run (respecting `--steps`).
     var totalSteps: Int { min(adapter.stepsPerEpoch * adapter.epochs, config.maxSteps ?? Int.max) }
@@ -184,6 +188,7 @@ final class RunLoop {
         } else {
             lambdaHistory = [LambdaChange(step: 1, lambda: lambda)]
             emitStart()
+            for member in members { for note in member.notes { notice(.info, note, views: [member.view]) } }
             let biases = config.trainBiases ?? TrainingConfig.defaultTrainBiases(for: config.mode)
             if config.mode != .finetune {
                 notice(.info, (config.mode == .probe ? "linear probe: the head trains" : "taps: deltas, scores and the head train")
@@ -224,7 +229,8 @@ final class RunLoop {
 
                 let t0 = Date()
                 let subBatches = indexBatch.map { m, indices -> SubBatch in
-                    let (x, y) = members[m].train.batch(indices, normalization: normalization)
+                    let (x, y) = members[m].train.batch(indices, normalization: normalization, augmentation: augmentation,
+                                                        epoch: e, seed: config.seed)
                     return SubBatch(network: members[m].network, gatedLayers: members[m].gatedLayers, images: x, labels: y)
                 }
                 let settings = StepSettings(

@@ -49,7 +49,7 @@ public struct SweepConfig: Codable, Sendable, Equatable {
             throw ConfigError.invalid(option: "--lambdas", expected: "each lambda once", got: lambdas.map { "\($0)" }.joined(separator: ","))
         }
         try training.validate()
-        if training.dataDirectory == nil && !EmbeddedPack.taskNames.contains(task) {
+        if training.dataDirectory == nil && training.dataPath == nil && !EmbeddedPack.taskNames.contains(task) {
             throw ConfigError.unknownTask(task, known: EmbeddedPack.taskNames)
         }
     }
