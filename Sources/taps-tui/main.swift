@@ -6,6 +6,7 @@ import Foundation
 import TapsCommandLine
 import TapsTraining
 import TapsTUI
+import TapsVersion
 
 /// Shared between the trainer's queue and the UI: whether `run()` returned, and the step budget.
 final class RunBox: @unchecked Sendable {
@@ -28,6 +29,7 @@ final class RunBox: @unchecked Sendable {
 struct TapsTUICommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "taps-tui",
+        version: "taps-tui " + TapsVersion.description,
         abstract: "Live dashboard: train a TAPS task and steer its sparsity weight lambda while you watch.",
         discussion: "Keys:\n" + Keymap.helpLines().map { "  " + $0 }.joined(separator: "\n")
             + "\n\nWithout a terminal (stdout redirected, TERM=dumb or unknown) or with --headless it prints the"
@@ -77,12 +79,13 @@ struct TapsTUICommand: ParsableCommand {
         // with a one-line error on a normal terminal, never inside the dashboard.
         let config = try training.config()
         let store = MetricsStore()
+        RunProvenance.record(on: store)
         let control = TrainingControl(lambda: config.lambda)
         let trainer: Trainer
         do {
             trainer = try Trainer(config: config, store: store, control: control)
         } catch {
-            FileHandle.standardError.write(Data("taps-tui: error: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("taps-tui: error: \(plainDescription(of: error))\n".utf8))
             throw ExitCode.failure
         }
         let box = RunBox()
@@ -210,6 +213,7 @@ extension TapsTUICommand {
             runner = try SuiteRunner(config: SuiteConfig(tasks: names, mode: suite.suiteMode, training: t,
                                                          outputDirectory: out, stage1Epochs: suite.stage1Epochs),
                                      control: TrainingControl(lambda: t.lambda))
+            for (_, store) in runner.views { RunProvenance.record(on: store) }
         } catch {
             FileHandle.standardError.write(Data("taps-tui: error: \(error)\n".utf8))
             throw ExitCode.failure
