@@ -4,22 +4,30 @@ import Foundation
 /// Writes `data` to `url` atomically: a temporary file in the same folder, flushed, then `rename(2)`d over
 /// the destination, so a reader never sees a half-written file and a crash loses nothing that was there.
 /// Creates missing parent folders.
-/// - Throws: `CocoaError` / POSIX errors naming the path when the folder is not writable.
+/// - Throws: `FileError` ("cannot write PATH: read-only file system") when the folder or file cannot be written.
 public func writeAtomically(_ data: Data, to url: URL) throws {
     let dir = url.deletingLastPathComponent()
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    try FileError.makeDirectories(dir.path)
     let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-    do {
-        try data.write(to: tmp)
-        let fd = open(tmp.path, O_RDONLY)
-        if fd >= 0 { fsync(fd); close(fd) }
-        guard rename(tmp.path, url.path) == 0 else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path,
-                NSLocalizedDescriptionKey: "cannot rename into \(url.path): \(String(cString: strerror(errno)))"])
+    func failure() -> FileError { FileError(action: "write", path: url.path, reason: FileError.reason(errno: errno)) }
+    let fd = open(tmp.path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+    guard fd >= 0 else { throw failure() }
+    var ok = data.withUnsafeBytes { raw -> Bool in
+        var offset = 0
+        while offset < raw.count {
+            let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+            if n < 0 { if errno == EINTR { continue }; return false }
+            offset += n
         }
-    } catch {
-        try? FileManager.default.removeItem(at: tmp)
-        throw error
+        return true
+    }
+    var error = ok ? nil : failure()
+    if ok && fsync(fd) != 0 { ok = false; error = failure() }
+    close(fd)
+    if ok && rename(tmp.path, url.path) != 0 { ok = false; error = failure() }
+    if !ok {
+        unlink(tmp.path)
+        throw error!
     }
 }
 
