@@ -29,11 +29,11 @@ final class RunBox: @unchecked Sendable {
 struct TapsTUICommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "taps-tui",
-        version: "taps-tui " + TapsVersion.description,
         abstract: "Live dashboard: train a TAPS task and steer its sparsity weight lambda while you watch.",
         discussion: "Keys:\n" + Keymap.helpLines().map { "  " + $0 }.joined(separator: "\n")
             + "\n\nWithout a terminal (stdout redirected, TERM=dumb or unknown) or with --headless it prints the"
-            + " progress lines of `taps train` instead.")
+            + " progress lines of `taps train` instead.",
+        version: "taps-tui \(TapsVersion.description)")
 
     @OptionGroup var training: TrainingOptions
 

@@ -17,7 +17,7 @@ struct Taps: ParsableCommand {
         abstract: "Task Adaptive Parameter Sharing: adapt one pretrained network to many tasks (headless).",
         discussion: "The live dashboard is taps-tui; it takes the same training options as `taps train`. "
             + "--json output of every command is described in docs/cli-json.md.",
-        version: "taps " + TapsVersion.description,
+        version: "taps \(TapsVersion.description)",
         subcommands: [Train.self, Eval.self, Predict.self, Tasks.self, Inspect.self, Bench.self, Suite.self, Sweep.self, Compare.self,
                       Export.self])
 }

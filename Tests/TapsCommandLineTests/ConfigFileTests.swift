@@ -1,7 +1,7 @@
 // TapsCommandLineTests: --config files (TOML and a run's config.json), flags overriding them, and bad input.
 import Foundation
 import Testing
-@testable import TapsCommandLine
+import TapsCommandLine
 import TapsTraining
 
 private func temporaryFile(_ name: String, _ text: String) throws -> String {
