@@ -5,7 +5,12 @@
 # Usage: scripts/version-stamp.sh SRC OUT
 src=$1; out=$2
 mkdir -p "$out"
-commit=$(git -C "$src" rev-parse --short=12 HEAD 2>/dev/null || true)
+commit=""
+# Only the package's own checkout counts (not a repository that happens to contain an unpacked tarball).
+top=$(git -C "$src" rev-parse --show-toplevel 2>/dev/null || true)
+if [ -n "$top" ] && [ "$(cd "$top" && pwd -P)" = "$(cd "$src" && pwd -P)" ]; then
+    commit=$(git -C "$src" rev-parse --short=12 HEAD 2>/dev/null || true)
+fi
 if [ -n "$commit" ]; then
     # Tracked files changed since that commit: the binary is not exactly the commit.
     if ! git -C "$src" diff --quiet HEAD -- 2>/dev/null; then commit="$commit-dirty"; fi
