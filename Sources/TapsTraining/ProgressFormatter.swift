@@ -45,15 +45,17 @@ public enum ProgressFormatter {
                       duration(eta(e, totalSteps: totalSteps)) as NSString)
     }
 
-    /// The one-line status a terminal shows (rewritten in place) during a run:
-    /// `step 120/500 24%  epoch 2/5  loss 0.5123  acc 0.844  active 5/7  1,234 img/s  ETA 1m23s`.
+    /// The one-line status a terminal shows (rewritten in place) during a run, most important first so that a
+    /// narrow terminal cuts only details:
+    /// `step 120/500  24%  ETA 1m23s  1,234 img/s  epoch 2/5  loss 0.5123  acc 0.844  active 5/7`.
     public static func statusLine(_ e: StepEvent, totalSteps: Int, epochs: Int?) -> String {
         let active = e.active.filter { $0 }.count
         let epochText = epochs.map { "epoch \(e.epoch)/\($0)" } ?? "epoch \(e.epoch)"
-        return String(format: "step %d/%d %3.0f%%  %@  loss %.4f  acc %.3f  active %d/%d  %@ img/s  ETA %@",
-                      e.step, totalSteps, 100 * Double(e.step) / Double(max(totalSteps, 1)), epochText as NSString,
-                      e.loss, e.accuracy, active, e.active.count, grouped(Int(e.samplesPerSecond.rounded())) as NSString,
-                      duration(eta(e, totalSteps: totalSteps)) as NSString)
+        return String(format: "step %d/%d %3.0f%%  ETA %@  %@ img/s  %@  loss %.4f  acc %.3f  active %d/%d",
+                      e.step, totalSteps, 100 * Double(e.step) / Double(max(totalSteps, 1)),
+                      duration(eta(e, totalSteps: totalSteps)) as NSString,
+                      grouped(Int(e.samplesPerSecond.rounded())) as NSString, epochText as NSString,
+                      e.loss, e.accuracy, active, e.active.count)
     }
 
     /// Seconds left, from the mean time per step so far (evaluation pauses included), or nil before any step.

@@ -37,7 +37,7 @@ public enum SVGPlot {
     /// triangle. Markers that would cover each other (lambda 0, small lambdas and fine-tune all near 100%) are moved
     /// apart sideways, and labels are stacked with leader lines. Points with a spread get error bars.
     public static func tradeoff(title: String, points: [Point], caption: String? = nil) -> String {
-        let w = 760.0, h = 500.0, left = 78.0, right = 150.0, top = 48.0, bottom = caption == nil ? 66.0 : 88.0
+        let w = 780.0, h = 520.0, left = 78.0, right = 110.0, top = 74.0, bottom = 100.0
         let pw = w - left - right, ph = h - top - bottom
         // x: decades covering every point (and its spread), at least 0.1% .. 100%.
         var xs: [Double] = [], ys: [Double] = []
@@ -49,10 +49,13 @@ public enum SVGPlot {
         }
         xs = xs.filter { $0 > 0 }
         let lowDecade = min(-1, (log10(xs.min() ?? 1)).rounded(.down))
-        let highDecade = max(2, (log10(xs.max() ?? 100)).rounded(.up))
+        // 100.7% (a delta per layer plus its score and the head) stays in the 100% decade.
+        let highDecade = max(2, (log10(xs.max() ?? 100) - 0.1).rounded(.up))
+        // A quarter decade of room right of the last one, for the points at ~100% and their labels.
+        let axisEnd = highDecade + 0.25
         func x(_ v: Double) -> Double {
             let lv = log10(max(v, pow(10, lowDecade)))
-            return left + pw * (lv - lowDecade) / (highDecade - lowDecade)
+            return left + pw * (lv - lowDecade) / (axisEnd - lowDecade)
         }
         let lowY = max(0, ((ys.min() ?? 0) * 10).rounded(.down) / 10 - 0.05)
         let highY = min(1, ((ys.max() ?? 1) * 10).rounded(.up) / 10)
@@ -89,17 +92,15 @@ public enum SVGPlot {
             yt += step
         }
         s += "<line x1=\"\(f(left))\" y1=\"\(f(top + ph))\" x2=\"\(f(left + pw))\" y2=\"\(f(top + ph))\" stroke=\"black\"/>"
+        s += "<line x1=\"\(f(left + pw))\" y1=\"\(f(top))\" x2=\"\(f(left + pw))\" y2=\"\(f(top + ph))\" stroke=\"#dee2e6\"/>"
         s += "<line x1=\"\(f(left))\" y1=\"\(f(top))\" x2=\"\(f(left))\" y2=\"\(f(top + ph))\" stroke=\"black\"/>\n"
         s += "<text x=\"\(f(left + pw / 2))\" y=\"\(f(top + ph + 48))\" text-anchor=\"middle\" font-size=\"15\">task-specific parameters (% of the backbone, log scale)</text>\n"
         s += "<text x=\"20\" y=\"\(f(top + ph / 2))\" text-anchor=\"middle\" font-size=\"15\" transform=\"rotate(-90 20 \(f(top + ph / 2)))\">test accuracy</text>\n"
-        if let caption {
-            s += "<text x=\"\(f(left))\" y=\"\(f(h - 12))\" font-size=\"12\" fill=\"#495057\">\(xmlEscape(caption))</text>\n"
-        }
-
         // Marker positions, moved apart sideways where they would overlap (groups centred on their true position).
         var px = points.map { x($0.percent) }
         let py = points.map { y($0.accuracy) }
         var grouped = Set<Int>()
+        var groups: [[Int]] = []
         for i in points.indices where !grouped.contains(i) {
             var group = [i]
             for j in points.indices where j > i && !grouped.contains(j) {
@@ -107,8 +108,32 @@ public enum SVGPlot {
             }
             guard group.count > 1 else { continue }
             grouped.formUnion(group)
+            groups.append(group)
             let centre = group.map { px[$0] }.reduce(0, +) / Double(group.count)
             for (k, j) in group.enumerated() { px[j] = centre + (Double(k) - Double(group.count - 1) / 2) * 12 }
+        }
+        // A spread-out group keeps a dashed stem at its true position.
+        var labelX = px.map { $0 + 9 }
+        for group in groups {
+            let trueX = group.map { x(points[$0].percent) }.reduce(0, +) / Double(group.count)
+            let ys = group.map { py[$0] }
+            s += "<line x1=\"\(f(trueX))\" y1=\"\(f(ys.min()! - 12))\" x2=\"\(f(trueX))\" y2=\"\(f(ys.max()! + 12))\" stroke=\"#868e96\" stroke-dasharray=\"3 3\"/>\n"
+            let right = group.map { px[$0] }.max()! + 10
+            for j in group { labelX[j] = right }
+        }
+        var note = caption ?? ""
+        if !groups.isEmpty {
+            note += (note.isEmpty ? "" : "; ") + "markers at one position are spread sideways (dashed: their true x)"
+        }
+        // The note, wrapped at "; " into lines that fit the width.
+        var lines: [String] = [], line = ""
+        for part in note.components(separatedBy: "; ") where !part.isEmpty {
+            let candidate = line.isEmpty ? part : line + "; " + part
+            if Double(candidate.count) * 6.6 > w - left - 10 && !line.isEmpty { lines.append(line + ";"); line = part } else { line = candidate }
+        }
+        if !line.isEmpty { lines.append(line) }
+        for (k, text) in lines.enumerated() {
+            s += "<text x=\"\(f(left))\" y=\"\(f(h - 12 - 16 * Double(lines.count - 1 - k)))\" font-size=\"12\" fill=\"#495057\">\(xmlEscape(text))</text>\n"
         }
         // Single seeds (faint), then spreads, then the line and the markers.
         for (i, p) in points.enumerated() {
@@ -146,25 +171,30 @@ public enum SVGPlot {
             }
             // Labels right of their point, moved down past any label already placed there (clustered points).
             let width = Double(p.label.count) * 7.5
-            let lx = cx + 9
+            let lx = labelX[i]
             var ly = cy + 5
             while placed.contains(where: { abs($0.y - ly) < 15 && lx < $0.x + $0.width && $0.x < lx + width }) { ly += 15 }
             placed.append((lx, ly, width))
-            if abs(ly - (cy + 5)) > 1 {
+            if abs(ly - (cy + 5)) > 1 || lx > cx + 10 {
                 s += "<line x1=\"\(f(cx + 4))\" y1=\"\(f(cy + 2))\" x2=\"\(f(lx - 1))\" y2=\"\(f(ly - 5))\" stroke=\"#adb5bd\"/>\n"
             }
             s += "<text x=\"\(f(lx))\" y=\"\(f(ly))\" font-size=\"13\">\(xmlEscape(p.label))</text>\n"
         }
-        // Legend, right of the plot area.
-        let lx = left + pw + 22, ly = top + 10
-        s += "<circle cx=\"\(f(lx))\" cy=\"\(f(ly))\" r=\"5\" fill=\"#1c7ed6\"/><text x=\"\(f(lx + 12))\" y=\"\(f(ly + 5))\">TAPS (λ)</text>\n"
-        s += "<rect x=\"\(f(lx - 5.5))\" y=\"\(f(ly + 18))\" width=\"11\" height=\"11\" fill=\"#e8590c\"/><text x=\"\(f(lx + 12))\" y=\"\(f(ly + 28))\">fine-tune</text>\n"
-        s += "<polygon points=\"\(f(lx)),\(f(ly + 40)) \(f(lx - 7)),\(f(ly + 53)) \(f(lx + 7)),\(f(ly + 53))\" fill=\"#2b8a3e\"/><text x=\"\(f(lx + 12))\" y=\"\(f(ly + 52))\">probe</text>\n"
+        // Legend: one row between the title and the plot.
+        let ly = top - 22
+        var lx = left
+        s += "<circle cx=\"\(f(lx + 5))\" cy=\"\(f(ly))\" r=\"5\" fill=\"#1c7ed6\"/><text x=\"\(f(lx + 15))\" y=\"\(f(ly + 5))\">TAPS (λ)</text>\n"
+        lx += 100
+        s += "<rect x=\"\(f(lx))\" y=\"\(f(ly - 5.5))\" width=\"11\" height=\"11\" fill=\"#e8590c\"/><text x=\"\(f(lx + 17))\" y=\"\(f(ly + 5))\">fine-tune</text>\n"
+        lx += 100
+        s += "<polygon points=\"\(f(lx + 6)),\(f(ly - 7)) \(f(lx - 1)),\(f(ly + 6)) \(f(lx + 13)),\(f(ly + 6))\" fill=\"#2b8a3e\"/><text x=\"\(f(lx + 19))\" y=\"\(f(ly + 5))\">probe</text>\n"
+        lx += 80
         if points.contains(where: { $0.accuracyRange != nil }) {
-            s += "<line x1=\"\(f(lx))\" y1=\"\(f(ly + 64))\" x2=\"\(f(lx))\" y2=\"\(f(ly + 82))\" stroke=\"#495057\" stroke-width=\"1.5\"/>"
-            s += "<text x=\"\(f(lx + 12))\" y=\"\(f(ly + 78))\" font-size=\"12\">mean ± sd</text>\n"
-            s += "<circle cx=\"\(f(lx))\" cy=\"\(f(ly + 96))\" r=\"2.5\" fill=\"#495057\" fill-opacity=\"0.35\"/>"
-            s += "<text x=\"\(f(lx + 12))\" y=\"\(f(ly + 100))\" font-size=\"12\">single seeds</text>\n"
+            s += "<line x1=\"\(f(lx + 5))\" y1=\"\(f(ly - 9))\" x2=\"\(f(lx + 5))\" y2=\"\(f(ly + 9))\" stroke=\"#495057\" stroke-width=\"1.5\"/>"
+            s += "<text x=\"\(f(lx + 15))\" y=\"\(f(ly + 5))\">mean ± sd</text>\n"
+            lx += 105
+            s += "<circle cx=\"\(f(lx + 5))\" cy=\"\(f(ly))\" r=\"2.5\" fill=\"#495057\" fill-opacity=\"0.35\"/>"
+            s += "<text x=\"\(f(lx + 15))\" y=\"\(f(ly + 5))\">single seeds</text>\n"
         }
         s += "</svg>\n"
         return s

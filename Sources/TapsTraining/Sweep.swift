@@ -345,10 +345,11 @@ public final class SweepRunner: @unchecked Sendable {
     /// The table as printed by `taps sweep`.
     public static func table(_ rows: [SweepRow]) -> String {
         func r(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
-        var s = "  setting                test acc  active  task-specific  % backbone  export bytes  seconds\n"
+        var s = "  setting                      test acc  active  task-specific  % backbone  export bytes  seconds\n"
         for row in rows {
-            let name = row.mode == "taps" ? "taps λ=" + String(format: "%g", row.lambda ?? 0) : row.mode
-            s += "  " + (name + (row.reused ? " (reused)" : "")).padding(toLength: 22, withPad: " ", startingAt: 0)
+            var name = row.mode == "taps" ? "taps λ=" + String(format: "%g", row.lambda ?? 0) : row.mode
+            if !row.name.isEmpty && row.name != row.setting { name += " seed \(row.seed)" }
+            s += "  " + (name + (row.reused ? " (reused)" : "")).padding(toLength: 28, withPad: " ", startingAt: 0)
                 + r(row.testAccuracy.map { String(format: "%.4f", $0) } ?? "-", 9)
                 + r("\(row.activeLayers)/\(row.gatedLayers)", 8)
                 + r(ProgressFormatter.grouped(row.taskSpecificParameters), 15)
