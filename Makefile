@@ -2,7 +2,7 @@
 SWIFT ?= swift
 CONFIG ?= release
 BIN = .build/$(CONFIG)
-APT_PACKAGES = libopenblas-dev libncursesw5-dev zlib1g-dev libpng-dev libturbojpeg0-dev pkg-config tmux
+APT_PACKAGES = libopenblas-dev libncursesw5-dev zlib1g-dev libpng-dev libturbojpeg0-dev librsvg2-dev libisal-dev pkg-config tmux
 ARGS ?=
 
 .PHONY: run test bench setup build clean e2e

@@ -35,6 +35,7 @@ struct PreparedRun {
     /// - Throws: the trainer's one-line error (bad option, unreadable file, folder holding a finished run).
     init(config: TrainingConfig, resume: String? = nil, folder: RunFolderPolicy = .refuseFinished) throws {
         store = MetricsStore()
+        RunProvenance.record(on: store)
         control = TrainingControl(lambda: config.lambda)
         if let resume {
             trainer = try Trainer(resuming: URL(fileURLWithPath: resume), store: store, control: control)
@@ -92,7 +93,7 @@ extension TapsTUICommand {
             first = try PreparedRun(config: config, resume: training.resume, folder: training.folderPolicy)
             config = first.trainer.config
         } catch {
-            FileHandle.standardError.write(Data("taps-tui: error: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("taps-tui: error: \(plainDescription(of: error))\n".utf8))
             throw ExitCode.failure
         }
 

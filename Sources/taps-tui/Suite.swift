@@ -47,8 +47,9 @@ extension TapsTUICommand {
             runner = try SuiteRunner(config: SuiteConfig(tasks: names, mode: suite.suiteMode, training: t,
                                                          outputDirectory: out, stage1Epochs: suite.stage1Epochs),
                                      control: TrainingControl(lambda: t.lambda))
+            for (_, store) in runner.views { RunProvenance.record(on: store) }
         } catch {
-            FileHandle.standardError.write(Data("taps-tui: error: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("taps-tui: error: \(plainDescription(of: error))\n".utf8))
             throw ExitCode.failure
         }
         let box = SuiteBox()

@@ -63,7 +63,7 @@ extension TapsTUICommand {
         } catch let error as ValidationError {
             throw error
         } catch {
-            FileHandle.standardError.write(Data("taps-tui: error: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("taps-tui: error: \(plainDescription(of: error))\n".utf8))
             throw ExitCode.failure
         }
         // One store per setting, fed by the setting's trainer (or from its files when the setting is reused).

@@ -6,6 +6,7 @@ import Foundation
 import TapsCommandLine
 import TapsTraining
 import TapsTUI
+import TapsVersion
 
 @main
 struct TapsTUICommand: ParsableCommand {
@@ -14,7 +15,8 @@ struct TapsTUICommand: ParsableCommand {
         abstract: "Live dashboard: train a TAPS task and steer its sparsity weight lambda while you watch.",
         discussion: "Keys:\n" + Keymap.helpLines().map { "  " + $0 }.joined(separator: "\n")
             + "\n\nWithout a terminal (stdout redirected, TERM=dumb or unknown) or with --headless it prints the"
-            + " progress lines of `taps train` instead.")
+            + " progress lines of `taps train` instead.",
+        version: "taps-tui \(TapsVersion.description)")
 
     @Argument(help: ArgumentHelp("`sweep`: run a lambda sweep (as `taps sweep`) with one tab per setting.",
                                  valueName: "sweep"))
