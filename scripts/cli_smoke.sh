@@ -102,7 +102,7 @@ for cmd in "$TAPS --version" "$TAPS train --version" "$TAPS sweep --version" "$B
 done
 
 # Errors in plain words: negative and malformed numbers, unwritable folders.
-expect_error "--lambda -3 is a value and out of range" '^taps: error: --lambda: expected a finite number >= 0, got -3' "$TAPS" train --lambda -3 --out "$WORK/neg"
+expect_error "--lambda -3 is a value and out of range" '^taps: error: --lambda: expected a number in \[0, 10000\] \(>= 0, at most the ceiling\), got -3' "$TAPS" train --lambda -3 --out "$WORK/neg"
 "$TAPS" train --lambda abc >"$WORK/out" 2>"$WORK/err"; rc=$?
 [ "$rc" -eq 64 ] && grep -q "expected a number, got 'abc'" "$WORK/err" && ok "--lambda abc: usage error saying what was expected" \
     || fail "--lambda abc (exit $rc): $(cat "$WORK/err")"

@@ -68,7 +68,7 @@ struct ConfigFileTests {
         #expect(message { _ = try ConfigFile.load(syntax) }.hasPrefix("\(syntax):2:"))
         let negative = try temporaryFile("e.toml", "lambda = -3\n")
         #expect(message { _ = try TrainingOptions.parse(["--config", negative]).config() }
-                    .hasPrefix("--lambda: expected a finite number >= 0, got -3.0 (from the command line or \(negative))"))
+                    .hasPrefix("--lambda: expected a number in [0, 10000] (>= 0, at most the ceiling), got -3.0 (from the command line or \(negative))"))
         #expect(message { _ = try ConfigFile.load("/nonexistent/x.toml") }.hasPrefix("/nonexistent/x.toml: cannot read"))
         let json = try temporaryFile("f.json", "[1, 2]")
         #expect(message { _ = try ConfigFile.load(json) }.contains("not a JSON object"))
@@ -79,7 +79,7 @@ struct ConfigFileTests {
         // `--lambda -3` is a value, not an unknown option: validation then says what was wrong.
         let c = try TrainingOptions.parse(["--lambda", "-3"])
         #expect(c.shared.lambda == -3)
-        #expect(message { _ = try c.config() } == "--lambda: expected a finite number >= 0, got -3.0")
+        #expect(message { _ = try c.config() } == "--lambda: expected a number in [0, 10000] (>= 0, at most the ceiling), got -3.0")
         #expect(try TrainingOptions.parse(["--tau", "-0.5"]).config().tau == -0.5)
         #expect(message { _ = try TrainingOptions.parse(["--epochs", "three"]) }.contains("--epochs: expected a whole number, got 'three'"))
         #expect(message { _ = try TrainingOptions.parse(["--seed", "-1"]) }.contains("--seed: expected a whole number >= 0, got '-1'"))

@@ -110,7 +110,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
             .invalid(option: option, expected: expected, got: "\(got)")
         }
         guard lambda >= 0, lambda <= TrainingControl.maximumLambda else {
-            throw bad("--lambda", "a number in [0, \(ProgressFormatter.fmt(TrainingControl.maximumLambda))]", lambda)
+            throw bad("--lambda", "a number in [0, \(Int(TrainingControl.maximumLambda))] (>= 0, at most the ceiling)", lambda)
         }
         guard epochs >= 1 else { throw bad("--epochs", "an integer >= 1", epochs) }
         guard warmupEpochs >= 0 else { throw bad("--warmup-epochs", "an integer >= 0", warmupEpochs) }

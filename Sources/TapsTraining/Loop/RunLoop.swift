@@ -179,8 +179,7 @@ final class RunLoop {
             } catch {
                 status = .failed
                 failure = "cannot resume: \(error)"
-                notice(.error, failure ?? "")
-                return []
+                return finish()
             }
             firstEpoch = resume.state.epochDone ? resume.state.epoch + 1 : resume.state.epoch
             skipSteps = resume.state.epochDone ? 0 : resume.state.stepInEpoch
@@ -402,12 +401,12 @@ final class RunLoop {
         for v in views { v.store.flush() }
         var tensors: [String: Tensor] = [:]
         for (m, member) in members.enumerated() {
-            for p in member.network.parameters where p.requiresGrad || p.isBuffer { tensors["member\(m)/\(p.name)"] = p.value }
+            for p in member.network.parameters where checkpointed(p, of: member) { tensors["member\(m)/\(p.name)"] = p.value }
         }
         for (i, buffer) in optimizer.momentumBuffers.enumerated() { if let buffer { tensors["momentum/\(i)"] = buffer } }
         if let best {
             for (m, member) in members.enumerated() {
-                for (p, v) in zip(member.network.parameters, best.state[m]) where p.requiresGrad || p.isBuffer {
+                for (p, v) in zip(member.network.parameters, best.state[m]) where checkpointed(p, of: member) {
                     tensors["best/member\(m)/\(p.name)"] = v
                 }
             }
@@ -432,6 +431,13 @@ final class RunLoop {
         }
     }
 
+    /// Whether a checkpoint stores `p`: everything but the frozen, shared base weights `w0` of gated layers (which
+    /// the base file holds). The rule depends only on the mode, never on the phase (settled gates freeze deltas).
+    private func checkpointed(_ p: Parameter, of member: RunMember) -> Bool {
+        !member.gatedLayers.contains { $0.base.weight === p && !$0.trainsBase }
+            || member.gatedLayers.contains { $0.base.weight === p && $0.base.weight.requiresGrad }
+    }
+
     /// Puts the loop, the networks and the optimizer back into a checkpoint's state.
     /// - Throws: ``CheckpointError/mismatch(file:reason:)`` when a tensor is missing or has another shape.
     private func restore(_ c: Checkpoint, optimizer: SGD) throws {
@@ -448,7 +454,7 @@ final class RunLoop {
             throw CheckpointError.mismatch(file: file, reason: "made for \(s.validation.count) tasks, the run has \(members.count)")
         }
         for (m, member) in members.enumerated() {
-            for p in member.network.parameters where p.requiresGrad || p.isBuffer {
+            for p in member.network.parameters where checkpointed(p, of: member) {
                 p.value = try take("member\(m)/\(p.name)", shape: p.value.shape)
             }
             for (d, state) in zip(dropoutLayers(in: member.network), s.dropout[m]) { d.generatorState = state }
@@ -459,7 +465,7 @@ final class RunLoop {
         if let accuracy = s.bestAccuracy, let bestEpoch = s.bestEpoch, let perMember = s.bestPerMember {
             let state = try members.enumerated().map { m, member in
                 try member.network.parameters.map { p in
-                    p.requiresGrad || p.isBuffer ? try take("best/member\(m)/\(p.name)", shape: p.value.shape) : p.value
+                    checkpointed(p, of: member) ? try take("best/member\(m)/\(p.name)", shape: p.value.shape) : p.value
                 }
             }
             best = (accuracy, bestEpoch, perMember, state)
