@@ -268,7 +268,10 @@ final class RunLoop {
                     : "best validation accuracy so far: %.4f (epoch %d)", mean, e))
             }
             if adapter.usesPenalty && e >= penaltyOnAt && e < settleStart { recordCandidates() }
-            if e < adapter.epochs && step < totalSteps { checkpoint(epochDone: true, stepInEpoch: batches, sums: sums) }
+            // After an epoch, unless the last checkpoint is under 30 s old (tiny epochs would write one every few steps).
+            if e < adapter.epochs && step < totalSteps && Date().timeIntervalSince(lastCheckpoint) >= 30 {
+                checkpoint(epochDone: true, stepInEpoch: batches, sums: sums)
+            }
             if failure != nil { break }
         }
         if status == .stopped { notice(.info, "stopped by request at step \(step); continue with --resume") }
