@@ -305,5 +305,8 @@ expect_error "a truncated JPEG / a .png that is not a PNG" '(cut\.jpg|fake\.png)
 printf '\x80\x02}q\x00.' >"$D/model.pth"
 expect_error ".pth as a base" "torch.load\\('$D/model.pth'" "$TAPS" train --base "$D/model.pth" --steps 1 --out "$WORK/pth"
 
+python3 -c "import numpy as np; np.save('$WORK/zero.npy', np.zeros((0, 0, 3), dtype=np.uint8))" 2>/dev/null \
+    && expect_error "predict on a 0-pixel image" 'expected an image with at least 1x1 pixels' "$TAPS" predict "$WORK/zero.npy"
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -417,6 +417,34 @@ if poll 10 screen_has "viewing taps-lambda-"; then pass "sweep: t switches the s
 "${TM[@]}" send-keys -t "$PANE" "q"
 if poll 60 screen_matches "^EXIT=0$"; then pass "sweep quits cleanly"; else fail "sweep did not quit"; fi
 
+# MARK: - SIGHUP (a closed SSH session): terminal sane, run folder complete with a checkpoint, exit 129; then
+# the dashboard continues the run with --resume, and `c` writes a checkpoint on request.
+RUN9="$WORK/run9"
+start_pane hup "$BIN --seed 9 --epochs 20 --train-limit 640 --out $RUN9"
+if poll 120 step_at_least 3; then
+    "${TM[@]}" send-keys -t "$PANE" "c"
+    if poll 30 screen_has "checkpoint at step"; then pass "c writes a checkpoint on request"; else fail "c wrote no checkpoint"; fi
+    pid=$(pgrep -f -- "--out $RUN9" | head -1)
+    kill -HUP "$pid"
+    if poll 60 screen_matches "^EXIT=129$"; then pass "SIGHUP: exit 129"; else fail "SIGHUP: no exit 129"; fi
+    if terminal_sane; then pass "terminal sane after SIGHUP (stty: echo icanon)"; else fail "terminal broken after SIGHUP"; fi
+    if [ -f "$RUN9/checkpoint.safetensors" ] && grep -q '"status" : "stopped"' "$RUN9/summary.json" && [ -f "$RUN9/task.safetensors" ]; then
+        pass "SIGHUP: run folder complete (summary 'stopped', export, checkpoint)"
+    else
+        fail "SIGHUP: run folder incomplete: $(ls "$RUN9" | tr '\n' ' ')"
+    fi
+    "${TM[@]}" send-keys -t "$PANE" "clear; $BIN --resume $RUN9; echo \"EXIT=\$?\"" Enter
+    if poll 120 screen_has "RUNNING" && grep -q 'resumed from the checkpoint' "$RUN9/metrics.jsonl"; then
+        pass "taps-tui --resume continues the run (notice shown)"
+    else
+        fail "taps-tui --resume did not continue the run"
+    fi
+    "${TM[@]}" send-keys -t "$PANE" "q"
+    poll 120 screen_matches "^EXIT=" >/dev/null
+else
+    fail "SIGHUP run did not start"
+fi
+
 # MARK: - Headless: a redirected stdout gets the progress lines, not escape codes
 if "$BIN" --seed 1 --steps 3 --out "$WORK/run4" > "$WORK/headless.out" 2>&1 \
     && grep -q "^taps: task fashion" "$WORK/headless.out" && ! grep -q $'\x1b' "$WORK/headless.out"; then

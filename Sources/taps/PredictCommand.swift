@@ -55,7 +55,7 @@ struct Predict: ParsableCommand {
         try reportingErrors {
             let decoded = try ImageFile.read(URL(fileURLWithPath: image))
             guard decoded.width > 0, decoded.height > 0 else {
-                throw ConfigError.invalid(option: "--image", expected: "an image with at least 1x1 pixels",
+                throw ConfigError.invalid(option: "<image>", expected: "an image with at least 1x1 pixels",
                                           got: "\(image) with \(decoded.width)x\(decoded.height)")
             }
             let network: any Layer
