@@ -103,16 +103,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// The state every member's dropout layers keep between steps.
-func dropoutLayers(in layer: any Layer) -> [Dropout] {
-    var found: [Dropout] = []
-    func walk(_ l: any Layer) {
-        if let d = l as? Dropout { found.append(d) }
-        for c in l.children { walk(c) }
-    }
-    walk(layer)
-    return found
-}
+/// The dropout layers of a network, whose mask generators a checkpoint keeps.
+func dropoutLayers(in layer: any Layer) -> [Dropout] { layers(of: Dropout.self, in: layer) }
 
 /// What a run folder already holds when a run is about to use it.
 public enum RunFolderPolicy: Sendable, Equatable {
