@@ -293,3 +293,14 @@ public struct DataOptions: ParsableArguments {
         if skipBad { config.skipBad = true }
     }
 }
+
+/// Parses a comma-separated option value (`--lambdas 0,0.3,1`, `--modes taps,probe`, `--seeds 0,1,2`) with `parse`
+/// for each item; a bad item gets `--OPTION: expected WHAT, got 'ITEM'`.
+/// - Throws: `ValidationError` naming the option and the item.
+public func commaSeparated<T>(_ text: String, option: String, expected: String, _ parse: (String) -> T?) throws -> [T] {
+    try text.split(separator: ",").map { item -> T in
+        let trimmed = item.trimmingCharacters(in: .whitespaces)
+        guard let v = parse(trimmed) else { throw ValidationError("\(option): expected \(expected), got '\(item)'") }
+        return v
+    }
+}

@@ -17,18 +17,8 @@ struct SweepDashboardOptions: ParsableArguments {
 
     /// The sweep as `taps sweep` would run it. - Throws: `ValidationError` naming the bad option.
     func config(training: TrainingConfig, out: String?) throws -> SweepConfig {
-        let ls = try lambdas.split(separator: ",").map { text -> Double in
-            guard let v = Double(text.trimmingCharacters(in: .whitespaces)) else {
-                throw ValidationError("--lambdas: expected numbers, got '\(text)'")
-            }
-            return v
-        }
-        let ms = try modes.split(separator: ",").map { text -> TrainingMode in
-            guard let m = TrainingMode(rawValue: text.trimmingCharacters(in: .whitespaces)) else {
-                throw ValidationError("--modes: expected taps, finetune or probe, got '\(text)'")
-            }
-            return m
-        }
+        let ls = try commaSeparated(lambdas, option: "--lambdas", expected: "numbers") { Double($0) }
+        let ms = try commaSeparated(modes, option: "--modes", expected: "taps, finetune or probe") { TrainingMode(rawValue: $0) }
         let c = SweepConfig(task: training.task, lambdas: ls, modes: ms, training: training,
                             outputDirectory: out ?? "runs/sweep-\(training.task)")
         try c.validate()

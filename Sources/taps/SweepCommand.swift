@@ -55,26 +55,9 @@ struct Sweep: ParsableCommand {
         let config = try reportingErrors { () throws -> SweepConfig in
             var training = try options.config()
             training.task = task ?? training.dataPath.map(Dataset.displayName(for:)) ?? "fashion"
-            let ls = try lambdas.split(separator: ",").map { text -> Double in
-                guard let v = Double(text.trimmingCharacters(in: .whitespaces)) else {
-                    throw ValidationError("--lambdas: expected numbers, got '\(text)'")
-                }
-                return v
-            }
-            let ms = try modes.split(separator: ",").map { text -> TrainingMode in
-                guard let m = TrainingMode(rawValue: text.trimmingCharacters(in: .whitespaces)) else {
-                    throw ValidationError("--modes: expected taps, finetune or probe, got '\(text)'")
-                }
-                return m
-            }
-            let ss = try seeds.map { list in
-                try list.split(separator: ",").map { text -> UInt64 in
-                    guard let v = UInt64(text.trimmingCharacters(in: .whitespaces)) else {
-                        throw ValidationError("--seeds: expected whole numbers >= 0, got '\(text)'")
-                    }
-                    return v
-                }
-            }
+            let ls = try commaSeparated(lambdas, option: "--lambdas", expected: "numbers") { Double($0) }
+            let ms = try commaSeparated(modes, option: "--modes", expected: "taps, finetune or probe") { TrainingMode(rawValue: $0) }
+            let ss = try seeds.map { try commaSeparated($0, option: "--seeds", expected: "whole numbers >= 0") { UInt64($0) } }
             let c = SweepConfig(task: training.task, lambdas: ls, modes: ms, training: training,
                                 outputDirectory: out ?? "runs/sweep-\(training.task)", seeds: ss)
             try options.validate(c.training)
