@@ -17,7 +17,8 @@ extension Conv2d {
         // i*S + k - PAD >= 0  ⇔  i >= ceil((PAD - k) / S);   i*S + k - PAD <= size - 1  ⇔  i <= floor((size - 1 + PAD - k) / S)
         let lo = max(0, (PAD - k + S - 1) / S * (PAD - k > 0 ? 1 : 0))
         let hiInclusive = (size - 1 + PAD - k) >= 0 ? (size - 1 + PAD - k) / S : -1
-        return (lo, min(outSize, hiInclusive + 1))
+        // Never an inverted range (a tap that reaches no output, e.g. 5x5 padding 2 on a 1x1 map): empty, not lo > hi.
+        return (lo, max(lo, min(outSize, hiInclusive + 1)))
     }
 
     /// Runs `body(plane)` for every plane in `0..<planes`, split over the BLAS thread count.
