@@ -1,11 +1,14 @@
-# taps: `make run` (set up, build release, start the dashboard) and `make test` (set up, whole suite).
+# taps: `make run` (set up, build release, start the dashboard), `make test` (set up, whole suite) and `make fuzz`
+# (libFuzzer on every reader, docs/fuzzing.md; not part of `make test`).
 SWIFT ?= swift
 CONFIG ?= release
 BIN = .build/$(CONFIG)
 APT_PACKAGES = libopenblas-dev libncursesw5-dev zlib1g-dev libpng-dev libturbojpeg0-dev librsvg2-dev libisal-dev pkg-config tmux
 ARGS ?=
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= safetensors idx npy csv cifar image theme metrics dashboard
 
-.PHONY: run test bench setup build clean e2e
+.PHONY: run test bench setup build clean e2e fuzz
 
 # Install missing Debian packages (root or sudo); a no-op when everything is present.
 setup:
@@ -28,6 +31,12 @@ test: setup
 	bash scripts/cli_smoke.sh $(BIN)
 	bash scripts/resilience.sh $(BIN)
 	bash scripts/e2e_tmux.sh $(BIN)
+
+# libFuzzer + AddressSanitizer build in its own scratch path (the normal build stays valid), then each target for
+# FUZZ_SECONDS: `make fuzz FUZZ_SECONDS=600 FUZZ_TARGETS="idx npy"`.
+fuzz: setup
+	$(SWIFT) build -c release --scratch-path .build-fuzz --product taps-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DTAPS_FUZZ
+	bash scripts/fuzz.sh .build-fuzz/release/taps-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 bench: build
 	$(BIN)/taps bench

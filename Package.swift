@@ -65,6 +65,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
 
+        // libFuzzer harness of every reader (`make fuzz`, docs/fuzzing.md); an ordinary build replays files.
+        .executableTarget(name: "taps-fuzz", dependencies: ["TapsData", "TapsNN", "TapsTraining", "TapsTUI"],
+                          swiftSettings: strict),
+
         // MARK: - Tests
         .target(name: "TapsTestSupport", dependencies: ["TapsTensor"], path: "Tests/TapsTestSupport",
                 swiftSettings: strict),

@@ -40,41 +40,43 @@ public enum IDX {
     /// - Throws: ``DatasetError`` for an unreadable file, corrupt gzip, wrong magic, bad dimensions,
     ///   truncated or over-long data.
     public static func readImages(_ url: URL) throws -> Images {
-        try parseImages(readMaybeGzip(url), source: url.path)
+        try parseImages(readFile(url), source: url.path)
     }
 
     /// Reads a labels file (`...-labels-idx1-ubyte[.gz]`).
     /// - Throws: ``DatasetError`` as ``readImages(_:)``.
     public static func readLabels(_ url: URL) throws -> [UInt8] {
-        try parseLabels(readMaybeGzip(url), source: url.path)
+        try parseLabels(readFile(url), source: url.path)
     }
 
-    /// Parses decompressed images bytes; `source` names the origin in errors.
+    /// Parses the bytes of an images file, raw or gzip-compressed; `source` names the origin in errors.
+    ///
+    /// A gzip stream is decompressed only as far as the header declares (`16 + N * rows * cols` bytes, plus
+    /// ``Gzip/overrunAllowance`` to count a few trailing bytes exactly), so a small file that inflates to gigabytes
+    /// (a gzip bomb) is refused after at most 128 KB more than declared.
+    /// - Throws: ``DatasetError`` naming `source`: corrupt gzip, wrong magic, bad dimensions, truncated or
+    ///   over-long data.
     public static func parseImages(_ data: Data, source: String) throws -> Images {
-        let bytes = [UInt8](data)
-        try checkHeader(bytes, magic: imagesMagic, headerBytes: 16, source: source)
-        let count = Int(readU32(bytes, at: 4)), rows = Int(readU32(bytes, at: 8)), cols = Int(readU32(bytes, at: 12))
-        for (field, value) in [("rows", rows), ("cols", cols)] where value < 1 || value > maximumSide {
-            throw DatasetError.malformed(file: source, field: "header \(field)", expected: "1...\(maximumSide)", found: "\(value)")
+        let bytes = try inflatedIfGzip(data, source: source, headerBytes: 16) { try imagesLayout($0, source: source).fileBytes }
+        let layout = try imagesLayout(bytes, source: source)
+        let expected = layout.fileBytes - 16, available = bytes.count - 16
+        if expected > available {
+            throw DatasetError.truncated(file: source, field: "pixel data for \(layout.count) images of \(layout.rows)x\(layout.cols)",
+                                         expectedBytes: expected, foundBytes: available)
         }
-        let expected = count.multipliedReportingOverflow(by: rows * cols)
-        let available = bytes.count - 16
-        if expected.overflow || expected.partialValue > available {
-            throw DatasetError.truncated(file: source, field: "pixel data for \(count) images of \(rows)x\(cols)",
-                                         expectedBytes: expected.overflow ? Int.max : expected.partialValue, foundBytes: available)
-        }
-        if expected.partialValue < available {
-            throw DatasetError.malformed(file: source, field: "data length", expected: "\(expected.partialValue) bytes after the header",
+        if expected < available {
+            throw DatasetError.malformed(file: source, field: "data length", expected: "\(expected) bytes after the header",
                                          found: "\(available) (trailing bytes)")
         }
-        return Images(count: count, rows: rows, cols: cols, pixels: Array(bytes[16...]))
+        return Images(count: layout.count, rows: layout.rows, cols: layout.cols, pixels: Array(bytes[16...]))
     }
 
-    /// Parses decompressed labels bytes; `source` names the origin in errors.
+    /// Parses the bytes of a labels file, raw or gzip-compressed (decompressed only as far as the header declares,
+    /// `8 + N` bytes); `source` names the origin in errors.
+    /// - Throws: ``DatasetError`` as ``parseImages(_:source:)``.
     public static func parseLabels(_ data: Data, source: String) throws -> [UInt8] {
-        let bytes = [UInt8](data)
-        try checkHeader(bytes, magic: labelsMagic, headerBytes: 8, source: source)
-        let count = Int(readU32(bytes, at: 4))
+        let bytes = try inflatedIfGzip(data, source: source, headerBytes: 8) { try labelsFileBytes($0, source: source) }
+        let count = try labelsFileBytes(bytes, source: source) - 8
         let available = bytes.count - 8
         if count > available {
             throw DatasetError.truncated(file: source, field: "label data for \(count) labels", expectedBytes: count, foundBytes: available)
@@ -106,6 +108,40 @@ public enum IDX {
     }
 
     // MARK: - Helpers
+
+    /// The bytes themselves, or their gzip stream decompressed no further than `declared(header)` bytes, where
+    /// `header` is the first `headerBytes` decompressed bytes.
+    private static func inflatedIfGzip(_ data: Data, source: String, headerBytes: Int,
+                                       declared: @escaping ([UInt8]) throws -> Int) throws -> [UInt8] {
+        guard Gzip.isGzip(data) else { return [UInt8](data) }
+        let inflated = try Gzip.decompress(data, source: source) { output in
+            output.count >= headerBytes ? try declared([UInt8](output.prefix(headerBytes))) : nil
+        }
+        return [UInt8](inflated)
+    }
+
+    /// The header of an images file and the file size it declares (`16 + count * rows * cols`).
+    /// - Throws: for a short header, a wrong magic, a side outside `1...maximumSide`, or a size beyond `Int`.
+    private static func imagesLayout(_ bytes: [UInt8], source: String) throws -> (count: Int, rows: Int, cols: Int, fileBytes: Int) {
+        try checkHeader(bytes, magic: imagesMagic, headerBytes: 16, source: source)
+        let count = Int(readU32(bytes, at: 4)), rows = Int(readU32(bytes, at: 8)), cols = Int(readU32(bytes, at: 12))
+        for (field, value) in [("rows", rows), ("cols", cols)] where value < 1 || value > maximumSide {
+            throw DatasetError.malformed(file: source, field: "header \(field)", expected: "1...\(maximumSide)", found: "\(value)")
+        }
+        let pixels = count.multipliedReportingOverflow(by: rows * cols)
+        let total = pixels.partialValue.addingReportingOverflow(16)
+        if pixels.overflow || total.overflow {
+            throw DatasetError.truncated(file: source, field: "pixel data for \(count) images of \(rows)x\(cols)",
+                                         expectedBytes: Int.max, foundBytes: bytes.count - 16)
+        }
+        return (count, rows, cols, total.partialValue)
+    }
+
+    /// The file size a labels header declares (`8 + count`).
+    private static func labelsFileBytes(_ bytes: [UInt8], source: String) throws -> Int {
+        try checkHeader(bytes, magic: labelsMagic, headerBytes: 8, source: source)
+        return 8 + Int(readU32(bytes, at: 4))
+    }
 
     private static func checkHeader(_ bytes: [UInt8], magic: UInt32, headerBytes: Int, source: String) throws {
         guard bytes.count >= 4 else {

@@ -200,6 +200,8 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
     case nonStringMetadata(file: String, key: String)
     /// A tensor name given to the writer is empty, duplicated or reserved.
     case invalidTensorName(file: String, name: String, reason: String)
+    /// The header names a tensor (or `__metadata__`) more than once; which entry is meant is ambiguous.
+    case duplicateTensorName(file: String, name: String)
 
     /// The message: one line naming the file and the problem.
     public var description: String {
@@ -233,6 +235,8 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
             return "\(file): __metadata__ value for '\(key)' is not a string"
         case let .invalidTensorName(file, name, reason):
             return "\(file): invalid tensor name '\(name)': \(reason)"
+        case let .duplicateTensorName(file, name):
+            return "\(file): the header names tensor '\(name)' more than once; each name must appear once"
         }
     }
 }
@@ -268,6 +272,10 @@ extension SafeTensors {
         }
         guard case let .object(object) = root else {
             throw SafeTensorsError.headerNotJSON(file: source, detail: "top level is not an object")
+        }
+        // The decoder keeps one value per key; a repeated name would silently lose the other entry.
+        if let repeated = firstRepeatedKey(ofObject: [UInt8](headerData)) {
+            throw SafeTensorsError.duplicateTensorName(file: source, name: repeated)
         }
         var metadata: [String: String] = [:]
         var entries: [Entry] = []
@@ -335,6 +343,64 @@ extension SafeTensors {
         }
         if expectedBegin != bufferSize {
             throw SafeTensorsError.offsetsNotContiguous(file: source, tensor: "<end of data>", expectedBegin: bufferSize, actualBegin: expectedBegin)
+        }
+    }
+
+    /// The first key of the top-level JSON object in `json` that appears more than once (after unescaping), or nil.
+    /// `json` is a valid JSON object (the decoder accepted it); anything unexpected ends the scan with nil.
+    static func firstRepeatedKey(ofObject json: [UInt8]) -> String? {
+        var i = 0
+        func skipSpace() { while i < json.count, [0x20, 0x09, 0x0A, 0x0D].contains(json[i]) { i += 1 } }
+        /// Skips a string starting at the quote `json[i]`; returns its raw bytes with the quotes.
+        func skipString() -> ArraySlice<UInt8>? {
+            let start = i
+            i += 1
+            while i < json.count {
+                switch json[i] {
+                case UInt8(ascii: "\\"): i += 2
+                case UInt8(ascii: "\""): i += 1; return json[start..<i]
+                default: i += 1
+                }
+            }
+            return nil
+        }
+        /// Skips one value (string, object, array or scalar).
+        func skipValue() -> Bool {
+            var depth = 0
+            while i < json.count {
+                switch json[i] {
+                case UInt8(ascii: "\""): if skipString() == nil { return false }; if depth == 0 { return true }; continue
+                case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+                case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                    if depth == 0 { return true }
+                    depth -= 1
+                    if depth == 0 { i += 1; return true }
+                case UInt8(ascii: ","): if depth == 0 { return true }
+                default: break
+                }
+                i += 1
+            }
+            return false
+        }
+        skipSpace()
+        guard i < json.count, json[i] == UInt8(ascii: "{") else { return nil }
+        i += 1
+        var seen = Set<String>()
+        while true {
+            skipSpace()
+            guard i < json.count, json[i] == UInt8(ascii: "\""), let raw = skipString() else { return nil }
+            let key = raw.contains(UInt8(ascii: "\\"))
+                ? (try? JSONDecoder().decode(String.self, from: Data(raw))) ?? String(decoding: raw, as: UTF8.self)
+                : String(decoding: raw.dropFirst().dropLast(), as: UTF8.self)
+            if !seen.insert(key).inserted { return key }
+            skipSpace()
+            guard i < json.count, json[i] == UInt8(ascii: ":") else { return nil }
+            i += 1
+            skipSpace()
+            guard skipValue() else { return nil }
+            skipSpace()
+            guard i < json.count, json[i] == UInt8(ascii: ",") else { return nil }
+            i += 1
         }
     }
 

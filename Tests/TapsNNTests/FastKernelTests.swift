@@ -10,7 +10,10 @@ struct FastKernelTests {
     @Test("depthwise: batch-lane kernel = planes kernel bit for bit, and = naive, on odd shapes (tail lanes)",
           arguments: [(n: 9, c: 3, k: 3, s: 1, p: 1, h: 7, w: 5), (n: 13, c: 5, k: 5, s: 2, p: 2, h: 9, w: 6),
                       (n: 8, c: 2, k: 3, s: 2, p: 1, h: 1, w: 4), (n: 3, c: 4, k: 3, s: 2, p: 0, h: 8, w: 7),
-                      (n: 17, c: 3, k: 5, s: 1, p: 2, h: 2, w: 2), (n: 10, c: 1, k: 1, s: 1, p: 0, h: 3, w: 17)])
+                      (n: 17, c: 3, k: 5, s: 1, p: 2, h: 2, w: 2), (n: 10, c: 1, k: 1, s: 1, p: 0, h: 3, w: 17),
+                      // A 5x5 tap that reaches no output of a 1x1 map (EfficientNet-Lite0 at 32 px): an empty range.
+                      (n: 9, c: 2, k: 5, s: 1, p: 2, h: 1, w: 1), (n: 3, c: 3, k: 5, s: 1, p: 2, h: 1, w: 3),
+                      (n: 8, c: 2, k: 5, s: 2, p: 2, h: 3, w: 1)])
     func depthwiseLanes(config: (n: Int, c: Int, k: Int, s: Int, p: Int, h: Int, w: Int)) {
         var rng = SeededRNG(seed: 41)
         let x = Tensor.normal([config.n, config.c, config.h, config.w], rng: &rng)

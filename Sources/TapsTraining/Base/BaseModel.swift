@@ -22,6 +22,8 @@ public struct BaseModel: @unchecked Sendable {
     /// A content hash of the weights (FNV-1a 64 over names, shapes and bytes, hex): identifies the base
     /// in exports. Not a cryptographic hash.
     public var contentHash: String
+    /// What loading changed, for the run's notices (e.g. DataParallel's `module.` prefix removed).
+    public var notes: [String] = []
     /// Builds the architecture with a head of `classes` outputs, randomly initialised from `rng`.
     public var makeNetwork: @Sendable (_ classes: Int, _ rng: inout SeededRNG) throws -> any Layer
 
@@ -61,6 +63,7 @@ public struct BaseModel: @unchecked Sendable {
         let file = try SafeTensors.read(url)
         var weights: [String: Tensor] = [:]
         for (name, t) in file.tensors { weights[name] = t }
+        let (remapped, notes) = remapLegacyNames(weights, file: url.lastPathComponent); weights = remapped
         let arch = (architecture ?? file.metadata["architecture"]).map(ModelZoo.canonical) ?? recognise(weights)
         if arch == "efficientnet-lite0" { weights = renameTimmEfficientNetLite(weights) }
         guard let arch else {
@@ -80,7 +83,7 @@ public struct BaseModel: @unchecked Sendable {
                 throw ConfigError.invalid(option: "--image-size", expected: "28 for digitcnn", got: String(imageSize))
             }
             return BaseModel(name: name, architecture: arch, headName: DigitCNN.headName, inputShape: DigitCNN.imageShape,
-                             normalization: recorded ?? .digitCNN, weights: weights, contentHash: hash,
+                             normalization: recorded ?? .digitCNN, weights: weights, contentHash: hash, notes: notes,
                              makeNetwork: { classes, rng in makeDigitCNN(classes: classes, rng: &rng) })
         }
         guard ModelZoo.architectures.contains(arch) else {
@@ -96,7 +99,7 @@ public struct BaseModel: @unchecked Sendable {
         }
         return BaseModel(name: name, architecture: arch, headName: headName, inputShape: [3, size, size],
                          normalization: recorded ?? (arch == "efficientnet-lite0" ? .efficientNetLite : imageNetNormalization),
-                         weights: weights, contentHash: hash,
+                         weights: weights, contentHash: hash, notes: notes,
                          makeNetwork: { classes, rng in try ModelZoo.make(arch, classes: classes, imageSize: size, rng: &rng).network })
     }
 
@@ -109,7 +112,7 @@ public struct BaseModel: @unchecked Sendable {
         }
         var rng = SeededRNG(seed: 0)
         let net = try makeNetwork(head.shape[0], &rng)
-        try loadStateDict(weights, into: net, strict: true)
+        try loadBaseTensors(weights, into: net)
         return net
     }
 
@@ -145,7 +148,7 @@ public struct BaseModel: @unchecked Sendable {
         // Strict load of the base's backbone plus the new head's own values: every name must match.
         var tensors = weights.filter { !$0.key.hasPrefix(headName + ".") }
         for p in net.parameters where p.name.hasPrefix(headName + ".") { tensors[p.name] = p.value }
-        try loadStateDict(tensors, into: net, strict: true)
+        try loadBaseTensors(tensors, into: net)
         return net
     }
 
