@@ -164,6 +164,7 @@ struct Eval: ParsableCommand {
             let taskName = task ?? meta.task
             var config = TrainingConfig()
             config.task = taskName; config.dataDirectory = dataDirectory
+            config.dataPath = meta.data; config.dataFormat = meta.dataFormat   // where the task was trained, unless --data says otherwise
             self.data.apply(to: &config)
             let data = try loadTask(config: config, base: baseModel, recordSplit: false)
             guard data.classes == meta.classes else {

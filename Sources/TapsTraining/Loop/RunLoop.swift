@@ -699,12 +699,14 @@ final class RunLoop {
     private func writeExport(_ m: Int, base: (name: String, hash: String), testAccuracy: Double?) throws -> String {
         let member = members[m]
         guard let task = member.task else { return "" }
-        let metadata = TaskExportMetadata(
+        var metadata = TaskExportMetadata(
             task: member.name, mode: config.mode, suiteMode: adapter.suiteMode, base: base.name, baseHash: base.hash,
             architecture: adapter.base.architecture, imageSize: adapter.base.inputShape[1], classes: member.classes,
             tau: config.tau, head: task.headName, gatedLayers: task.gatedLayers.map(\.name),
             lambdaHistory: lambdaHistory, seed: config.seed, steps: step, testAccuracy: testAccuracy,
             validationAccuracy: best?.perMember[m])
+        metadata.data = config.dataPath.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        metadata.dataFormat = config.dataFormat
         let url = views[member.view].directory.appendingPathComponent("task.safetensors")
         try TaskExport(task: task, metadata: metadata).write(to: url)
         return url.path

@@ -375,7 +375,8 @@ public final class SuiteRunner: @unchecked Sendable {
 public func reproduceAccuracy(export: URL, base: BaseModel, dataDirectory: String? = nil, dataPath: String? = nil) throws -> Double {
     let (network, metadata) = try TaskExport.load(export, onto: base)
     var config = TrainingConfig()
-    config.task = metadata.task; config.dataDirectory = dataDirectory; config.dataPath = dataPath
+    config.task = metadata.task; config.dataDirectory = dataDirectory; config.dataPath = dataPath ?? metadata.data
+    config.dataFormat = metadata.dataFormat
     let data = try loadTask(config: config, base: base, recordSplit: false)
     return evaluate(network, on: data.test, normalization: base.normalization).accuracy
 }
