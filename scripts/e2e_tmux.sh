@@ -359,7 +359,8 @@ start_pane deep "$BIN --base efficientnet-lite0 --task ucidigits --train-limit 6
 if poll 180 screen_has "_conv_stem" && poll 30 screen_matches "layers 1-[0-9]+ of 49"; then
     pass "efficientnet-lite0: heatmap starts at _conv_stem and says which of the 49 layers it shows"
     "${TM[@]}" send-keys -t "$PANE" "J"
-    if poll 10 screen_matches "layers [1-9][0-9]*-[0-9]+ of 49" && ! screen_has "_conv_stem "; then
+    # Poll for the scrolled range itself (layers 1-N also matched the old pattern, so the check raced the key).
+    if poll 10 screen_matches "layers ([2-9]|[1-9][0-9])-[0-9]+ of 49" && ! screen_has "_conv_stem "; then
         pass "J pages the heatmap down"; else fail "J did not scroll the heatmap"; fi
     "${TM[@]}" send-keys -t "$PANE" "K"
     if poll 10 screen_has "_conv_stem"; then pass "K pages back up"; else fail "K did not scroll back"; fi

@@ -237,25 +237,35 @@ enum EventLogOverlay {
 }
 
 enum HelpOverlay {
-    /// A centred box listing the key table (the single source of truth for keys).
+    /// A centred box listing the key table (the single source of truth for keys). When the table is taller than the
+    /// screen it is laid out in two columns (each help text cut with an ellipsis), so every key, `q` included, stays
+    /// visible; `taps-tui --help` has the full texts.
     static func draw(_ buffer: inout ScreenBuffer, state: DashboardState, theme: Theme, glyphs: Glyphs) {
         let lines = Keymap.helpLines(readOnly: state.readOnly)
         let footer = "? or Esc closes this help"
+        let keyWidth = Keymap.bindings.map(\.keyLabel.count).max() ?? 0
         let contentWidth = max(lines.map(\.count).max() ?? 0, footer.count)
-        let w = min(buffer.width, contentWidth + 4), h = min(buffer.height, lines.count + 4)
+        let columns = lines.count + 4 > buffer.height && buffer.width >= 60 ? 2 : 1
+        let rows = (lines.count + columns - 1) / columns
+        let w = columns == 1 ? min(buffer.width, contentWidth + 4) : buffer.width
+        let h = min(buffer.height, rows + 4)
         let rect = Rect(x: (buffer.width - w) / 2, y: (buffer.height - h) / 2, width: w, height: h)
         buffer.fill(rect, style: Style(fg: theme[.mainFg], bg: theme[.statusBg]))
         let inner = Box.draw(&buffer, rect, title: [Span(text: "keys", style: theme.style(.title, .bold))],
                              theme: theme, glyphs: glyphs)
         let panel = Style(fg: theme[.mainFg], bg: theme[.statusBg])
-        let keyWidth = Keymap.bindings.map(\.keyLabel.count).max() ?? 0
-        for (i, line) in lines.enumerated() where i < inner.height - 1 {
+        let columnWidth = (inner.width - 1) / columns
+        for (i, line) in lines.enumerated() {
+            let (column, row) = (i / rows, i % rows)
+            guard row < inner.height - 1 else { continue }
+            let x = inner.x + 1 + column * columnWidth
+            let width = columnWidth - (columns > 1 ? 1 : 0)
             let keys = String(line.prefix(keyWidth))
-            let rest = String(line.dropFirst(keyWidth))
-            let used = buffer.put(keys, x: inner.x + 1, y: inner.y + i,
-                                  style: Style(fg: theme[.highlight], bg: theme[.statusBg], attrs: .bold),
-                                  maxWidth: inner.width - 1)
-            buffer.put(rest, x: inner.x + 1 + used, y: inner.y + i, style: panel, maxWidth: inner.width - 1 - used)
+            var rest = String(line.dropFirst(keyWidth))
+            if rest.count > width - keys.count { rest = String(rest.prefix(max(0, width - keys.count - 1))) + glyphs.ellipsis }
+            let used = buffer.put(keys, x: x, y: inner.y + row,
+                                  style: Style(fg: theme[.highlight], bg: theme[.statusBg], attrs: .bold), maxWidth: width)
+            buffer.put(rest, x: x + used, y: inner.y + row, style: panel, maxWidth: width - used)
         }
         if inner.height >= 2 {
             buffer.put(footer, x: inner.x + 1, y: inner.maxY - 1,
