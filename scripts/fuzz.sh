@@ -11,7 +11,7 @@ set -u
 BIN=${1:?usage: scripts/fuzz.sh BINARY SECONDS [TARGET...]}
 SECONDS_EACH=${2:?usage: scripts/fuzz.sh BINARY SECONDS [TARGET...]}
 shift 2
-TARGETS=${*:-safetensors idx npy csv cifar image theme metrics dashboard}
+TARGETS=${*:-safetensors export idx npy csv cifar image theme metrics dashboard}
 WORK=.build-fuzz
 mkdir -p "$WORK/corpus" "$WORK/findings" "$WORK/logs"
 export LSAN_OPTIONS="suppressions=$PWD/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
@@ -19,7 +19,7 @@ export LSAN_OPTIONS="suppressions=$PWD/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTI
 # Seed folders per target (besides fuzz/seeds/TARGET) and the largest input libFuzzer may build.
 seeds() {
     case $1 in
-        safetensors) echo Tests/Fixtures/safetensors ;;
+        safetensors | export) echo Tests/Fixtures/safetensors ;;
         npy) echo Tests/Fixtures/npy ;;
         image) echo Tests/Fixtures/images ;;
         theme) echo themes ;;
@@ -29,7 +29,7 @@ seeds() {
 max_len() {
     case $1 in
         cifar) echo 8192 ;;
-        image | metrics | dashboard) echo 16384 ;;
+        image | metrics | dashboard | export) echo 16384 ;;
         *) echo 4096 ;;
     esac
 }

@@ -7,6 +7,8 @@ public enum ModelZooError: Error, CustomStringConvertible, Equatable {
     case unknownArchitecture(String, known: [String])
     /// The image size does not suit the architecture (e.g. not divisible by a ViT's patch).
     case badImageSize(architecture: String, imageSize: Int, requirement: String)
+    /// The class count is below 1 or above ``ModelZoo/maximumClasses``.
+    case badClassCount(architecture: String, classes: Int)
 
     /// One line with a hint.
     public var description: String {
@@ -15,6 +17,8 @@ public enum ModelZooError: Error, CustomStringConvertible, Equatable {
             return "unknown architecture '\(name)'; choose one of: \(known.joined(separator: ", "))"
         case let .badImageSize(name, size, requirement):
             return "\(name) cannot take \(size)x\(size) images: \(requirement)"
+        case let .badClassCount(name, classes):
+            return "\(name) cannot have a \(classes)-class head: the class count must be 1...\(ModelZoo.maximumClasses)"
         }
     }
 }
@@ -42,6 +46,13 @@ public enum ModelZooError: Error, CustomStringConvertible, Equatable {
 /// let task = TaskNetwork(network: net, headName: head, behaviour: .learned)              // 53 gated layers
 /// ```
 public enum ModelZoo {
+    /// Largest square image side ``make(_:classes:imageSize:rng:)`` accepts (an absurd `--image-size` or export
+    /// metadata would otherwise ask for terabytes before anything else could fail).
+    public static let maximumImageSize = 1024
+
+    /// Largest class count ``make(_:classes:imageSize:rng:)`` accepts (ImageNet-21k has 21,841).
+    public static let maximumClasses = 100_000
+
     /// The names ``make(_:classes:imageSize:rng:)`` accepts.
     public static let architectures = ["resnet18", "resnet34", "resnet50", "resnet101", "densenet121", "densenet-small",
                                        "vit-b16", "vit-tiny", "efficientnet-lite0"]
@@ -60,10 +71,12 @@ public enum ModelZoo {
     /// Builds `architecture` with a `classes`-way head for square `imageSize` inputs (only ViTs depend on the
     /// size: their position embedding has `(imageSize/patch)² + 1` rows).
     /// - Returns: the network and its head's module name (for `TaskNetwork(headName:)` / `replaceLayer`).
-    /// - Throws: ``ModelZooError`` for an unknown name or an unsuitable image size.
+    /// - Throws: ``ModelZooError`` for an unknown name, an unsuitable image size (also above ``maximumImageSize``)
+    ///   or a class count outside `1...maximumClasses`.
     public static func make(_ architecture: String, classes: Int, imageSize: Int,
                             rng: inout SeededRNG) throws -> (network: any Layer, headName: String) {
         let architecture = canonical(architecture)
+        try checkSizes(architecture, classes: classes, imageSize: imageSize)
         let minimum = architecture == "densenet-small" ? 16 : 32
         if !architecture.hasPrefix("vit"), architectures.contains(architecture), imageSize < minimum {
             throw ModelZooError.badImageSize(architecture: architecture, imageSize: imageSize,
@@ -88,6 +101,18 @@ public enum ModelZoo {
             return (EfficientNetLite.make(.lite0(classes: classes), rng: &rng), EfficientNetLite.headName)
         default:
             throw ModelZooError.unknownArchitecture(architecture, known: architectures)
+        }
+    }
+
+    /// Refuses a class count outside `1...maximumClasses` and an image side above ``maximumImageSize`` before any
+    /// memory is allocated.
+    private static func checkSizes(_ architecture: String, classes: Int, imageSize: Int) throws {
+        guard (1...maximumClasses).contains(classes) else {
+            throw ModelZooError.badClassCount(architecture: architecture, classes: classes)
+        }
+        guard imageSize <= maximumImageSize else {
+            throw ModelZooError.badImageSize(architecture: architecture, imageSize: imageSize,
+                                             requirement: "at most \(maximumImageSize) px")
         }
     }
 }

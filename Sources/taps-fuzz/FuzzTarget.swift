@@ -1,5 +1,6 @@
 // taps-fuzz: the readers under fuzzing, one mode per file format (see docs/fuzzing.md).
 import Foundation
+import TAPS
 import TapsData
 import TapsNN
 import TapsTUI
@@ -10,6 +11,8 @@ import TapsTraining
 enum FuzzTarget: String, CaseIterable {
     /// `SafeTensors.read(data:source:)`: header JSON, dtypes, offsets.
     case safetensors
+    /// A task export as `taps eval` reads it: `TaskExportFile` (typed metadata), loaded onto the digit CNN base.
+    case export
     /// `IDX.parseImages` and `IDX.parseLabels` on raw or gzip-compressed bytes (the gzip bound included).
     case idx
     /// `NPY.parse`, then `NPYArray.images()` for uint8 arrays.
@@ -32,6 +35,9 @@ enum FuzzTarget: String, CaseIterable {
         switch self {
         case .safetensors:
             _ = try? SafeTensors.read(data: data, source: "fuzz.safetensors")
+        case .export:
+            guard let file = try? TaskExportFile(contentsOf: ScratchFile.holding(data)), let base = FuzzBase.digitCNN else { return }
+            _ = try? file.load(onto: base)
         case .idx:
             _ = try? IDX.parseImages(data, source: "fuzz-images-idx3-ubyte")
             _ = try? IDX.parseLabels(data, source: "fuzz-labels-idx1-ubyte")
@@ -71,6 +77,12 @@ enum FuzzTarget: String, CaseIterable {
             _ = render(state, size: sizes[data.count % sizes.count], theme: .builtInDefault, caps: caps)
         }
     }
+}
+
+/// The base exports are loaded onto (loaded once per process).
+enum FuzzBase {
+    /// The embedded digit CNN.
+    static let digitCNN = try? BaseModel.load("digitcnn")
 }
 
 /// The one scratch file a process writes its inputs to, for readers that only take a path.

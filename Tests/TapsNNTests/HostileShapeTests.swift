@@ -47,6 +47,24 @@ struct HostileShapeTests {
         }
     }
 
+    @Test("ModelZoo refuses absurd image sizes and class counts before allocating (they used to abort the process)")
+    func absurdSizes() {
+        var rng = SeededRNG(seed: 14)
+        #expect(throws: ModelZooError.badImageSize(architecture: "vit-tiny", imageSize: 1_600_000, requirement: "at most 1024 px")) {
+            try ModelZoo.make("vit-tiny", classes: 2, imageSize: 1_600_000, rng: &rng)
+        }
+        #expect(throws: ModelZooError.badImageSize(architecture: "efficientnet-lite0", imageSize: 100_000, requirement: "at most 1024 px")) {
+            try ModelZoo.make("efficientnet-lite0", classes: 2, imageSize: 100_000, rng: &rng)
+        }
+        for classes in [0, -1, 1_000_000_000_000] {
+            #expect(throws: ModelZooError.badClassCount(architecture: "resnet18", classes: classes)) {
+                try ModelZoo.make("resnet18", classes: classes, imageSize: 32, rng: &rng)
+            }
+        }
+        #expect(ModelZooError.badClassCount(architecture: "resnet18", classes: 0).description
+                == "resnet18 cannot have a 0-class head: the class count must be 1...100000")
+    }
+
     @Test("a checkpoint without num_batches_tracked (PyTorch < 0.4.1) loads strictly; the model keeps its counter")
     func withoutNumBatchesTracked() throws {
         var rng = SeededRNG(seed: 11)

@@ -2,6 +2,7 @@
 // not fit --arch fails with one line naming the file and the option to check (issue 9).
 import Foundation
 import Testing
+import TAPS
 import TapsData
 import TapsNN
 import TapsTensor
@@ -46,6 +47,34 @@ struct BaseCompatibilityTests {
                 + "10 unexpected (conv_layers.0.bias, conv_layers.0.weight, conv_layers.3.bias, ...)"), "\(message)")
             #expect(message.hasSuffix("; is --arch right? (it is efficientnet-lite0; the file looks like digitcnn)"), "\(message)")
             #expect(!message.contains("\n") && message.count < 400, "\(message.count) characters")
+        }
+    }
+
+    @Test("an export whose classes field disagrees with its stored head is refused before the head is allocated")
+    func exportClassesMustMatchHead() throws {
+        let dir = try Self.scratch("export")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let base = try BaseModel.load("digitcnn")
+        var rng = SeededRNG(seed: 3)
+        let task = try base.taskNetwork(classes: 10, mode: .probe, tau: 0.1, initialScore: 0.15, rng: &rng)
+        for classes in [10, 1_000_000_000_000, 11] {
+            let meta = TaskExportMetadata(task: "t", mode: .probe, base: "digitcnn", baseHash: base.contentHash,
+                                          architecture: "digitcnn", imageSize: 28, classes: classes, tau: 0.1,
+                                          head: base.headName, gatedLayers: task.gatedLayers.map(\.name),
+                                          lambdaHistory: [], seed: 0, steps: 0)
+            let url = dir.appendingPathComponent("classes-\(classes).safetensors")
+            try TaskExport(task: task, metadata: meta).write(to: url)
+            if classes == 10 {
+                #expect(try TaskExport.load(url, onto: base).metadata.classes == 10)
+                continue
+            }
+            do {
+                _ = try TaskExport.load(url, onto: base)
+                Issue.record("classes \(classes) loaded")
+            } catch {
+                #expect("\(error)" == "\(url.path): __metadata__ field 'classes' is missing or malformed; expected the output "
+                    + "count of the stored head 'fc_layers.2.weight' (shape [10, 256]), found \(classes)")
+            }
         }
     }
 }

@@ -144,11 +144,26 @@ public struct TaskExportFile {
             throw TaskExportError.wrongBase(file: url.path, expected: "\(base.name) (\(base.contentHash))",
                                             found: "\(metadata.base) (\(metadata.baseHash))")
         }
+        try checkHeadMatchesClasses()
         var rng = SeededRNG(seed: 0)
         let network = try base.taskNetwork(classes: metadata.classes, mode: metadata.mode, tau: metadata.tau,
                                            initialScore: 0.15, rng: &rng)
         try export.apply(to: network, source: url.path)
         return network
+    }
+}
+
+extension TaskExportFile {
+    /// The `classes` field must be the stored head's output count (`<head>.weight` `[classes, features]`), checked
+    /// before a network with that many outputs is allocated.
+    /// - Throws: ``TaskExportError/badMetadata(file:field:expected:)`` naming the head's shape.
+    func checkHeadMatchesClasses() throws {
+        let name = metadata.head + ".weight"
+        let shape = export.tensors.first { $0.0 == name }?.1.shape
+        guard let shape, shape.count == 2, shape[0] == metadata.classes else {
+            throw TaskExportError.badMetadata(file: url.path, field: "classes", expected: "the output count of the stored head "
+                + "'\(name)' (shape \(shape.map { "\($0)" } ?? "missing")), found \(metadata.classes)")
+        }
     }
 }
 
