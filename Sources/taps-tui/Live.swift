@@ -88,6 +88,12 @@ extension TapsTUICommand {
         let explicitLength = args.contains { $0 == "--epochs" || $0.hasPrefix("--epochs=") || $0 == "--steps"
             || $0.hasPrefix("--steps=") }
         if !explicitLength && !headless && training.resume == nil { config.epochs = max(config.epochs, dashboardDefaultEpochs) }
+        // Without --out, a default folder that holds an earlier run is not reused: the dashboard takes the next free
+        // one (runs/fashion-2, ...), so `make run` works every time and never overwrites a finished run.
+        if training.out == nil && training.resume == nil && !training.force
+            && FileManager.default.fileExists(atPath: (config.outputDirectory as NSString).appendingPathComponent("summary.json")) {
+            config.outputDirectory = RunFolders(base: config.outputDirectory).fresh()
+        }
         let first: PreparedRun
         do {
             first = try PreparedRun(config: config, resume: training.resume, folder: training.folderPolicy)
