@@ -14,16 +14,20 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // MARK: - C shims (no public Swift API of their own)
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
-        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CTapsZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CImageCodecs", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev", "libturbojpeg0-dev"])]),
         .systemLibrary(name: "CNcursesw", pkgConfig: "ncursesw", providers: [.apt(["libncursesw5-dev"])]),
         .target(name: "CTermGuard"),
+        .systemLibrary(name: "CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
+        .systemLibrary(name: "CRsvg", pkgConfig: "librsvg-2.0", providers: [.apt(["librsvg2-dev"])]),
 
         // MARK: - Libraries, in dependency order
         // Atomic file writes, the content hash and the lock wrapper (Foundation only; every layer uses them).
@@ -31,24 +35,33 @@ let package = Package(
         .target(name: "TapsTensor", dependencies: ["CBLAS"], swiftSettings: strict),
         .target(name: "TapsNN", dependencies: ["TapsTensor", "TapsSupport"], swiftSettings: strict),
         .target(name: "TAPS", dependencies: ["TapsTensor", "TapsNN"], swiftSettings: strict),
-        .target(name: "TapsData", dependencies: ["TapsTensor", "CZlib", "CImageCodecs"],
+        .target(name: "TapsData", dependencies: ["TapsTensor", "CTapsZlib", "CImageCodecs",
+                                              .product(name: "ZIPFoundation", package: "ZIPFoundation")],
                 resources: [.copy("Resources/taps-pack"), .copy("Resources/imagenet-base")], swiftSettings: strict),
         .target(name: "TapsTraining", dependencies: ["TapsSupport", "TapsTensor", "TapsNN", "TAPS", "TapsData"],
                 swiftSettings: strict),
         .target(name: "TapsTUI", dependencies: ["TapsTraining", "CNcursesw", "CTermGuard"],
                 swiftSettings: strict),
+        // TensorBoard event files (CRC32C from ISA-L) and PNG rendering of the SVG figures (librsvg).
+        .target(name: "TapsReports", dependencies: ["TapsTraining", "CISAL", "CRsvg"], swiftSettings: strict),
+
+        // The version (package version + git commit stamped at build time by the VersionStamp plugin).
+        .plugin(name: "VersionStamp", capability: .buildTool()),
+        .target(name: "TapsVersion", plugins: ["VersionStamp"]),
 
         // Command-line options shared by both executables (so `taps train` and `taps-tui` agree).
         .target(name: "TapsCommandLine", dependencies: [
-            "TapsTraining", "TAPS", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "TapsTraining", "TAPS", "TapsTensor", "TapsVersion",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "TOMLKit", package: "TOMLKit"),
         ], swiftSettings: strict),
 
         // MARK: - Executables
         .executableTarget(name: "taps", dependencies: [
-            "TapsTraining", "TapsCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "TapsTraining", "TapsCommandLine", "TapsReports", "TapsVersion", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "taps-tui", dependencies: [
-            "TapsTUI", "TapsTraining", "TapsCommandLine",
+            "TapsTUI", "TapsTraining", "TapsCommandLine", "TapsVersion",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
 
@@ -64,6 +77,8 @@ let package = Package(
         .testTarget(name: "TAPSTests", dependencies: ["TAPS", "TapsNN", "TapsData", "TapsTestSupport"]),
         .testTarget(name: "TapsDataTests", dependencies: ["TapsData", "TapsNN", "TapsTestSupport"]),
         .testTarget(name: "TapsTrainingTests", dependencies: ["TapsTraining", "TapsTestSupport"]),
+        .testTarget(name: "TapsReportsTests", dependencies: ["TapsReports", "TapsTraining"]),
+        .testTarget(name: "TapsCommandLineTests", dependencies: ["TapsCommandLine", "TapsTraining"]),
         .testTarget(name: "TapsTUITests", dependencies: ["TapsTUI", "TapsTestSupport"], exclude: ["Snapshots"]),
     ]
 )

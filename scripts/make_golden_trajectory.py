@@ -11,8 +11,9 @@ replays through taps' own `trainStep` (the run loop's step) and compares within 
 
 What one step is (docs/method.md "The gated layer", "Loss and the penalty update"):
   w_i = w0_i + 1[s_i >= tau] * dw_i, straight-through gradient for s_i (dL/ds_i = <dL/dw_i, dw_i>),
-  L = CE + lambda * (1/N) sum_i |s_i|, SGD momentum 0.9 on deltas, scores, biases of gated layers and the head,
+  L = CE + lambda * (1/N) sum_i |s_i|, SGD momentum 0.9 on deltas, scores and the head,
   then the proximal step s <- sign(s) max(|s| - lr * lambda / N, 0); cosine learning rate over the 10 steps.
+  The gated layers' biases are frozen (the paper's code and taps' default, --train-biases off).
 """
 import gzip
 import json
@@ -70,12 +71,12 @@ def main():
     batches = [[(37 * (b * s["batch_size"] + k)) % len(labels) for k in range(s["batch_size"])] for b in range(s["steps"])]
 
     w0 = {n: base[n + ".weight"].float() for n in GATED}
-    bias = {n: base[n + ".bias"].float().clone().requires_grad_(True) for n in GATED}
+    bias = {n: base[n + ".bias"].float().clone() for n in GATED}   # frozen
     delta = {n: torch.zeros_like(w0[n], requires_grad=True) for n in GATED}
     score = {n: torch.tensor([s["initial_score"]], dtype=torch.float32, requires_grad=True) for n in GATED}
     head_w = pattern((10, 256), 0.3, 1 / 16).requires_grad_(True)
     head_b = pattern((10,), 0.7, 1 / 16).requires_grad_(True)
-    params = [p for n in GATED for p in (bias[n], delta[n], score[n])] + [head_w, head_b]
+    params = [p for n in GATED for p in (delta[n], score[n])] + [head_w, head_b]
     opt = torch.optim.SGD(params, lr=s["lr"], momentum=s["momentum"])
 
     def weight(n):

@@ -46,3 +46,21 @@ static inline int taps_key_down(void) { return KEY_DOWN; }
 static inline int taps_key_page_up(void) { return KEY_PPAGE; }
 static inline int taps_key_page_down(void) { return KEY_NPAGE; }
 static inline int taps_key_code_yes(void) { return KEY_CODE_YES; }
+static inline int taps_key_left(void) { return KEY_LEFT; }
+static inline int taps_key_right(void) { return KEY_RIGHT; }
+static inline int taps_key_enter(void) { return KEY_ENTER; }
+static inline int taps_key_backspace(void) { return KEY_BACKSPACE; }
+static inline int taps_key_mouse(void) { return KEY_MOUSE; }
+/* Report left clicks and double clicks (the heatmap's layer cursor); other buttons stay with the terminal. */
+static inline void taps_enable_mouse(void) {
+    mousemask(BUTTON1_CLICKED | BUTTON1_DOUBLE_CLICKED | BUTTON1_PRESSED, NULL);
+    mouseinterval(200);
+}
+/* The pending mouse event: 1 and its cell and kind (2 double click, 1 click/press), or 0 when there is none. */
+static inline int taps_get_mouse(int *x, int *y, int *kind) {
+    MEVENT e;
+    if (getmouse(&e) != OK) return 0;
+    *x = e.x; *y = e.y;
+    *kind = (e.bstate & BUTTON1_DOUBLE_CLICKED) ? 2 : ((e.bstate & (BUTTON1_CLICKED | BUTTON1_PRESSED)) ? 1 : 0);
+    return 1;
+}

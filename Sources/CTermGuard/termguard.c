@@ -1,4 +1,4 @@
-// CTermGuard: saved termios + async-signal-safe terminal restore on crash, SIGINT and SIGTERM.
+// CTermGuard: saved termios + async-signal-safe terminal restore on crash, SIGINT, SIGTERM and SIGHUP.
 // Only async-signal-safe calls (write, tcsetattr, sigaction, raise, _exit) are made inside handlers.
 #include "termguard.h"
 
@@ -17,7 +17,7 @@ static const int crash_signals[] = { SIGILL, SIGTRAP, SIGSEGV, SIGBUS, SIGABRT, 
 static struct sigaction previous_crash[CRASH_COUNT];
 static volatile sig_atomic_t crash_installed = 0;
 
-static struct sigaction previous_int, previous_term;
+static struct sigaction previous_int, previous_term, previous_hup;
 static volatile sig_atomic_t stop_installed = 0;
 
 // SGR reset, show cursor, leave the alternate screen, keypad-transmit off, then a fresh line.
@@ -81,6 +81,7 @@ void taps_term_guard_install_stop_handlers(void) {
     action.sa_flags = SA_RESTART;
     sigaction(SIGINT, &action, &previous_int);
     sigaction(SIGTERM, &action, &previous_term);
+    sigaction(SIGHUP, &action, &previous_hup);   /* a closed SSH session stops the run like SIGTERM */
     stop_installed = 1;
 }
 
@@ -93,6 +94,7 @@ void taps_term_guard_uninstall(void) {
     }
     if (stop_installed) {
         sigaction(SIGINT, &previous_int, NULL);
+        sigaction(SIGHUP, &previous_hup, NULL);
         sigaction(SIGTERM, &previous_term, NULL);
         stop_installed = 0;
     }

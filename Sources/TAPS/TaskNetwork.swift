@@ -23,9 +23,12 @@ public final class TaskNetwork {
     /// - Parameters:
     ///   - network: a model whose parameters already hold the base weights and a freshly initialised head.
     ///   - headName: module name of the classifier, e.g. `fc_layers.2`.
-    ///   - trainNormalisation: whether biases and norm parameters train (true for every mode we ship).
+    ///   - trainNormalisation: whether norm parameters (BatchNorm/LayerNorm affine) and biases of non-gated
+    ///     layers train (true for every mode we ship).
+    ///   - trainBiases: whether the biases of the gated layers train (docs/method.md "Training recipe": off for
+    ///     TAPS and probe by default, as in the paper's code; on for fine-tuning).
     public init(network: any Layer, headName: String, behaviour: GateBehaviour, tau: Float = 0.1,
-                initialScore: Float = 0.15, trainNormalisation: Bool = true) {
+                initialScore: Float = 0.15, trainNormalisation: Bool = true, trainBiases: Bool = true) {
         self.network = network
         self.headName = headName
         var gated: [GatedLayer] = []
@@ -48,9 +51,11 @@ public final class TaskNetwork {
         headParameters = network.parameters.filter { $0.name.hasPrefix(headName + ".") }
         let gatedDeltaOrScore = Set(gated.flatMap { [ObjectIdentifier($0.delta), ObjectIdentifier($0.score)] })
         let frozen = Set(gated.map { ObjectIdentifier($0.base.weight) })
+        let gatedBiases = Set(gated.compactMap { $0.base.bias.map(ObjectIdentifier.init) })
         for p in network.parameters where !p.isBuffer {
             let id = ObjectIdentifier(p)
             if frozen.contains(id) { p.requiresGrad = false; continue }
+            if gatedBiases.contains(id) { p.requiresGrad = trainBiases; continue }
             if gatedDeltaOrScore.contains(id) { continue }
             if headParameters.contains(where: { $0 === p }) { p.requiresGrad = true; continue }
             p.requiresGrad = trainNormalisation

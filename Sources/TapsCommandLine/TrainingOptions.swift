@@ -1,5 +1,6 @@
 // TapsCommandLine: the training options shared by `taps train` and `taps-tui`.
 import ArgumentParser
+import TapsData
 import TapsTraining
 import TAPS
 import Foundation
@@ -7,18 +8,50 @@ import Foundation
 extension TrainingMode: ExpressibleByArgument {}
 extension PenaltyKind: ExpressibleByArgument {}
 extension SparsityPenalty.Update: ExpressibleByArgument {}
+extension Augmentation: ExpressibleByArgument {}
+
+/// A share given as a percentage (`20%`) or a fraction (`0.2`).
+public struct Share: ExpressibleByArgument, Sendable {
+    public var value: Double
+    public init?(argument: String) {
+        let t = argument.trimmingCharacters(in: .whitespaces)
+        if t.hasSuffix("%"), let p = Double(t.dropLast()), p.isFinite { value = p / 100 }
+        else if let f = Double(t), f.isFinite { value = f }
+        else { return nil }
+    }
+}
+
+/// A size in bytes: `123456`, `500KB`, `2MB`, `1GB` (powers of 1024).
+public struct ByteSize: ExpressibleByArgument, Sendable {
+    public var bytes: Int
+    public init?(argument: String) {
+        let t = argument.trimmingCharacters(in: .whitespaces).uppercased()
+        let units: [(String, Double)] = [("GB", 1_073_741_824), ("MB", 1_048_576), ("KB", 1024), ("B", 1)]
+        let (unit, scale) = units.first { t.hasSuffix($0.0) } ?? ("", 1)
+        guard let n = Double(t.dropLast(unit.count)), n.isFinite, n >= 0, n * scale < 1e15 else { return nil }
+        bytes = Int(n * scale)
+    }
+}
+
+/// A switch given as `on` or `off` on the command line.
+public enum OnOff: String, ExpressibleByArgument, Sendable {
+    case on, off
+}
 
 /// Options that define a training run; `taps train` and `taps-tui` take exactly these.
+///
+/// Every option is optional in the parser: a value given on the command line overrides the same setting of
+/// `--config FILE`, which overrides `TrainingConfig`'s default.
 public struct TrainingOptions: ParsableArguments {
-    @Option(help: "Task of the embedded pack (see `taps tasks`): fashion, ucidigits, lfwfaces, mnist-rot90, ...")
-    public var task: String = "fashion"
+    @Option(help: "Task of the embedded pack (see `taps tasks`): fashion, ucidigits, lfwfaces, mnist-rot90, ... (default fashion; with --data, the run's name, default the dataset's folder or file name).")
+    public var task: String?
 
-    @Option(help: "Adaptation mode: taps (gated deltas + sparsity penalty), finetune (every layer task-specific), probe (head only).")
-    public var mode: TrainingMode = .taps
+    @Option(help: "Adaptation mode: taps (gated deltas + sparsity penalty), finetune (every layer task-specific), probe (head only). (default taps)")
+    public var mode: TrainingMode?
 
     @OptionGroup public var shared: SharedTrainingOptions
 
-    @Option(help: "Run folder for metrics.jsonl, summary.json, task.safetensors and snapshots (default: runs/TASK).")
+    @Option(help: "Run folder for metrics.jsonl, summary.json, task.safetensors and snapshots (default: runs/TASK, or the --config file's output_directory).")
     public var out: String?
 
     @Option(help: "Continue the interrupted run in this folder from its last checkpoint (its config.json decides every setting).")
@@ -39,86 +72,235 @@ public struct TrainingOptions: ParsableArguments {
         return try Trainer(config: try config(), store: store, control: control, folder: folderPolicy)
     }
 
-    /// The run configuration these options describe.
-    /// - Throws: `ConfigError` for out-of-range values.
+    /// The run configuration these options describe: defaults, then `--config`, then the flags given.
+    /// - Throws: `ConfigFileError` for an unreadable or malformed config file, `ConfigError` for out-of-range values.
     public func config() throws -> TrainingConfig {
-        var c = shared.config()
-        c.task = task; c.mode = mode
-        c.outputDirectory = out ?? "runs/\(task)"
-        try c.validate()
+        let (loaded, fileKeys) = try shared.loadConfigFile()
+        var c = loaded
+        shared.overlay(&c)
+        if let task { c.task = task } else if let path = c.dataPath, !fileKeys.contains("task") { c.task = Dataset.displayName(for: path) }
+        if let mode { c.mode = mode }
+        if let out {
+            c.outputDirectory = out
+        } else if !fileKeys.contains("output_directory") {
+            c.outputDirectory = "runs/\(c.task)"
+        }
+        try shared.validate(c)
         return c
     }
 }
 
 /// The settings of a run other than its task, mode and folder: shared by `taps train` / `taps-tui` and by the
 /// multi-run commands (`taps suite`, `taps sweep`), which choose tasks, modes and folders themselves.
+///
+/// To add a training option: declare it here as an optional and set it in ``overlay(_:)`` right below (its default
+/// lives in `TrainingConfig`, and `--config` files and `config.json` pick it up from there).
 public struct SharedTrainingOptions: ParsableArguments {
+    @OptionGroup public var data: DataOptions
+
+    @Option(name: .customLong("config"), help: ArgumentHelp("Settings from a file: a run's config.json (repeats that run) or TOML with the same keys "
+                               + "(lambda = 0.3, epochs = 10, ...). Options given on the command line override it.",
+                               valueName: "file"))
+    public var configFile: String?
+
     @Option(name: .customLong("data-dir"),
             help: "Folder with your own IDX files TASK-{train,test}-{images-idx3,labels-idx1}-ubyte[.gz] (28x28 grey); default: the embedded pack.")
     public var dataDirectory: String?
 
-    @Option(help: "Pretrained base: digitcnn (embedded MNIST CNN, 28x28), efficientnet-lite0 (embedded ImageNet EfficientNet-Lite0), or a .safetensors file with torchvision names.")
-    public var base: String = "digitcnn"
+    @Option(help: "Pretrained base: digitcnn (embedded MNIST CNN, 28x28), efficientnet-lite0 (embedded ImageNet EfficientNet-Lite0), or a .safetensors file with torchvision names. (default digitcnn)")
+    public var base: String?
 
     @Option(help: "Architecture of a --base file: resnet18/34/50/101, densenet121, densenet-small, vit-b16, vit-tiny, efficientnet-lite0, digitcnn (default: from the file's metadata or names).")
     public var arch: String?
 
-    @Option(name: .customLong("image-size"), help: "Input size in pixels for image-network bases; task images are resized and grey is replicated to RGB (default 64).")
+    @Option(name: .customLong("image-size"), parsing: .unconditional,
+            help: "Input size in pixels for image-network bases; task images are resized and grey is replicated to RGB (default 64).",
+            transform: number("--image-size", Int.init))
     public var imageSize: Int?
 
-    @Option(help: "Sparsity weight lambda (>= 0). Larger means fewer active layers.")
-    public var lambda: Double = TrainingConfig().lambda
+    @Option(parsing: .unconditional, help: "Sparsity weight lambda (>= 0). Larger means fewer active layers. (default \(d.lambda))",
+            transform: number("--lambda", Double.init))
+    public var lambda: Double?
 
-    @Option(help: "Gate threshold tau: a layer is active when its score >= tau.")
-    public var tau: Double = TrainingConfig().tau
+    @Option(parsing: .unconditional, help: "Gate threshold tau: a layer is active when its score >= tau. (default \(d.tau))",
+            transform: number("--tau", Double.init))
+    public var tau: Double?
 
-    @Option(help: "Sparsity penalty: mean ((1/N) sum |s|, the paper's) or weighted (by layer size).")
-    public var penalty: PenaltyKind = .mean
+    @Option(help: "Sparsity penalty: mean ((1/N) sum |s|, the paper's) or weighted (by layer size; the default with a budget). (default \(d.penalty.rawValue))")
+    public var penalty: PenaltyKind?
 
     @Option(name: .customLong("penalty-update"),
-            help: "How the penalty moves the scores: proximal (soft-threshold after each step; unused scores settle at 0) or subgradient (through SGD momentum, as the paper's code).")
-    public var penaltyUpdate: SparsityPenalty.Update = TrainingConfig().penaltyUpdate
+            help: "How the penalty moves the scores: proximal (soft-threshold after each step; unused scores settle at 0) or subgradient (through SGD momentum, as the paper's code). (default \(d.penaltyUpdate.rawValue))")
+    public var penaltyUpdate: SparsityPenalty.Update?
 
-    @Option(help: "Total training epochs, warm-up included.")
-    public var epochs: Int = TrainingConfig().epochs
+    @Option(parsing: .unconditional, help: "Total training epochs, warm-up included. (default \(d.epochs))",
+            transform: number("--epochs", Int.init))
+    public var epochs: Int?
 
-    @Option(name: .customLong("warmup-epochs"), help: "Epochs at the start without the sparsity penalty.")
-    public var warmupEpochs: Int = TrainingConfig().warmupEpochs
+    @Option(name: .customLong("warmup-epochs"), parsing: .unconditional,
+            help: "Epochs at the start without the sparsity penalty. (default \(d.warmupEpochs))",
+            transform: number("--warmup-epochs", Int.init))
+    public var warmupEpochs: Int?
 
-    @Option(name: .customLong("batch-size"), help: "Images per optimizer step.")
-    public var batchSize: Int = TrainingConfig().batchSize
+    @Option(name: .customLong("train-biases"),
+            help: "Train the gated layers' biases: on or off (default: off for taps and probe, as the paper's code; on for finetune).")
+    public var trainBiases: OnOff?
 
-    @Option(name: .customLong("lr"), help: "Peak learning rate (SGD, momentum 0.9, cosine decay to 0).")
-    public var learningRate: Double = TrainingConfig().learningRate
+    @Option(help: "Storage budget: the active deltas may take at most this share of the backbone (e.g. 20% or 0.2); lambda rises until the active set fits (the penalty becomes weighted).")
+    public var budget: Share?
 
-    @Option(name: .customLong("val-fraction"), help: "Fraction of the training split held out for validation (model selection).")
-    public var validationFraction: Double = TrainingConfig().validationFraction
+    @Option(name: .customLong("budget-bytes"), help: "Storage budget in bytes of float32 deltas (e.g. 2MB, 500KB, 123456) instead of --budget.")
+    public var budgetBytes: ByteSize?
 
-    @Option(help: "Random seed (initialisation, split, shuffling).")
-    public var seed: UInt64 = 0
+    @Option(name: .customLong("settle-epochs"), parsing: .unconditional,
+            help: "Final epochs with the active set fixed (only kept deltas, norms and head train; taps mode). Default: the last 20% of the epochs.",
+            transform: number("--settle-epochs", Int.init))
+    public var settleEpochs: Int?
 
-    @Option(help: "Stop after this many optimizer steps (default: run every epoch).")
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Images per optimizer step. (default \(d.batchSize))",
+            transform: number("--batch-size", Int.init))
+    public var batchSize: Int?
+
+    @Option(name: .customLong("lr"), parsing: .unconditional,
+            help: "Peak learning rate (SGD, momentum 0.9, cosine decay to 0). (default \(d.learningRate))",
+            transform: number("--lr", Double.init))
+    public var learningRate: Double?
+
+    @Option(name: .customLong("val-fraction"), parsing: .unconditional,
+            help: "Fraction of the training split held out for validation (model selection). (default \(d.validationFraction))",
+            transform: number("--val-fraction", Double.init))
+    public var validationFraction: Double?
+
+    @Option(parsing: .unconditional, help: "Random seed (initialisation, split, shuffling), an integer >= 0. (default \(d.seed))",
+            transform: number("--seed", UInt64.init))
+    public var seed: UInt64?
+
+    @Option(parsing: .unconditional, help: "Stop after this many optimizer steps (default: run every epoch).",
+            transform: number("--steps", Int.init))
     public var steps: Int?
 
-    @Option(name: .customLong("train-limit"), help: "Use at most this many training images (quick runs).")
+    @Option(name: .customLong("train-limit"), parsing: .unconditional, help: "Use at most this many training images: a stratified, seeded subset that keeps every class (quick runs).",
+            transform: number("--train-limit", Int.init))
     public var trainLimit: Int?
 
-    @Option(help: "OpenBLAS threads (default: all cores).")
+    @Option(parsing: .unconditional, help: "OpenBLAS threads (default: all cores).", transform: number("--threads", Int.init))
     public var threads: Int?
 
-    @Option(name: .customLong("checkpoint-every"),
-            help: "Also write a checkpoint every this many steps (always: after every epoch and every 5 minutes).")
+    @Option(name: .customLong("checkpoint-every"), parsing: .unconditional,
+            help: "Also write a checkpoint every this many steps (always: after every epoch and every 5 minutes).",
+            transform: number("--checkpoint-every", Int.init))
     public var checkpointEvery: Int?
 
     public init() {}
 
-    /// A configuration with these settings (task, mode and folder left at their defaults; not validated).
-    public func config() -> TrainingConfig {
-        var c = TrainingConfig()
-        c.base = base; c.architecture = arch; c.imageSize = imageSize; c.dataDirectory = dataDirectory; c.lambda = lambda; c.tau = tau; c.penalty = penalty; c.penaltyUpdate = penaltyUpdate
-        c.epochs = epochs; c.warmupEpochs = warmupEpochs; c.batchSize = batchSize
-        c.learningRate = learningRate; c.validationFraction = validationFraction; c.seed = seed
-        c.maxSteps = steps; c.trainLimit = trainLimit; c.threads = threads; c.checkpointEvery = checkpointEvery
+    /// Writes every setting given on the command line into `c` (the others keep the file's or default value).
+    public func overlay(_ c: inout TrainingConfig) {
+        if let dataDirectory { c.dataDirectory = dataDirectory }
+        if let base { c.base = base }
+        if let arch { c.architecture = arch }
+        if let imageSize { c.imageSize = imageSize }
+        if let lambda { c.lambda = lambda }
+        if let tau { c.tau = tau }
+        if let penalty { c.penalty = penalty }
+        if let penaltyUpdate { c.penaltyUpdate = penaltyUpdate }
+        if let epochs { c.epochs = epochs }
+        if let warmupEpochs { c.warmupEpochs = warmupEpochs }
+        if let batchSize { c.batchSize = batchSize }
+        if let learningRate { c.learningRate = learningRate }
+        if let validationFraction { c.validationFraction = validationFraction }
+        if let seed { c.seed = seed }
+        if let steps { c.maxSteps = steps }
+        if let trainLimit { c.trainLimit = trainLimit }
+        if let threads { c.threads = threads }
+        if let checkpointEvery { c.checkpointEvery = checkpointEvery }
+        if let settleEpochs { c.settleEpochs = settleEpochs }
+        if let trainBiases { c.trainBiases = trainBiases == .on }
+        if let budget { c.budget = budget.value; c.budgetBytes = nil }
+        if let budgetBytes { c.budgetBytes = budgetBytes.bytes; c.budget = nil }
+        if (budget != nil || budgetBytes != nil) && penalty == nil { c.penalty = .weighted }
+        data.apply(to: &c)
+    }
+
+    /// The `--config` file's configuration and the keys it set (defaults and no keys without `--config`).
+    /// - Throws: `ConfigFileError` naming the file and what was wrong.
+    public func loadConfigFile() throws -> (config: TrainingConfig, keys: Set<String>) {
+        guard let configFile else { return (TrainingConfig(), []) }
+        return try ConfigFile.load(configFile)
+    }
+
+    /// A configuration with these settings over the `--config` file's (task, mode and folder from the file or the
+    /// defaults; not validated).
+    /// - Throws: `ConfigFileError` for an unreadable or malformed config file.
+    public func config() throws -> TrainingConfig {
+        var c = try loadConfigFile().config
+        overlay(&c)
         return c
+    }
+
+    /// `c.validate()`, naming the `--config` file when one was given (a bad value may come from it).
+    /// - Throws: `ConfigError` for out-of-range values.
+    public func validate(_ c: TrainingConfig) throws {
+        do { try c.validate() } catch let ConfigError.invalid(option, expected, got) where configFile != nil {
+            throw ConfigError.invalid(option: option, expected: expected, got: got + " (from the command line or \(configFile!))")
+        }
+    }
+}
+
+private let d = TrainingConfig()
+
+/// A transform for a numeric option that says what was expected: `--lambda: expected a number, got 'x'`.
+func number<T>(_ option: String, _ parse: @escaping @Sendable (String) -> T?) -> @Sendable (String) throws -> T {
+    { text in
+        guard let v = parse(text.trimmingCharacters(in: .whitespaces)) else {
+            let kind: String
+            switch T.self {
+            case is UInt64.Type: kind = "a whole number >= 0"
+            case is Int.Type: kind = "a whole number"
+            default: kind = "a number"
+            }
+            throw ValidationError("\(option): expected \(kind), got '\(text)'")
+        }
+        return v
+    }
+}
+
+/// Where a run's data comes from and how it is read (`--data`, `--format`, `--augment`, `--cache-mb`, `--skip-bad`):
+/// part of the shared training options, and of `taps eval`.
+public struct DataOptions: ParsableArguments {
+    @Option(help: "Your own dataset, a folder or file: ImageFolder (train/ + val/ or test/, or one folder of class folders), CIFAR-10/100 binary folder, Keras-style .npz, folder of x_train.npy/y_train.npy, CSV (label + pixels), or IDX files. Format detected from the content.")
+    public var data: String?
+
+    @Option(help: "Force the format of --data: \(DataFormat.names).")
+    public var format: String?
+
+    @Option(help: "Training augmentation: none, flip, crop-flip (random-resized-crop + flip; default for image-network bases on --data, else none). Seeded.")
+    public var augment: Augmentation?
+
+    @Option(name: .customLong("cache-mb"), help: "Memory budget in MB for decoded ImageFolder images in the lazy pipeline (beyond it, images are decoded again each epoch); taps bench --data uses it; taps train still decodes into memory until the run loop takes the pipeline.")
+    public var cacheMB: Int?
+
+    @Flag(name: .customLong("skip-bad"), help: "Skip and count image files that fail to decode instead of stopping at the first.")
+    public var skipBad = false
+
+    public init() {}
+
+    /// Writes the options given into `config` (the others keep the `--config` file's or default value).
+    public func apply(to config: inout TrainingConfig) {
+        if let data { config.dataPath = data }
+        if let format { config.dataFormat = format }
+        if let augment { config.augment = augment }
+        if let cacheMB { config.cacheMB = cacheMB }
+        if skipBad { config.skipBad = true }
+    }
+}
+
+/// Parses a comma-separated option value (`--lambdas 0,0.3,1`, `--modes taps,probe`, `--seeds 0,1,2`) with `parse`
+/// for each item; a bad item gets `--OPTION: expected WHAT, got 'ITEM'`.
+/// - Throws: `ValidationError` naming the option and the item.
+public func commaSeparated<T>(_ text: String, option: String, expected: String, _ parse: (String) -> T?) throws -> [T] {
+    try text.split(separator: ",").map { item -> T in
+        let trimmed = item.trimmingCharacters(in: .whitespaces)
+        guard let v = parse(trimmed) else { throw ValidationError("\(option): expected \(expected), got '\(item)'") }
+        return v
     }
 }

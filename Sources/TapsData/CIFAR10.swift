@@ -34,7 +34,7 @@ public enum CIFAR10 {
     }
 
     private static func parse(_ data: Data, source: String, pixels: inout [UInt8], labels: inout [Int]) throws {
-        guard data.count % recordBytes == 0 else {
+        guard data.count % recordBytes == 0, !data.isEmpty else {
             throw DatasetError.malformed(file: source, field: "file size",
                                          expected: "a multiple of \(recordBytes) bytes (1 label + 3072 pixels per record)",
                                          found: "\(data.count) (\(data.count / recordBytes) records + \(data.count % recordBytes) bytes)")
@@ -51,5 +51,39 @@ public enum CIFAR10 {
             labels.append(label)
             pixels.append(contentsOf: bytes[(base + 1)..<(base + recordBytes)])
         }
+    }
+}
+
+extension CIFAR10 {
+    /// Bytes per CIFAR-100 record: coarse label, fine label, 3 × 32 × 32 pixels.
+    public static let cifar100RecordBytes = 3074
+
+    /// Reads a CIFAR-100 binary file (`train.bin`, `test.bin`, raw or gzip) into `[N, 3, 32, 32]` images with the
+    /// 100 fine labels, or the 20 coarse labels when `coarse`.
+    /// - Throws: ``DatasetError`` naming the file: a size that is not a whole number of 3074-byte records, or a
+    ///   label out of range.
+    public static func read100(_ url: URL, coarse: Bool = false) throws -> LabeledImages {
+        let data = try readMaybeGzip(url)
+        let n = cifar100RecordBytes
+        guard data.count % n == 0, data.count > 0 else {
+            throw DatasetError.malformed(file: url.path, field: "file size",
+                                         expected: "a positive multiple of \(n) bytes (2 labels + 3072 pixels per record)",
+                                         found: "\(data.count) (\(data.count / n) records + \(data.count % n) bytes)")
+        }
+        let bytes = [UInt8](data)
+        let count = bytes.count / n, classes = coarse ? 20 : 100
+        var pixels = [UInt8](), labels = [Int]()
+        pixels.reserveCapacity(count * 3072); labels.reserveCapacity(count)
+        for r in 0..<count {
+            let base = r * n
+            let label = Int(bytes[base + (coarse ? 0 : 1)])
+            guard label < classes else {
+                throw DatasetError.malformed(file: url.path, field: "\(coarse ? "coarse" : "fine") label of record \(r)",
+                                             expected: "0...\(classes - 1)", found: "\(label)")
+            }
+            labels.append(label)
+            pixels.append(contentsOf: bytes[(base + 2)..<(base + n)])
+        }
+        return try LabeledImages(pixels: pixels, labels: labels, channels: 3, height: 32, width: 32, classes: classes, source: url.path)
     }
 }

@@ -1,5 +1,5 @@
 // TapsData: gzip through zlib (inflate with automatic gzip/zlib header detection).
-import CZlib
+import CTapsZlib
 import Foundation
 
 /// gzip compression and decompression through the system zlib.

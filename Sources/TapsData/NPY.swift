@@ -16,6 +16,8 @@ public struct NPYArray: Sendable, Equatable {
         case float32([Float])
         /// `<f8`.
         case float64([Double])
+        /// Integers (`i1`, `i2`, `i4`, `i8`, `u2`, `u4`, `u8`), e.g. Keras's `int64` labels; written as `<i8`.
+        case int64([Int64])
     }
 
     /// Dimensions, outermost first (`[]` for a scalar).
@@ -36,6 +38,7 @@ public struct NPYArray: Sendable, Equatable {
         case let .uint8(v): return v.count
         case let .float32(v): return v.count
         case let .float64(v): return v.count
+        case let .int64(v): return v.count
         }
     }
 
@@ -45,6 +48,7 @@ public struct NPYArray: Sendable, Equatable {
         case .uint8: return "|u1"
         case .float32: return "<f4"
         case .float64: return "<f8"
+        case .int64: return "<i8"
         }
     }
 
@@ -54,6 +58,7 @@ public struct NPYArray: Sendable, Equatable {
         case let .uint8(v): return v.map(Float.init)
         case let .float32(v): return v
         case let .float64(v): return v.map(Float.init)
+        case let .int64(v): return v.map(Float.init)
         }
     }
 
@@ -150,8 +155,10 @@ public enum NPY {
         guard order == "<" || order == "|" || order == "=" else {
             throw DatasetError.malformed(file: source, field: "descr byte order", expected: "'<' or '|'", found: "'\(order)'")
         }
-        guard ["u1", "f4", "f8"].contains("\(kind)\(size)") else {
-            throw DatasetError.unsupported(file: source, feature: "dtype '\(descr)'", hint: "supported dtypes: u1, f4, f8")
+        let integer = ["i1", "i2", "i4", "i8", "u2", "u4", "u8"].contains("\(kind)\(size)")
+        guard integer || ["u1", "f4", "f8"].contains("\(kind)\(size)") else {
+            throw DatasetError.unsupported(file: source, feature: "dtype '\(descr)'",
+                                           hint: "supported dtypes: u1, f4, f8 and integers i1-i8, u2-u8")
         }
         var count = 1
         for d in shape {
@@ -174,6 +181,20 @@ public enum NPY {
         }
         let payload = bytes[start...]
         let elements: NPYArray.Elements = payload.withUnsafeBytes { raw in
+            if integer {
+                return .int64((0..<count).map { i -> Int64 in
+                    let at = i * size
+                    switch (kind, size) {
+                    case ("i", 1): return Int64(raw.load(fromByteOffset: at, as: Int8.self))
+                    case ("i", 2): return Int64(Int16(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: Int16.self)))
+                    case ("i", 4): return Int64(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: Int32.self)))
+                    case ("u", 2): return Int64(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt16.self)))
+                    case ("u", 4): return Int64(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt32.self)))
+                    case ("u", 8): return Int64(truncatingIfNeeded: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt64.self)))
+                    default: return Int64(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: Int64.self))
+                    }
+                })
+            }
             switch size {
             case 1: return .uint8(Array(payload))
             case 4: return .float32((0..<count).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) })
@@ -204,6 +225,7 @@ public enum NPY {
         case let .uint8(v): out.append(contentsOf: v)
         case let .float32(v): for x in v { withUnsafeBytes(of: x.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
         case let .float64(v): for x in v { withUnsafeBytes(of: x.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
+        case let .int64(v): for x in v { withUnsafeBytes(of: x.littleEndian) { out.append(contentsOf: $0) } }
         }
         return out
     }

@@ -31,3 +31,53 @@ public func trainValidationSplit(_ data: LabeledImages, validationFraction: Doub
     let train = (0..<data.count).filter { !isValidation[$0] }
     return (data.subset(train), data.subset(validation))
 }
+
+/// Indices of a stratified, seeded random subset of `limit` examples: each class gets a share proportional to its
+/// size (largest remainder), and every class present gets at least one example when `limit` allows it. The indices
+/// are returned in ascending (original) order. The same labels, limit and seed always give the same subset.
+///
+/// ```
+/// quota_k = floor(limit * n_k / N), the remaining examples to the largest fractional parts (ties: lower class)
+/// ```
+/// - Returns: all indices when `limit >= labels.count`.
+public func stratifiedSubsetIndices(labels: [Int], limit: Int, seed: UInt64) -> [Int] {
+    let n = labels.count
+    guard limit < n else { return Array(0..<n) }
+    guard limit > 0 else { return [] }
+    var byClass: [Int: [Int]] = [:]
+    for (i, y) in labels.enumerated() { byClass[y, default: []].append(i) }
+    let classes = byClass.keys.sorted()
+    var quota: [Int: Int] = [:]
+    var remainders: [(Double, Int)] = []
+    for k in classes {
+        let exact = Double(limit) * Double(byClass[k]!.count) / Double(n)
+        quota[k] = Int(exact.rounded(.down))
+        remainders.append((exact - exact.rounded(.down), k))
+    }
+    var left = limit - quota.values.reduce(0, +)
+    for (_, k) in remainders.sorted(by: { $0.0 != $1.0 ? $0.0 > $1.0 : $0.1 < $1.1 }) where left > 0 {
+        quota[k]! += 1; left -= 1
+    }
+    // Every class at least once when possible: move one from the largest quota.
+    if limit >= classes.count {
+        for k in classes where quota[k]! == 0 {
+            if let donor = classes.max(by: { quota[$0]! < quota[$1]! }), quota[donor]! > 1 {
+                quota[donor]! -= 1; quota[k] = 1
+            }
+        }
+    }
+    var rng = SeededRNG(seed: seed ^ 0x5452_4149_4E4C_494D)  // "TRAINLIM"
+    var chosen: [Int] = []
+    for k in classes {
+        let members = byClass[k]!
+        chosen += rng.permutation(members.count).prefix(quota[k]!).map { members[$0] }
+    }
+    return chosen.sorted()
+}
+
+/// `--train-limit`: at most `limit` training examples, a stratified seeded subset
+/// (``stratifiedSubsetIndices(labels:limit:seed:)``); `data` unchanged when `limit` is nil or not smaller.
+public func applyTrainLimit(_ data: LabeledImages, limit: Int?, seed: UInt64) -> LabeledImages {
+    guard let limit, limit < data.count else { return data }
+    return data.subset(stratifiedSubsetIndices(labels: data.labels, limit: max(1, limit), seed: seed))
+}

@@ -16,6 +16,9 @@ public struct TaskData: Sendable, Equatable {
     public var test: LabeledImages
     /// One line on the source and licence of the data.
     public var description: String
+    /// Lines to tell the user about how the data was read and adapted (held-out split, colour conversion,
+    /// skipped files); the trainer reports each as a notice.
+    public var notes: [String] = []
 
     /// Creates a task; `train` and `test` must share image shape and class count.
     /// - Throws: ``DatasetError/malformed(file:field:expected:found:)`` when they differ.
@@ -67,5 +70,14 @@ public struct TaskData: Sendable, Equatable {
             throw DatasetError.countMismatch(images: images.path, labels: labels.path, imageCount: x.count, labelCount: y.count)
         }
         return (x, y)
+    }
+}
+
+extension Dataset {
+    /// A task name for a dataset path: its last component without `.npz`, `.csv`, `.gz` (e.g. `flowers`, `mnist`).
+    public static func displayName(for path: String) -> String {
+        var name = URL(fileURLWithPath: path).standardizedFileURL.lastPathComponent
+        for suffix in [".gz", ".npz", ".csv"] where name.lowercased().hasSuffix(suffix) { name = String(name.dropLast(suffix.count)) }
+        return name.isEmpty ? "data" : name
     }
 }

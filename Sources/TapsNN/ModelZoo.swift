@@ -57,6 +57,17 @@ public enum ModelZoo {
     public static let architectures = ["resnet18", "resnet34", "resnet50", "resnet101", "densenet121", "densenet-small",
                                        "vit-b16", "vit-tiny", "efficientnet-lite0"]
 
+    /// torchvision / timm model names accepted as aliases of ours (`vit_b_16` is `vit-b16`, ...).
+    public static let aliases = ["vit_b_16": "vit-b16", "vit_b16": "vit-b16", "efficientnet_lite0": "efficientnet-lite0",
+                                 "densenet_small": "densenet-small", "vit_tiny": "vit-tiny"]
+
+    /// Our name for `name`: itself, or the architecture a torchvision/timm model name (``aliases``) stands for;
+    /// case-insensitive.
+    public static func canonical(_ name: String) -> String {
+        let lower = name.lowercased()
+        return aliases[lower] ?? lower
+    }
+
     /// Builds `architecture` with a `classes`-way head for square `imageSize` inputs (only ViTs depend on the
     /// size: their position embedding has `(imageSize/patch)² + 1` rows).
     /// - Returns: the network and its head's module name (for `TaskNetwork(headName:)` / `replaceLayer`).
@@ -64,6 +75,7 @@ public enum ModelZoo {
     ///   or a class count outside `1...maximumClasses`.
     public static func make(_ architecture: String, classes: Int, imageSize: Int,
                             rng: inout SeededRNG) throws -> (network: any Layer, headName: String) {
+        let architecture = canonical(architecture)
         try checkSizes(architecture, classes: classes, imageSize: imageSize)
         let minimum = architecture == "densenet-small" ? 16 : 32
         if !architecture.hasPrefix("vit"), architectures.contains(architecture), imageSize < minimum {

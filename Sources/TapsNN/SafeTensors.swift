@@ -69,9 +69,29 @@ public enum SafeTensors {
         do {
             data = try Data(contentsOf: url, options: .mappedIfSafe)
         } catch {
-            throw SafeTensorsError.unreadable(file: url.path, reason: error.localizedDescription)
+            throw SafeTensorsError.unreadable(file: url.path, reason: plainFileReason(error, path: url.path))
         }
         return try read(data: data, source: url.path)
+    }
+
+    /// The reason a file could not be read or written in plain words (`no such file`, `permission denied`,
+    /// `read-only file system`), never Foundation's generic "The operation could not be completed".
+    static func plainFileReason(_ error: any Error, path: String) -> String {
+        var isDirectory: ObjCBool = false
+        let parent = (path as NSString).deletingLastPathComponent
+        if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+            && FileManager.default.fileExists(atPath: parent.isEmpty ? "." : parent) == false {
+            return "no such folder"
+        }
+        if isDirectory.boolValue { return "it is a folder, not a file" }
+        let ns = error as NSError
+        if let u = ns.userInfo[NSUnderlyingErrorKey] as? NSError, u.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(u.code))).lowercased()
+        }
+        if ns.domain == NSCocoaErrorDomain && (ns.code == NSFileReadNoSuchFileError || ns.code == NSFileNoSuchFileError) {
+            return "no such file"
+        }
+        return ns.localizedDescription
     }
 
     /// Parses safetensors bytes; `source` names the origin in error messages (a path or a label).

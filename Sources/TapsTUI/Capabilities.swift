@@ -24,6 +24,8 @@ struct Glyphs: Sendable {
     var topLeft: Unicode.Scalar, topRight: Unicode.Scalar, bottomLeft: Unicode.Scalar, bottomRight: Unicode.Scalar
     /// Heatmap shades: score <= 0, < tau/2, < tau, < 2 tau, >= 2 tau.
     var shades: [Unicode.Scalar]
+    /// Heatmap cell of a NaN/Inf score.
+    var nanShade: Unicode.Scalar
     var activeMark: String, inactiveMark: String
     var lambda: String, tau: String, arrow: String, separator: String, ellipsis: String, dot: String
     /// Legend marker of a chart series.
@@ -34,13 +36,13 @@ struct Glyphs: Sendable {
 
     static let unicode = Glyphs(
         horizontal: "─", vertical: "│", topLeft: "┌", topRight: "┐", bottomLeft: "└", bottomRight: "┘",
-        shades: ["·", "░", "▒", "▓", "█"], activeMark: "● on ", inactiveMark: "○ off",
+        shades: ["·", "░", "▒", "▓", "█"], nanShade: "×", activeMark: "● on ", inactiveMark: "○ off",
         lambda: "λ", tau: "τ", arrow: "→", separator: "│", ellipsis: "…", dot: "·", seriesMark: "━",
         asciiMarkers: ["*", "+", "."], usesBraille: true)
 
     static let ascii = Glyphs(
         horizontal: "-", vertical: "|", topLeft: "+", topRight: "+", bottomLeft: "+", bottomRight: "+",
-        shades: [".", "-", "=", "#", "@"], activeMark: "* on ", inactiveMark: "- off",
+        shades: [".", "-", "=", "#", "@"], nanShade: "!", activeMark: "* on ", inactiveMark: "- off",
         lambda: "lambda", tau: "tau", arrow: ">", separator: "|", ellipsis: "~", dot: "/", seriesMark: "*",
         asciiMarkers: ["*", "+", "o"], usesBraille: false)
 
@@ -57,6 +59,12 @@ struct Glyphs: Sendable {
         case "→": return ">"
         case "…": return "~"
         case "·": return "."
+        case "▲": return "^"
+        case "△": return "'"
+        case "━": return "-"
+        case "╍", "┄": return "."
+        case "█": return "#"
+        case "░": return "."
         default: return "?"
         }
     }

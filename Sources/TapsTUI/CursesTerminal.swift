@@ -41,15 +41,13 @@ public final class CursesTerminal {
         }
     }
 
-    /// Sets a UTF-8 locale (the environment's, else `C.UTF-8`) and reports whether the character set is UTF-8.
+    /// Sets the environment's locale (LC_ALL / LC_CTYPE / LANG) and reports whether its character set is UTF-8.
+    /// A locale that is not UTF-8 (e.g. `LANG=C`, or none set) means the terminal may not show braille or box
+    /// drawing, so the dashboard then draws ASCII only (a UTF-8 locale is never forced on the user's terminal).
     @discardableResult
     public static func setUTF8Locale() -> Bool {
         setlocale(LC_ALL, "")
-        if isCodesetUTF8() { return true }
-        for name in ["C.UTF-8", "C.utf8", "en_US.UTF-8"] where setlocale(LC_ALL, name) != nil {
-            if isCodesetUTF8() { return true }
-        }
-        return false
+        return isCodesetUTF8()
     }
 
     private static func isCodesetUTF8() -> Bool {
@@ -82,6 +80,7 @@ public final class CursesTerminal {
         _ = curs_set(0)
         _ = set_escdelay(25)
         _ = leaveok(taps_stdscr(), true)
+        taps_enable_mouse()
 
         var depth = ColorDepth.none
         if Self.colorAllowed(colorMode, environment: environment) && has_colors() {
@@ -118,7 +117,9 @@ public final class CursesTerminal {
         for y in 0..<buffer.height {
             for x in 0..<buffer.width {
                 let cell = buffer[x, y]
-                if !full, let p = previous, p[x, y] == cell { continue }
+                if cell.character == Cell.continuationCharacter { continue }  // drawn with its wide lead
+                if !full, let p = previous, p[x, y] == cell,
+                   !(buffer.isWideLead(x, y) && p[x + 1, y] != buffer[x + 1, y]) { continue }
                 put(cell, x: x, y: y)
             }
         }
@@ -166,19 +167,30 @@ public final class CursesTerminal {
         let code = Int32(bitPattern: UInt32(ch))
         if rc == taps_key_code_yes() {
             if code == taps_key_resize() { return .resize }
+            if code == taps_key_mouse() {
+                var x: Int32 = 0, y: Int32 = 0, kind: Int32 = 0
+                guard taps_get_mouse(&x, &y, &kind) == 1, kind > 0 else { return nil }
+                return .mouse(x: Int(x), y: Int(y), double: kind == 2)
+            }
             for n in 1...12 where code == taps_key_f(Int32(n)) { return .function(n) }
             switch code {
             case taps_key_up(): return .up
             case taps_key_down(): return .down
             case taps_key_page_up(): return .pageUp
             case taps_key_page_down(): return .pageDown
+            case taps_key_left(): return .left
+            case taps_key_right(): return .right
+            case taps_key_enter(): return .enter
+            case taps_key_backspace(): return .backspace
             default: break
             }
             return nil
         }
         switch code {
         case 27: return .escape
-        case 1...26 where code != 9 && code != 10 && code != 13:
+        case 10, 13: return .enter
+        case 8, 127: return .backspace
+        case 1...26 where code != 9:
             return .control(Character(Unicode.Scalar(UInt8(96 + code))))
         default:
             guard let scalar = Unicode.Scalar(UInt32(ch)) else { return nil }

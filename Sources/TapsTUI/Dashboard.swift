@@ -29,7 +29,7 @@ public struct DashboardLayout: Equatable, Sendable {
         events = Rect(x: 1, y: h - 1 - eventLines, width: w - 2, height: eventLines)
         let middleTop = suite ? 3 : 2, middleHeight = events.y - middleTop
         let minChart = 7
-        let wantedHeat = max(layerCount, 1) + 2
+        let wantedHeat = max(layerCount, 1) + 3  // borders and the step-axis row
         let heatHeight = max(4, min(wantedHeat, middleHeight - minChart))
         let chartHeight = middleHeight - heatHeight
         let leftWidth = w / 2
@@ -56,9 +56,15 @@ public func render(_ state: DashboardState, size: Size, theme: Theme, caps: Capa
     }
     drawLossChart(&buffer, layout.lossChart, state: state, theme: theme, glyphs: glyphs)
     drawAccuracyChart(&buffer, layout.accuracyChart, state: state, theme: theme, glyphs: glyphs)
-    GateHeatmap.draw(&buffer, layout.heatmap, state: state, theme: theme, glyphs: glyphs)
+    GateHeatmap.drawAll(&buffer, layout.heatmap, state: state, theme: theme, glyphs: glyphs)
     EventLog.draw(&buffer, layout.events, state: state, theme: theme, glyphs: glyphs)
-    StatusBar.drawHints(&buffer, y: layout.hints, width: size.width, state: state, theme: theme)
+    StatusBar.drawHints(&buffer, y: layout.hints, width: size.width, state: state, theme: theme, glyphs: glyphs)
+    if state.showLayerPanel {
+        let top = layout.lossChart.y
+        LayerPanel.draw(&buffer, Rect(x: 0, y: top, width: size.width, height: layout.heatmap.y - top),
+                        state: state, theme: theme, glyphs: glyphs)
+    }
+    if state.showEventLog { EventLogOverlay.draw(&buffer, state: state, theme: theme, glyphs: glyphs) }
     if state.showHelp { HelpOverlay.draw(&buffer, state: state, theme: theme, glyphs: glyphs) }
     return finish(buffer, caps: caps)
 }
@@ -68,8 +74,10 @@ private func finish(_ buffer: ScreenBuffer, caps: Capabilities) -> ScreenBuffer 
     guard caps.glyphs == .ascii else { return buffer }
     var out = buffer
     for y in 0..<out.height {
-        for x in 0..<out.width where !out[x, y].character.isASCII {
-            out[x, y].character = Glyphs.asciiFallback(out[x, y].character)
+        for x in 0..<out.width {
+            let c = out[x, y].character
+            if c == Cell.continuationCharacter { out[x, y].character = " " }  // its wide lead became one ASCII cell
+            else if !c.isASCII { out[x, y].character = Glyphs.asciiFallback(c) }
         }
     }
     return out
@@ -89,57 +97,101 @@ private func drawTooSmall(_ buffer: inout ScreenBuffer, theme: Theme) {
 
 // MARK: - Chart panels
 
+/// The steps the charts span: from 1 to the latest step of any run shown.
 private func stepRange(_ state: DashboardState) -> ClosedRange<Double> {
-    let last = Double(state.metrics.lastStep?.step ?? 1)
-    return 1...max(2, last)
+    let lasts = [state.metrics.lastStep?.step ?? 1] + state.comparisons.map { $0.metrics.lastStep?.step ?? 1 }
+    return 1...Double(max(2, lasts.max() ?? 1))
 }
+
+/// Style of compared run `k` (1, 2, ...): dashed, then dotted, dimmed, so runs differ without colour.
+private func comparisonPattern(_ k: Int) -> LinePattern { k % 2 == 1 ? .dashed : .dotted }
 
 private func drawLossChart(_ buffer: inout ScreenBuffer, _ rect: Rect, state: DashboardState, theme: Theme,
                            glyphs: Glyphs) {
     let steps = state.metrics.steps
-    let series = [
-        ChartSeries(label: "total", points: smooth(steps.map { (Double($0.step), $0.loss) }), color: .loss),
-        ChartSeries(label: "task", points: smooth(steps.map { (Double($0.step), $0.taskLoss) }), color: .taskLoss),
-        ChartSeries(label: "penalty", points: steps.map { (Double($0.step), $0.penalty) }, color: .penalty),
+    let mono = theme.isMonochrome
+    var series = [
+        ChartSeries(label: "total", points: smooth(steps.map { (Double($0.step), $0.loss) }, state), color: .loss,
+                    pattern: .solid),
+        ChartSeries(label: "task", points: smooth(steps.map { (Double($0.step), $0.taskLoss) }, state),
+                    color: .taskLoss, pattern: mono ? .dashed : .solid),
+        ChartSeries(label: "\(glyphs.lambda)\(glyphs.usesBraille ? "·" : "*")P",
+                    points: steps.map { (Double($0.step), penaltyInLoss($0)) }, color: .penalty,
+                    pattern: mono ? .dotted : .solid),
     ]
-    let inner = Box.draw(&buffer, rect, title: chartTitle("loss", series, theme: theme, glyphs: glyphs),
-                         theme: theme, glyphs: glyphs)
-    LineChart.draw(&buffer, inner, series: series, xRange: stepRange(state), axis: .number, xLabel: "step",
-                   theme: theme, glyphs: glyphs)
+    if !state.comparisons.isEmpty { series = [series[0]]; series[0].pattern = .solid }  // comparing: each total
+    for (k, run) in state.comparisons.enumerated() {
+        series.append(ChartSeries(label: run.name,
+                                  points: smooth(run.metrics.steps.map { (Double($0.step), $0.loss) }, state),
+                                  color: .loss, pattern: comparisonPattern(k + 1), attributes: .dim))
+    }
+    let title = chartTitle(state.logY ? "loss (log)" : "loss", series, theme: theme, glyphs: glyphs,
+                           runName: state.comparisons.isEmpty ? nil : state.runName)
+    let inner = Box.draw(&buffer, rect, title: title, theme: theme, glyphs: glyphs)
+    LineChart.draw(&buffer, inner, series: series, xRange: stepRange(state), axis: state.logY ? .log10 : .number,
+                   xLabel: "step", markers: state.chartMarkers, theme: theme, glyphs: glyphs)
 }
+
+/// The penalty's share of the total loss at a step: lambda x P after warm-up, 0 during it (total = task + this).
+func penaltyInLoss(_ s: StepEvent) -> Double { s.phase == .warmup ? 0 : s.lambda * s.penalty }
 
 private func drawAccuracyChart(_ buffer: inout ScreenBuffer, _ rect: Rect, state: DashboardState, theme: Theme,
                                glyphs: Glyphs) {
     let steps = state.metrics.steps, epochs = state.metrics.epochs
-    let series = [
+    let mono = theme.isMonochrome
+    var series = [
         ChartSeries(label: "val", points: epochs.map { (Double($0.step), $0.validationAccuracy) },
                     color: .validationAccuracy),
         ChartSeries(label: "train", points: epochs.map { (Double($0.step), $0.trainAccuracy) },
-                    color: .trainAccuracy),
-        ChartSeries(label: "step", points: smooth(steps.map { (Double($0.step), $0.accuracy) }),
-                    color: .stepAccuracy),
+                    color: .trainAccuracy, pattern: mono ? .dashed : .solid),
+        ChartSeries(label: "step", points: smooth(steps.map { (Double($0.step), $0.accuracy) }, state),
+                    color: .stepAccuracy, pattern: mono ? .dotted : .solid),
     ]
-    var title = chartTitle("accuracy", series, theme: theme, glyphs: glyphs)
-    if let best = epochs.map(\.validationAccuracy).max() {
+    if !state.comparisons.isEmpty { series = epochs.isEmpty ? [series[2]] : [series[0]]; series[0].pattern = .solid }
+    for (k, run) in state.comparisons.enumerated() {
+        let points = run.metrics.epochs.isEmpty
+            ? smooth(run.metrics.steps.map { (Double($0.step), $0.accuracy) }, state)
+            : run.metrics.epochs.map { (Double($0.step), $0.validationAccuracy) }
+        series.append(ChartSeries(label: run.name, points: points, color: .validationAccuracy,
+                                  pattern: comparisonPattern(k + 1), attributes: .dim))
+    }
+    var title = chartTitle(state.comparisons.isEmpty ? "accuracy" : "val accuracy", series, theme: theme,
+                           glyphs: glyphs, runName: state.comparisons.isEmpty ? nil : state.runName)
+    if let best = epochs.map(\.validationAccuracy).filter(\.isFinite).max() {
         title.append(Span(text: "best val \(Format.percent(best))", style: theme.style(.validationAccuracy)))
     }
     let inner = Box.draw(&buffer, rect, title: title, theme: theme, glyphs: glyphs)
-    let ys = series.flatMap { $0.points.map(\.y) }
-    let low = ys.min().map { max(0, (($0 * 10).rounded(.down)) / 10) } ?? 0
     LineChart.draw(&buffer, inner, series: series, xRange: stepRange(state),
-                   yRange: ys.isEmpty ? nil : low...1, axis: .percent, xLabel: "step", theme: theme, glyphs: glyphs)
+                   yRange: accuracyRange(series), axis: .percent, xLabel: "step",
+                   markers: state.chartMarkers, theme: theme, glyphs: glyphs)
 }
 
-/// Per-batch values are noisy; charts show them smoothed (weight 0.8, about the last 5 steps).
-private func smooth(_ points: [(x: Double, y: Double)]) -> [(x: Double, y: Double)] {
-    LineChart.smoothed(points, weight: 0.8)
+/// The accuracy axis: from the finite minimum rounded down to 10% (not below 0 unless the data is) up to 100%, or
+/// higher when a (malformed) value exceeds 1. Nil without finite data.
+func accuracyRange(_ series: [ChartSeries]) -> ClosedRange<Double>? {
+    var lo = Double.infinity, hi = -Double.infinity
+    for s in series { for p in s.points where p.y.isFinite { lo = min(lo, p.y); hi = max(hi, p.y) } }
+    guard lo <= hi else { return nil }
+    let top = max(1, hi)
+    var low = lo >= 0 ? max(0, (lo * 10).rounded(.down) / 10) : lo
+    if !(low < top) { low = top - 1 }
+    guard low.isFinite, top.isFinite, low < top else { return nil }
+    return low...top
 }
 
-private func chartTitle(_ name: String, _ series: [ChartSeries], theme: Theme, glyphs: Glyphs) -> [Span] {
+/// Per-batch values are noisy; charts show them smoothed with the weight chosen with `s`.
+private func smooth(_ points: [(x: Double, y: Double)], _ state: DashboardState) -> [(x: Double, y: Double)] {
+    LineChart.smoothed(points, weight: state.smoothing)
+}
+
+private func chartTitle(_ name: String, _ series: [ChartSeries], theme: Theme, glyphs: Glyphs,
+                        runName: String?) -> [Span] {
     var spans = [Span(text: name, style: theme.style(.title, .bold))]
     for (i, s) in series.enumerated() {
-        let mark = glyphs.usesBraille ? glyphs.seriesMark : glyphs.asciiMarkers[i % glyphs.asciiMarkers.count]
-        spans.append(Span(text: "\(mark)\(s.label)", style: theme.style(s.color)))
+        let mark = glyphs.usesBraille ? s.pattern.legend(glyphs)
+            : String(glyphs.asciiMarkers[i % glyphs.asciiMarkers.count]) + s.pattern.legend(glyphs)
+        let label = i == 0 && runName != nil ? runName! : s.label
+        spans.append(Span(text: "\(mark)\(label)", style: theme.style(s.color, s.attributes)))
     }
     return spans
 }

@@ -5,13 +5,37 @@ import TapsTraining
 
 /// Where the dashboard's data comes from.
 public enum DashboardSource {
-    /// A trainer in this process: its store, its control box, and whether its `run()` has returned.
-    case live(store: MetricsStore, control: TrainingControl, isFinished: @Sendable () -> Bool,
-              totalSteps: @Sendable () -> Int?)
-    /// A metrics JSONL written by another process (read-only).
-    case attached(MetricsFollower)
+    /// A trainer in this process. `newRun`, when given, starts another run with the given lambda once this one has
+    /// ended (the `r` key); the earlier runs stay on screen for comparison.
+    case live(LiveRun, newRun: (@Sendable (NewRunRequest) throws -> LiveRun)?)
+    /// Metrics JSONL files written by other processes (read-only); the first is the main run, the others are
+    /// overlaid for comparison. A file that does not exist yet is waited for.
+    case attached([MetricsFollower])
     /// Several runs in this process (a suite): one store per view, one control box for the run in training.
     case suite(SuiteSource)
+}
+
+/// What `r` / `R` ask for: a new run with this lambda and these extra options (those of `taps train`, typed at
+/// the `R` prompt; empty for `r`). Options typed override the first run's; `--lambda` overrides `lambda`.
+public struct NewRunRequest: Sendable, Equatable {
+    public var lambda: Double
+    public var arguments: [String]
+
+    public init(lambda: Double, arguments: [String] = []) { self.lambda = lambda; self.arguments = arguments }
+}
+
+/// One trainer in this process as the dashboard sees it: its store, its control box, whether its `run()` has
+/// returned, and its step budget.
+public struct LiveRun: Sendable {
+    public var store: MetricsStore
+    public var control: TrainingControl
+    public var isFinished: @Sendable () -> Bool
+    public var totalSteps: @Sendable () -> Int?
+
+    public init(store: MetricsStore, control: TrainingControl, isFinished: @escaping @Sendable () -> Bool,
+                totalSteps: @escaping @Sendable () -> Int?) {
+        self.store = store; self.control = control; self.isFinished = isFinished; self.totalSteps = totalSteps
+    }
 }
 
 /// A suite's runs as the dashboard sees them: one metrics store per view (`stage1` first in joint mode, then one per
@@ -25,6 +49,10 @@ public struct SuiteSource: Sendable {
     public var isFinished: @Sendable () -> Bool
     /// Step budget of a view's run, once known.
     public var totalSteps: @Sendable (Int) -> Int?
+    /// What the views are, for the tab line: `tasks` (a suite) or `settings` (a sweep).
+    public var label: String = "tasks"
+    /// Whether the lambda keys steer the run in training (off for a sweep, whose lambdas are its settings).
+    public var lambdaKeys: Bool = true
 
     public init(views: [(name: String, store: MetricsStore)], control: TrainingControl,
                 currentView: @escaping @Sendable () -> Int, isFinished: @escaping @Sendable () -> Bool,
@@ -73,18 +101,47 @@ public final class DashboardApp {
     /// Suite only: the view chosen with `t` (nil: follow the run in training), and the view last drawn.
     private var chosenView: Int?
     private var shownView: Int?
+    /// Live only: the run shown now (replaced by `r`), and a reader of its metrics.jsonl for the fields the typed
+    /// events do not carry (evaluation progress, per-layer gradients).
+    private var live: LiveRun?
+    private var extrasFollower: MetricsFollower?
+    /// The last frame drawn (for the plain-text copy of the screen in a snapshot).
+    private var lastFrame: ScreenBuffer?
 
     public init(source: DashboardSource, options: DashboardOptions) {
         self.source = source
         self.options = options
         state.message = options.startupMessage
-        if case .live(_, let control, _, _) = source {
-            state.initialLambda = control.initialLambda
-        } else if case .suite(let suite) = source {
+        switch source {
+        case .live(let run, _):
+            live = run
+            state.initialLambda = run.control.initialLambda
+        case .suite(let suite):
             state.initialLambda = suite.control.initialLambda
-        } else {
+        case .attached(let followers):
             state.readOnly = true
+            if followers.count > 1 { state.runName = Self.runName(followers[0].url) }
         }
+    }
+
+    /// Whether two states draw the same frame, without comparing every step: metrics are compared by their
+    /// version, step count and run folder (the store bumps the version on every event), the rest field by field.
+    static func sameFrame(_ a: DashboardState, _ b: DashboardState) -> Bool {
+        func key(_ m: MetricsSnapshot) -> [Int] { [m.version, m.steps.count, m.notices.count, m.epochs.count] }
+        guard key(a.metrics) == key(b.metrics), a.metrics.start == b.metrics.start, a.metrics.end == b.metrics.end,
+              a.comparisons.map({ key($0.metrics) + [$0.waiting ? 1 : 0] })
+                == b.comparisons.map({ key($0.metrics) + [$0.waiting ? 1 : 0] }),
+              a.comparisons.map(\.name) == b.comparisons.map(\.name) else { return false }
+        var x = a, y = b
+        x.metrics = MetricsSnapshot(); y.metrics = MetricsSnapshot()
+        x.comparisons = []; y.comparisons = []
+        return x == y
+    }
+
+    /// A run's short name: its folder's name (or the file's, for a bare JSONL).
+    static func runName(_ metricsFile: URL) -> String {
+        metricsFile.lastPathComponent == "metrics.jsonl" ? metricsFile.deletingLastPathComponent().lastPathComponent
+            : metricsFile.deletingPathExtension().lastPathComponent
     }
 
     /// Runs until the user quits (and, when live, the trainer has finished its step and written the run folder).
@@ -134,10 +191,12 @@ public final class DashboardApp {
             let finished = refresh()
             if quitRequested && finished { break }
             let size = terminal.size
-            if let last = lastDrawn, last.0 == state, last.1 == size, last.2 == glyphs { continue }
+            if let last = lastDrawn, last.1 == size, last.2 == glyphs, Self.sameFrame(last.0, state) { continue }
             var caps = terminal.capabilities
             caps.glyphs = glyphs
-            terminal.draw(render(state, size: size, theme: theme, caps: caps))
+            let frameBuffer = render(state, size: size, theme: theme, caps: caps)
+            terminal.draw(frameBuffer)
+            lastFrame = frameBuffer
             lastDrawn = (state, size, glyphs)
             if options.crashTest { terminal.crashForTest() }
         }
@@ -150,46 +209,89 @@ public final class DashboardApp {
     /// Pulls the newest metrics into `state`; returns whether the run is over (trainer returned / file ended).
     private func refresh() -> Bool {
         switch source {
-        case let .live(store, control, isFinished, totalSteps):
+        case .live:
+            guard let run = live else { return true }
+            let store = run.store
             if store.version != state.metrics.version {
                 state.metrics = store.snapshot()
                 // The trainer's own notice (lambda applied, snapshot written, paused) replaces the UI's message.
                 if state.metrics.notices.count > messageNoticeCount && !quitRequested { state.message = nil }
             }
             messageNoticeCount = state.metrics.notices.count
-            state.lambda = control.lambda
-            state.paused = control.isPaused
-            state.totalSteps = totalSteps()
-            return isFinished()
+            followExtras()
+            if !state.comparisons.isEmpty, state.runName == nil, let dir = state.metrics.start?.runDirectory {
+                state.runName = URL(fileURLWithPath: dir).lastPathComponent
+            }
+            state.lambda = run.control.lambda
+            state.paused = run.control.isPaused
+            state.totalSteps = run.totalSteps()
+            return run.isFinished()
         case .suite(let suite):
             let current = suite.currentView()
             let view = chosenView ?? current
             let store = suite.views[view].store
             if view != shownView || store.version != state.metrics.version {
                 state.metrics = store.snapshot()
-                if view != shownView { messageNoticeCount = state.metrics.notices.count }
+                if view != shownView { messageNoticeCount = state.metrics.notices.count; extrasFollower = nil }
                 if state.metrics.notices.count > messageNoticeCount && !quitRequested { state.message = nil }
                 shownView = view
             }
             messageNoticeCount = state.metrics.notices.count
+            followExtras()
             let finished = suite.isFinished()
             state.suite = SuiteTabs(names: suite.views.map(\.name), viewing: view, training: finished ? nil : current,
-                                    done: suite.views.map { $0.store.snapshot().end != nil }, following: chosenView == nil)
+                                    done: suite.views.map { $0.store.snapshot().end != nil }, following: chosenView == nil,
+                                    label: suite.label)
             // The lambda, pause state and step budget belong to the run in training; show them on its view only.
             state.lambda = view == current && !finished ? suite.control.lambda : nil
             state.paused = suite.control.isPaused
             state.totalSteps = suite.totalSteps(view)
             return finished
-        case .attached(let follower):
-            do {
-                try follower.poll()
-                if follower.snapshot.version != state.metrics.version { state.metrics = follower.snapshot }
-                if let p = follower.problem { state.message = p }
-            } catch {
-                state.message = "cannot read \(follower.url.path): \(error.localizedDescription)"
+        case .attached(let followers):
+            var comparisons: [ComparedRun] = []
+            for (k, follower) in followers.enumerated() {
+                do {
+                    try follower.poll()
+                    if let p = follower.problem { state.message = p }
+                } catch {
+                    state.message = "cannot read \(follower.url.path): \(error.localizedDescription)"
+                }
+                if k == 0 {
+                    if follower.snapshot.version != state.metrics.version { state.metrics = follower.snapshot }
+                    state.extras = follower.extras
+                    if !follower.fileExists {
+                        state.message = "waiting for \(follower.url.path) (the run has not started yet; q quits)"
+                    } else if state.message?.hasPrefix("waiting for ") == true {
+                        state.message = nil
+                    }
+                } else {
+                    comparisons.append(ComparedRun(name: Self.runName(follower.url), metrics: follower.snapshot,
+                                                   extras: follower.extras, waiting: !follower.fileExists))
+                }
+            }
+            if !comparisons.elementsEqual(state.comparisons, by: {
+                $0.name == $1.name && $0.waiting == $1.waiting && $0.metrics.version == $1.metrics.version
+                    && $0.extras == $1.extras
+            }) {
+                state.comparisons = comparisons
             }
             return true
         }
+    }
+
+    /// Reads the live run's metrics.jsonl (once its start event names the folder) for the fields the store's typed
+    /// events do not carry. Runs on the UI thread; the trainer never waits for it.
+    private func followExtras() {
+        guard let dir = state.metrics.start?.runDirectory, !dir.isEmpty else { return }
+        let url = URL(fileURLWithPath: dir).appendingPathComponent("metrics.jsonl")
+        if extrasFollower?.url != url { extrasFollower = MetricsFollower(url: url, typedEvents: false) }
+        guard let follower = extrasFollower else { return }
+        _ = try? follower.poll()
+        if follower.extras != state.extras { state.extras = follower.extras }
+        // The trainer's own ceiling when its start event states one (TrainingControl.maximumLambda).
+        let ceiling = state.extras.lambdaCeiling.flatMap { $0.isFinite && $0 > 0 ? $0 : nil }
+            ?? DashboardState.defaultLambdaCeiling
+        if ceiling != state.lambdaCeiling { state.lambdaCeiling = ceiling }
     }
 
     // MARK: - Keys
@@ -199,15 +301,44 @@ public final class DashboardApp {
             terminal.invalidate()
             return
         }
+        if state.lambdaPrompt != nil {
+            handlePrompt(key)
+            return
+        }
+        if state.optionsPrompt != nil {
+            handleOptionsPrompt(key)
+            return
+        }
+        if case let .mouse(x, y, double) = key {
+            state.click(x: x, y: y, double: double, size: terminal.size)
+            return
+        }
         guard let binding = Keymap.binding(for: key) else { return }
-        let live: (MetricsStore, TrainingControl)?
+        // Overlays take the scrolling keys while open.
+        if state.showEventLog, case .scrollLayers = binding.action {
+            state.applyViewAction(binding.action, size: terminal.size)
+            return
+        }
+        let control: TrainingControl?
         switch source {
-        case let .live(store, control, _, _): live = (store, control)
-        case let .suite(suite): live = (suite.views[suite.currentView()].store, suite.control)
-        case .attached: live = nil
+        case .live: control = live?.control
+        case let .suite(suite): control = suite.control
+        case .attached: control = nil
+        }
+        switch binding.action {
+        case .newRun:
+            startNewRun(arguments: [])
+            return
+        case .newRunWithOptions:
+            if canStartNewRun() { state.optionsPrompt = ""; state.message = nil }
+            return
+        case .exportSnapshot:
+            exportSnapshot(control: control)
+            return
+        default: break
         }
         if binding.steersTraining {
-            guard let (_, control) = live else {
+            guard let control else {
                 state.message = "read-only: attached to a run started elsewhere"
                 return
             }
@@ -216,9 +347,17 @@ public final class DashboardApp {
                     state.message = "the suite is over; q quits"
                     return
                 }
+                switch binding.action {
+                case .lambdaMultiply, .lambdaDivide, .lambdaReset, .lambdaPrompt:
+                    guard suite.lambdaKeys else {
+                        state.message = "a sweep's lambdas are its settings (--lambdas); lambda keys are off"
+                        return
+                    }
+                default: break
+                }
             } else {
                 guard state.metrics.end == nil, !quitRequested else {
-                    state.message = "the run is over; q quits"
+                    state.message = "the run is over; r starts a new run with the current lambda, q quits"
                     return
                 }
             }
@@ -226,30 +365,102 @@ public final class DashboardApp {
             return
         }
         switch binding.action {
-        case .toggleHelp: state.showHelp.toggle()
-        case .closeOverlay: state.showHelp = false
         case .toggleGlyphs:
             glyphs = glyphs == .unicode ? .ascii : .unicode
             terminal.setGlyphs(glyphs)
             glyphs = terminal.capabilities.glyphs
-        case .scrollLayers(let delta): scrollLayers(delta, size: terminal.size)
         case .quit: requestQuit()
         case .nextTask: nextTask()
-        default: break
+        default: state.applyViewAction(binding.action, size: terminal.size)
         }
     }
 
-    /// `t`: shows the next view of a suite; coming back to the run in training follows it again.
-    /// Moves the heatmap's first shown layer by `delta` rows (`Int.max`/`Int.min`: one page), clamped.
-    private func scrollLayers(_ delta: Int, size: Size) {
-        let layerCount = state.metrics.start?.layers.count ?? 0
-        let layout = DashboardLayout(size: size, layerCount: layerCount, suite: state.suite != nil)
-        let inner = max(1, layout.heatmap.height - 2)
-        let page = max(1, GateHeatmap.visibleRows(innerHeight: inner, layerCount: layerCount) - 1)
-        let step: Int = delta == Int.max ? page : (delta == Int.min ? -page : delta)
-        state.heatmapOffset = GateHeatmap.clampedOffset(state.heatmapOffset + step, innerHeight: inner, layerCount: layerCount)
+    /// Keys while the exact-lambda prompt is open: digits, `.`, `e`, `-`, Backspace, Enter, Esc.
+    private func handlePrompt(_ key: Key) {
+        guard var typed = state.lambdaPrompt else { return }
+        switch key {
+        case .escape:
+            state.lambdaPrompt = nil
+            state.message = "lambda unchanged"
+        case .backspace:
+            if !typed.isEmpty { typed.removeLast() }
+            state.lambdaPrompt = typed
+        case .enter:
+            state.lambdaPrompt = nil
+            switch Self.parseLambda(typed, ceiling: state.lambdaCeiling) {
+            case .success(let value):
+                guard let control = liveControl, state.metrics.end == nil || isSuite else {
+                    state.message = "the run is over; lambda unchanged"
+                    return
+                }
+                let before = control.lambda
+                control.lambda = value
+                state.message = "lambda \(Format.number(before)) -> \(Format.number(control.lambda)) from the next step"
+            case .failure(let problem):
+                state.message = problem.message
+            }
+        case .character(let c) where typed.count < 24 && (c.isASCII && (c.isNumber || ".eE-+".contains(c))):
+            state.lambdaPrompt = typed + String(c)
+        case .control("c"):
+            state.lambdaPrompt = nil
+            requestQuit()
+        default:
+            break
+        }
     }
 
+    /// Keys while the new-run options prompt is open: printable ASCII, Backspace, Enter (starts), Esc.
+    private func handleOptionsPrompt(_ key: Key) {
+        guard var typed = state.optionsPrompt else { return }
+        switch key {
+        case .escape:
+            state.optionsPrompt = nil
+            state.message = "no new run"
+        case .backspace:
+            if !typed.isEmpty { typed.removeLast() }
+            state.optionsPrompt = typed
+        case .enter:
+            state.optionsPrompt = nil
+            startNewRun(arguments: typed.split(separator: " ").map(String.init))
+        case .character(let c) where typed.count < 200 && c.isASCII && !c.isNewline:
+            state.optionsPrompt = typed + String(c)
+        case .control("c"):
+            state.optionsPrompt = nil
+            requestQuit()
+        default:
+            break
+        }
+    }
+
+    private var isSuite: Bool { if case .suite = source { return true } else { return false } }
+
+    private var liveControl: TrainingControl? {
+        switch source {
+        case .live: return live?.control
+        case .suite(let suite): return suite.isFinished() ? nil : suite.control
+        case .attached: return nil
+        }
+    }
+
+    /// A problem with the text typed at the lambda prompt.
+    public struct LambdaInputError: Error, Equatable {
+        public var message: String
+    }
+
+    /// Parses the exact-lambda prompt: a finite decimal number in 0...ceiling (0 allowed: no penalty).
+    public static func parseLambda(_ text: String, ceiling: Double) -> Result<Double, LambdaInputError> {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard let v = Double(trimmed), v.isFinite else {
+            return .failure(LambdaInputError(message: "lambda: '\(trimmed)' is not a number; lambda unchanged"))
+        }
+        guard v >= 0, v <= ceiling else {
+            return .failure(LambdaInputError(
+                message: "lambda: \(trimmed) is outside 0 ... \(Format.number(ceiling)); lambda unchanged"))
+        }
+        return .success(v)
+    }
+
+    /// `t`: shows the next view of a suite; coming back to the run in training follows it again.
     private func nextTask() {
         guard case .suite(let suite) = source, !suite.views.isEmpty else {
             state.message = "t switches between the tasks of a suite (taps-tui --tasks a,b,...)"
@@ -264,23 +475,97 @@ public final class DashboardApp {
 
     private func steer(_ action: Action, control: TrainingControl) {
         let before = control.lambda
+        let ceiling = state.lambdaCeiling
         switch action {
-        case .lambdaMultiply(let f): control.scaleLambda(by: f)
-        case .lambdaDivide(let f): control.scaleLambda(by: 1 / f)
-        case .lambdaReset: control.lambda = control.initialLambda
+        case .lambdaMultiply(let f): control.lambda = min(ceiling, max(0, before * f))
+        case .lambdaDivide(let f): control.lambda = min(ceiling, max(0, before / f))
+        case .lambdaReset: control.lambda = min(ceiling, max(0, control.initialLambda))
+        case .lambdaPrompt:
+            state.lambdaPrompt = ""
+            state.message = nil
+            return
         case .togglePause:
             let paused = control.togglePause()
             state.message = paused ? "paused at the next step boundary; space resumes" : nil
             return
-        case .exportSnapshot:
-            control.requestSnapshot()
-            state.message = "snapshot requested (written at the next step boundary)"
+        case .checkpoint:
+            control.requestCheckpoint()
+            state.message = "checkpoint at the next step boundary"
             return
         default: return
         }
         let after = control.lambda
-        state.message = after == before ? nil
-            : "lambda \(Format.number(before)) -> \(Format.number(after)) from the next step"
+        if after == before {
+            state.message = before >= ceiling && (action == .lambdaMultiply(1.25) || action == .lambdaMultiply(10))
+                ? "lambda is at its ceiling \(Format.number(ceiling))" : nil
+        } else {
+            state.message = "lambda \(Format.number(before)) -> \(Format.number(after)) from the next step"
+        }
+    }
+
+    /// `e`: while a live run trains, the trainer writes its snapshot at the next step boundary; after the run, and
+    /// when attached, the dashboard writes its own (scalars CSV, screen text, SVG chart) into the run folder.
+    private func exportSnapshot(control: TrainingControl?) {
+        if let control, state.metrics.end == nil, !quitRequested, liveControl != nil {
+            control.requestSnapshot()
+            state.message = "snapshot requested (written at the next step boundary)"
+            return
+        }
+        let folder: URL
+        if case .attached(let followers) = source, let first = followers.first {
+            folder = first.url.deletingLastPathComponent()
+        } else if let dir = state.metrics.start?.runDirectory, !dir.isEmpty {
+            folder = URL(fileURLWithPath: dir)
+        } else {
+            state.message = "nothing to export yet"
+            return
+        }
+        do {
+            let files = try DashboardSnapshot.write(state: state, screen: lastFrame, folder: folder)
+            state.message = "snapshot written: " + files.map(\.lastPathComponent).joined(separator: ", ")
+                + " in \(folder.path)/"
+        } catch {
+            state.message = "snapshot failed: \(error.localizedDescription)"
+        }
+    }
+
+    /// Whether `r`/`R` may start a new run now (else says why on the event line).
+    private func canStartNewRun() -> Bool {
+        guard case .live(_, let newRun) = source, newRun != nil, let run = live else {
+            state.message = "r / R start a new run only for a single live run"
+            return false
+        }
+        guard run.isFinished(), !quitRequested else {
+            state.message = "r / R start a new run once this one has ended (q stops it)"
+            return false
+        }
+        return true
+    }
+
+    /// `r` / `R`: once the run has ended, a new run with the current lambda (and the options typed at the `R`
+    /// prompt); the ended run stays on screen, drawn faintly.
+    private func startNewRun(arguments: [String]) {
+        guard canStartNewRun(), case .live(_, let newRun?) = source, let run = live else { return }
+        let lambda = run.control.lambda
+        do {
+            let next = try newRun(NewRunRequest(lambda: lambda, arguments: arguments))
+            let name = state.runName ?? state.metrics.start.map { URL(fileURLWithPath: $0.runDirectory).lastPathComponent }
+                ?? "run 1"
+            state.comparisons.insert(ComparedRun(name: name, metrics: state.metrics, extras: state.extras), at: 0)
+            if state.comparisons.count > 3 { state.comparisons.removeLast(state.comparisons.count - 3) }
+            live = next
+            state.metrics = MetricsSnapshot()
+            state.extras = RunExtras()
+            state.runName = nil
+            extrasFollower = nil
+            messageNoticeCount = 0
+            state.initialLambda = next.control.initialLambda
+            state.message = "new run with lambda \(Format.number(next.control.initialLambda))"
+                + (arguments.isEmpty ? "" : " and \(arguments.joined(separator: " "))")
+                + "; the earlier run is drawn faintly"
+        } catch {
+            state.message = "cannot start a new run: \(error)"
+        }
     }
 
     private func requestQuit() {
@@ -288,8 +573,8 @@ public final class DashboardApp {
         quitRequested = true
         state.stopping = true
         state.showHelp = false
-        if case .live(_, let control, let isFinished, _) = source, !isFinished() {
-            control.requestStop()
+        if case .live = source, let run = live, !run.isFinished() {
+            run.control.requestStop()
             state.message = "stopping: finishing the step and writing the run folder"
         }
         if case .suite(let suite) = source, !suite.isFinished() {

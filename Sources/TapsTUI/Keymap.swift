@@ -7,7 +7,10 @@ public enum Key: Hashable, Sendable {
     case function(Int)
     case escape
     case resize
-    case up, down, pageUp, pageDown
+    case up, down, left, right, pageUp, pageDown
+    case enter, backspace
+    /// A left click (or, `double`, a double click) on cell (x, y).
+    case mouse(x: Int, y: Int, double: Bool)
 
     /// How the key is written in the help overlay.
     public var label: String {
@@ -20,6 +23,11 @@ public enum Key: Hashable, Sendable {
         case .resize: "resize"
         case .up: "↑"
         case .down: "↓"
+        case .left: "←"
+        case .right: "→"
+        case .enter: "Enter"
+        case .backspace: "Backspace"
+        case .mouse: "click"
         case .pageUp: "PgUp"
         case .pageDown: "PgDn"
         }
@@ -32,13 +40,30 @@ public enum Action: Hashable, Sendable {
     case lambdaMultiply(Double)
     case lambdaReset
     case togglePause
+    /// Write a checkpoint of the whole training state at the next step boundary (`--resume` continues from it).
+    case checkpoint
     case exportSnapshot
     case toggleHelp
     case toggleGlyphs
     case closeOverlay
     case nextTask
-    /// Scroll the gate heatmap by this many rows (negative: up); `Int.max`/`Int.min` page by the visible rows.
+    /// Move the heatmap's layer cursor by this many rows (negative: up), scrolling to keep it visible;
+    /// `Int.max`/`Int.min` move by a page of visible rows.
     case scrollLayers(Int)
+    /// Open a prompt for an exact lambda value.
+    case lambdaPrompt
+    /// Cycle the smoothing of per-step curves: off, 0.6, 0.9, 0.99.
+    case cycleSmoothing
+    /// Logarithmic y axis on the loss chart (on/off).
+    case toggleLogY
+    /// The scrollable event log (every notice of the run) on/off.
+    case toggleEventLog
+    /// The layer panel of the layer under the cursor on/off.
+    case toggleLayerPanel
+    /// After a run has ended: start a new run with the current lambda.
+    case newRun
+    /// After a run has ended: a prompt for the new run's options (those of `taps train`).
+    case newRunWithOptions
     case quit
 }
 
@@ -73,23 +98,40 @@ public enum Keymap {
                    steersTraining: true),
         KeyBinding([.character("[")], .lambdaDivide(1.25), "lambda / 1.25 (more active layers)", hint: "[ λ÷1.25",
                    steersTraining: true),
-        KeyBinding([.character("}")], .lambdaMultiply(10), "lambda x 10", hint: "} λ×10", steersTraining: true),
-        KeyBinding([.character("{")], .lambdaDivide(10), "lambda / 10", hint: "{ λ÷10", steersTraining: true),
-        KeyBinding([.character("0")], .lambdaReset, "lambda back to its start value", hint: "0 reset",
-                   steersTraining: true),
+        KeyBinding([.character("}")], .lambdaMultiply(10), "lambda x 10", steersTraining: true),
+        KeyBinding([.character("{")], .lambdaDivide(10), "lambda / 10", steersTraining: true),
+        KeyBinding([.character("0")], .lambdaReset, "lambda back to its start value", steersTraining: true),
+        KeyBinding([.character("=")], .lambdaPrompt, "type an exact lambda (0 ... 10000; Enter sets, Esc cancels)",
+                   hint: "= λ", steersTraining: true),
         KeyBinding([.character(" "), .character("Z")], .togglePause, "pause / resume training", hint: "space pause",
                    steersTraining: true),
-        KeyBinding([.character("e")], .exportSnapshot, "export a snapshot (JSON, CSV, SVG) now", hint: "e export",
+        KeyBinding([.character("c")], .checkpoint, "checkpoint now (the run can be continued with --resume)",
                    steersTraining: true),
+        KeyBinding([.character("e")], .exportSnapshot,
+                   "export a snapshot (JSON, CSV, SVG; after the run / attached: scalars, screen, SVG)",
+                   hint: "e export"),
+        KeyBinding([.character("r")], .newRun, "after a run ends: a new run with the current lambda (OUT-2, ...)",
+                   steersTraining: true),
+        KeyBinding([.character("R")], .newRunWithOptions,
+                   "after a run ends: a new run with options typed at a prompt (--seed 2 ...)",
+                   steersTraining: true),
+        KeyBinding([.character("s")], .cycleSmoothing, "smoothing of per-step curves: off, 0.6, 0.9, 0.99",
+                   hint: "s smooth"),
+        KeyBinding([.character("L")], .toggleLogY, "log scale for the loss chart (points <= 0 skipped, counted)",
+                   hint: "L log-y"),
+        KeyBinding([.character("l")], .toggleEventLog, "event log: every notice of the run (j/k scroll)",
+                   hint: "l events"),
         KeyBinding([.character("t")], .nextTask, "suite: show the next task (training goes on)", hint: "t task",
                    suiteOnly: true),
-        KeyBinding([.character("j"), .down], .scrollLayers(1), "gate heatmap: scroll down one layer (when not all fit)"),
-        KeyBinding([.character("k"), .up], .scrollLayers(-1), "gate heatmap: scroll up one layer"),
+        KeyBinding([.character("j"), .down], .scrollLayers(1), "gate heatmap: layer cursor down (scrolls)"),
+        KeyBinding([.character("k"), .up], .scrollLayers(-1), "gate heatmap: layer cursor up"),
         KeyBinding([.character("J"), .pageDown], .scrollLayers(Int.max), "gate heatmap: next page of layers"),
         KeyBinding([.character("K"), .pageUp], .scrollLayers(Int.min), "gate heatmap: previous page of layers"),
+        KeyBinding([.enter], .toggleLayerPanel, "layer panel of the layer under the cursor (Enter again closes)",
+                   hint: "Enter layer"),
         KeyBinding([.character("g")], .toggleGlyphs, "glyphs: braille / ASCII"),
         KeyBinding([.character("?"), .function(1), .character("h")], .toggleHelp, "this help", hint: "? help"),
-        KeyBinding([.escape], .closeOverlay, "close the help"),
+        KeyBinding([.escape], .closeOverlay, "close the help, log, layer panel or prompt"),
         KeyBinding([.character("q"), .function(10), .control("c")], .quit,
                    "quit (finishes the step, writes the run folder)", hint: "q quit"),
     ]

@@ -16,9 +16,13 @@ public struct RGB: Hashable, Sendable, CustomStringConvertible {
     public init?(hex: String) {
         var digits = Substring(hex)
         if digits.hasPrefix("#") { digits = digits.dropFirst() }
-        guard !digits.isEmpty, digits.allSatisfy(\.isHexDigit) else { return nil }
+        // ASCII hex digits only: `Character.isHexDigit` also accepts full-width forms (U+FF10...) that
+        // `UInt8(_:radix:)` rejects.
+        guard !digits.isEmpty, digits.unicodeScalars.allSatisfy({ $0.isASCII && Character($0).isHexDigit })
+        else { return nil }
         if digits.count == 3 {
-            let v = digits.map { UInt8(String($0), radix: 16)! * 17 }
+            let v = digits.compactMap { UInt8(String($0), radix: 16).map { $0 * 17 } }
+            guard v.count == 3 else { return nil }
             self.init(v[0], v[1], v[2])
         } else if digits.count == 6, let v = UInt32(digits, radix: 16) {
             self.init(UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF))
@@ -49,8 +53,12 @@ public struct CellAttributes: OptionSet, Hashable, Sendable {
     public static let underline = CellAttributes(rawValue: 8)
 }
 
-/// One character cell. Every glyph the dashboard draws is one column wide.
+/// One character cell. A two-cell (wide) character sits in its first cell; the cell after it holds
+/// `Cell.continuationCharacter` and is drawn by the terminal as part of the wide character.
 public struct Cell: Hashable, Sendable {
+    /// Marks the second cell of a wide character (never drawn on its own, left out of `ScreenBuffer.lines`).
+    public static let continuationCharacter: Unicode.Scalar = "\u{0}"
+
     public var character: Unicode.Scalar
     public var fg: TermColor
     public var bg: TermColor
@@ -127,22 +135,65 @@ public struct ScreenBuffer: Equatable, Sendable {
     /// Whether (x, y) lies on the grid.
     public func contains(x: Int, y: Int) -> Bool { x >= 0 && y >= 0 && x < width && y < height }
 
-    /// Sets one cell if it is on the grid.
+    /// Sets one cell (a one-cell character) if it is on the grid. Overwriting either half of a wide character
+    /// blanks its other half, so no half character is ever left on screen.
     public mutating func set(_ x: Int, _ y: Int, _ character: Unicode.Scalar, _ style: Style) {
         guard contains(x: x, y: y) else { return }
-        cells[y * width + x] = Cell(character, fg: style.fg, bg: style.bg, attrs: style.attrs)
+        clearWideNeighbours(x, y)
+        cells[y * width + x] = Cell(Self.printable(character), fg: style.fg, bg: style.bg, attrs: style.attrs)
     }
 
-    /// Writes `text` from (x, y) to the right, clipped to `maxWidth` cells (and the grid). Returns the cells used.
+    /// Writes `text` from (x, y) to the right, clipped to `maxWidth` cells (and the grid), measuring each character
+    /// in terminal cells (`TextWidth`): a wide character that does not fit whole is left out, never cut in half.
+    /// Control characters are shown as `?` (a name in a metrics file cannot reach the terminal as an escape).
+    /// Returns the cells used.
     @discardableResult
     public mutating func put(_ text: String, x: Int, y: Int, style: Style = Style(), maxWidth: Int? = nil) -> Int {
-        let limit = maxWidth ?? (width - x)
+        let limit = min(maxWidth ?? (width - x), width - x)
         var used = 0
-        for scalar in text.unicodeScalars where used < limit {
-            set(x + used, y, scalar, style)
-            used += 1
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {  // fast path: printable ASCII, one cell each
+            for byte in text.utf8 {
+                if used >= limit { break }
+                set(x + used, y, Unicode.Scalar(byte), style)
+                used += 1
+            }
+            return max(0, used)
         }
-        return used
+        for character in text {
+            let w = TextWidth.cells(character)
+            guard w > 0 else { continue }
+            if used + w > limit { break }
+            let scalar = character.unicodeScalars.first ?? " "
+            if w == 2 {
+                guard contains(x: x + used, y: y), contains(x: x + used + 1, y: y) else { used += w; continue }
+                clearWideNeighbours(x + used, y)
+                clearWideNeighbours(x + used + 1, y)
+                cells[y * width + x + used] = Cell(scalar, fg: style.fg, bg: style.bg, attrs: style.attrs)
+                cells[y * width + x + used + 1] = Cell(Cell.continuationCharacter, fg: style.fg, bg: style.bg,
+                                                       attrs: style.attrs)
+            } else {
+                set(x + used, y, scalar, style)
+            }
+            used += w
+        }
+        return max(0, used)
+    }
+
+    /// Whether the cell at (x, y) is the first half of a wide character.
+    public func isWideLead(_ x: Int, _ y: Int) -> Bool {
+        contains(x: x + 1, y: y) && contains(x: x, y: y)
+            && self[x + 1, y].character == Cell.continuationCharacter
+            && self[x, y].character != Cell.continuationCharacter
+    }
+
+    private mutating func clearWideNeighbours(_ x: Int, _ y: Int) {
+        let i = y * width + x
+        if cells[i].character == Cell.continuationCharacter, x > 0 { cells[i - 1].character = " " }
+        if x + 1 < width, cells[i + 1].character == Cell.continuationCharacter { cells[i + 1].character = " " }
+    }
+
+    private static func printable(_ s: Unicode.Scalar) -> Unicode.Scalar {
+        s.value < 0x20 || (0x7F...0x9F).contains(s.value) ? "?" : s
     }
 
     /// Fills a rectangle with one character and style.
@@ -157,7 +208,7 @@ public struct ScreenBuffer: Equatable, Sendable {
     public var lines: [String] {
         (0..<height).map { y in
             var s = String.UnicodeScalarView()
-            for x in 0..<width { s.append(self[x, y].character) }
+            for x in 0..<width where self[x, y].character != Cell.continuationCharacter { s.append(self[x, y].character) }
             var line = String(s)
             while line.last == " " { line.removeLast() }
             return line

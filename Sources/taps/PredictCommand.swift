@@ -35,11 +35,27 @@ struct Predict: ParsableCommand {
     @Option(help: "How many classes to print.")
     var top: Int = 5
 
+    @OptionGroup var output: JSONOption
+
+    /// `taps predict --json` (docs/cli-json.md).
+    struct Result: Codable {
+        struct Prediction: Codable { var index: Int; var label: String; var probability: Double; var logit: Double }
+        var schema = "taps.predict/1"
+        var image: String
+        var width: Int
+        var height: Int
+        var channels: Int
+        var base: String
+        var inputSize: [Int]
+        var export: String?
+        var predictions: [Prediction]
+    }
+
     func run() throws {
         try reportingErrors {
             let decoded = try ImageFile.read(URL(fileURLWithPath: image))
             guard decoded.width > 0, decoded.height > 0 else {
-                throw ConfigError.invalid(option: "--image", expected: "an image with at least 1x1 pixels",
+                throw ConfigError.invalid(option: "<image>", expected: "an image with at least 1x1 pixels",
                                           got: "\(image) with \(decoded.width)x\(decoded.height)")
             }
             let network: any Layer
@@ -65,18 +81,36 @@ struct Predict: ParsableCommand {
             let exps = logits.map { Foundation.exp(Double($0 - maxLogit)) }
             let total = exps.reduce(0, +)
             let ranked = exps.indices.sorted { exps[$0] > exps[$1] }.prefix(max(1, top))
+            let predictions = ranked.map { i in
+                Result.Prediction(index: i, label: names.map { i < $0.count ? $0[i] : "class \(i)" } ?? "class \(i)",
+                                  probability: exps[i] / total, logit: Double(logits[i]))
+            }
+            if output.json {
+                return try printJSON(Result(image: image, width: decoded.width, height: decoded.height, channels: decoded.channels,
+                                            base: model.name, inputSize: [c, h, w], export: export, predictions: predictions))
+            }
             print("\(image): \(decoded.width)x\(decoded.height), \(decoded.channels == 3 ? "RGB" : "grey") -> \(model.name) at \(h)x\(w)")
-            for i in ranked {
-                let label = names.map { i < $0.count ? $0[i] : "class \(i)" } ?? "class \(i)"
-                print(String(format: "%5d  %6.2f%%  logit %8.4f  %@", i, 100 * exps[i] / total, logits[i], label as NSString))
+            for p in predictions {
+                print(String(format: "%5d  %6.2f%%  logit %8.4f  %@", p.index, 100 * p.probability, p.logit, p.label as NSString))
             }
         }
     }
 }
 
-/// `taps inspect --model NAME` / `--base NAME`: the gated layers in order, with shapes, sizes and the backbone total.
-enum GatedLayerListing {
-    static func print(model: String?, base: String?, arch: String?, imageSize: Int, classes: Int) throws {
+/// `taps inspect --model NAME` / `--base NAME`: the gated layers in order, with shapes, sizes and the backbone total
+/// (also `taps inspect --json`, docs/cli-json.md).
+struct GatedLayerListing: Codable {
+    struct Entry: Codable { var index: Int; var name: String; var shape: [Int]; var parameters: Int }
+    var schema = "taps.inspect-model/1"
+    var title: String
+    var head: String
+    var classes: Int
+    var gatedLayers: [Entry]
+    var gatedWeights: Int
+    var backboneParameters: Int
+    var headParameters: Int
+
+    static func make(model: String?, base: String?, arch: String?, imageSize: Int, classes: Int) throws -> GatedLayerListing {
         var rng = SeededRNG(seed: 0)
         let network: any Layer, head: String, title: String
         if let base {
@@ -93,16 +127,24 @@ enum GatedLayerListing {
             title = name
         }
         let task = TaskNetwork(network: network, headName: head, behaviour: .learned)
-        Swift.print("\(title): \(task.gatedLayers.count) gated layers (every conv/linear but the head '\(head)')")
-        Swift.print("  #  " + "layer".padding(toLength: 55, withPad: " ", startingAt: 0) + "shape             parameters")
-        for (i, g) in task.gatedLayers.enumerated() {
-            let shape = "\(g.base.weight.value.shape)"
-            Swift.print(String(format: "%3d  ", i) + g.name.padding(toLength: 55, withPad: " ", startingAt: 0)
-                        + shape.padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: "%10d", g.weightCount))
-        }
         let acc = ParameterAccounting(task)
-        let gated = task.gatedLayers.reduce(0) { $0 + $1.weightCount }
-        Swift.print("gated weights \(ProgressFormatter.grouped(gated)); backbone \(ProgressFormatter.grouped(acc.backboneParameters)) parameters "
-                    + "(+ head \(ProgressFormatter.grouped(acc.headParameters)) for \(classes) classes)")
+        return GatedLayerListing(
+            title: title, head: head, classes: classes,
+            gatedLayers: task.gatedLayers.enumerated().map { i, g in
+                Entry(index: i, name: g.name, shape: g.base.weight.value.shape, parameters: g.weightCount)
+            },
+            gatedWeights: task.gatedLayers.reduce(0) { $0 + $1.weightCount },
+            backboneParameters: acc.backboneParameters, headParameters: acc.headParameters)
+    }
+
+    func print() {
+        Swift.print("\(title): \(gatedLayers.count) gated layers (every conv/linear but the head '\(head)')")
+        Swift.print("  #  " + "layer".padding(toLength: 55, withPad: " ", startingAt: 0) + "shape             parameters")
+        for g in gatedLayers {
+            Swift.print(String(format: "%3d  ", g.index) + g.name.padding(toLength: 55, withPad: " ", startingAt: 0)
+                        + "\(g.shape)".padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: "%10d", g.parameters))
+        }
+        Swift.print("gated weights \(ProgressFormatter.grouped(gatedWeights)); backbone \(ProgressFormatter.grouped(backboneParameters)) parameters "
+                    + "(+ head \(ProgressFormatter.grouped(headParameters)) for \(classes) classes)")
     }
 }

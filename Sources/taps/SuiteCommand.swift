@@ -17,7 +17,7 @@ struct Suite: ParsableCommand {
             The shared settings are those of `taps train`; every task trains in TAPS mode.
             """)
 
-    @Option(help: "Comma-separated tasks, e.g. fashion,ucidigits,lfwfaces,mnist-rot90.")
+    @Option(help: "Comma-separated tasks, e.g. fashion,ucidigits,lfwfaces,mnist-rot90; a dataset path is a task too (or give --data P1,P2).")
     var tasks: String = "fashion,ucidigits,lfwfaces,mnist-rot90"
 
     @Option(help: "incremental, joint or fully-joint.")
@@ -31,30 +31,45 @@ struct Suite: ParsableCommand {
 
     @OptionGroup var options: SharedTrainingOptions
 
+    @OptionGroup var output: JSONOption
+
+    @OptionGroup var progress: ProgressOptions
+
     func run() throws {
         let config = try reportingErrors { () throws -> SuiteConfig in
-            var training = options.config()
+            var training = try options.config()
             training.outputDirectory = out
-            let c = SuiteConfig(tasks: tasks.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
+            // --data P1,P2: the suite's tasks are those datasets (each a task of its own).
+            let list = training.dataPath ?? tasks
+            training.dataPath = nil
+            let c = SuiteConfig(tasks: list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
                                 mode: mode, training: training, outputDirectory: training.outputDirectory,
                                 stage1Epochs: stage1Epochs)
+            try options.validate(c.training)
             try c.validate()
+            try FileError.checkWritableDirectory(c.outputDirectory)
             return c
         }
         let control = TrainingControl(lambda: config.training.lambda)
         let runner = try reportingErrors { try SuiteRunner(config: config, control: control) }
-        for (name, store) in runner.views {
-            store.onEvent { event in
-                if case .start = event { print("== \(name)") }
-                if let line = ProgressFormatter.line(for: event) { print(line); fflush(nil) }
-            }
+        // With --json the document (suite.json's content) owns stdout: progress goes to stderr.
+        let printer = ProgressPrinter(quiet: progress.quiet, output: output.json ? .standardError : .standardOutput)
+        for (k, (name, store)) in runner.views.enumerated() {
+            RunProvenance.record(on: store)
+            printer.follow(store, maxSteps: config.training.maxSteps, label: "[\(k + 1)/\(runner.views.count) \(name)]",
+                           header: "== \(name)")
         }
         let signals = SignalStop(control)
         let summary = try reportingErrors { try runOnBackgroundQueue { try runner.run() } }
         signals.cancel()
-        print("")
-        print(summary.table, terminator: "")
-        print("  suite folder \(config.outputDirectory) (suite.json, suite.md, one run folder per task)")
+        printer.finish()
+        if output.json {
+            try printJSON(summary)
+        } else {
+            print("")
+            print(summary.table, terminator: "")
+            print("  suite folder \(config.outputDirectory) (suite.json, suite.md, one run folder per task)")
+        }
         if summary.status == .failed {
             printError("taps: error: a run of the suite failed (see its metrics.jsonl)")
             throw ExitCode.failure

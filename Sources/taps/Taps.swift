@@ -5,16 +5,21 @@ import TAPS
 import TapsCommandLine
 import TapsData
 import TapsNN
+import TapsReports
 import TapsTensor
 import TapsTraining
+import TapsVersion
 
 @main
 struct Taps: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "taps",
         abstract: "Task Adaptive Parameter Sharing: adapt one pretrained network to many tasks (headless).",
-        discussion: "The live dashboard is taps-tui; it takes the same training options as `taps train`.",
-        subcommands: [Train.self, Eval.self, Predict.self, Tasks.self, Inspect.self, Bench.self, Suite.self, Sweep.self, Compare.self])
+        discussion: "The live dashboard is taps-tui; it takes the same training options as `taps train`. "
+            + "--json output of every command is described in docs/cli-json.md.",
+        version: "taps \(TapsVersion.description)",
+        subcommands: [Train.self, Eval.self, Predict.self, Tasks.self, Inspect.self, Bench.self, Suite.self, Sweep.self, Compare.self,
+                      Export.self, DataCommand.self, Merge.self])
 }
 
 /// Prints to standard error (errors and warnings never mix with the progress lines on stdout).
@@ -22,42 +27,72 @@ func printError(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
-/// Runs `body`, turning any error into a one-line message and exit code 1 instead of a crash.
+/// Runs `body`, turning any error into a one-line message in plain words (see `plainDescription(of:)`) and exit
+/// code 1 instead of a crash.
 func reportingErrors<T>(_ body: () throws -> T) throws -> T {
     do { return try body() } catch let e as ExitCode { throw e } catch {
-        printError("taps: error: \(error)")
+        printError("taps: error: \(plainDescription(of: error))")
         throw ExitCode.failure
     }
 }
 
+/// Prints `value` as one pretty-printed JSON document on stdout (snake_case keys, sorted; docs/cli-json.md).
+func printJSON<T: Encodable>(_ value: T) throws {
+    FileHandle.standardOutput.write(try makeJSONEncoder().encode(value) + Data([0x0A]))
+}
+
+/// `--json` for commands that print results.
+struct JSONOption: ParsableArguments {
+    @Flag(help: "Print the result as one JSON document on stdout (fields: docs/cli-json.md); progress goes to stderr.")
+    var json = false
+}
+
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Adapt the base to one task and write metrics.jsonl, summary.json and task.safetensors.")
+        abstract: "Adapt the base to one task and write metrics.jsonl, summary.json and task.safetensors.",
+        discussion: "Every run folder also gets run.json: the taps version and git commit, the exact command line and "
+            + "the machine (cores, BLAS threads). `taps train --config RUN/config.json --out NEW` repeats a run exactly.")
 
     @OptionGroup var options: TrainingOptions
 
     @Flag(name: .customLong("jsonl"), help: "Print every metrics event as JSONL on stdout instead of progress lines.")
     var jsonl = false
 
+    @Option(help: ArgumentHelp("Also write TensorBoard event files into this folder while training (losses, accuracies, "
+                               + "lambda, active layers, per-layer scores, notices).", valueName: "dir"))
+    var tensorboard: String?
+
+    @OptionGroup var progress: ProgressOptions
+
     func run() throws {
         let store = MetricsStore()
         let control = TrainingControl(lambda: 0)
-        let trainer = try reportingErrors { try options.makeTrainer(store: store, control: control) }
+        if let tensorboard { try reportingErrors { try FileError.checkWritableDirectory(tensorboard) } }
+        let trainer = try reportingErrors { () throws -> Trainer in
+            if options.resume == nil { try FileError.checkWritableDirectory(try options.config().outputDirectory) }
+            return try options.makeTrainer(store: store, control: control)
+        }
         let config = trainer.config
         if options.resume == nil { control.lambda = config.lambda }
-        let encoder = makeJSONEncoder(pretty: false)
-        let jsonl = self.jsonl
-        store.onEvent { event in
-            if jsonl {
+        RunProvenance.record(on: store)
+        let board = try reportingErrors { try tensorboard.map { try TensorBoardWriter(directory: $0) } }
+        board?.follow(store)
+        let printer = ProgressPrinter(quiet: progress.quiet || jsonl)
+        if jsonl {
+            let encoder = makeJSONEncoder(pretty: false)
+            store.onEvent { event in
                 if let d = try? encoder.encode(event) { FileHandle.standardOutput.write(d + Data([0x0A])) }
-            } else if let line = ProgressFormatter.line(for: event) {
-                FileHandle.standardOutput.write(Data((line + "\n").utf8))
             }
+        } else {
+            printer.follow(store, maxSteps: config.maxSteps)
         }
         let signals = SignalStop(control)
         let summary = trainer.runOnBackgroundQueue()
         signals.cancel()
+        printer.finish()
+        board?.close()
         if !jsonl { print(SummaryText.render(summary, runDirectory: config.outputDirectory)) }
+        if let board, !jsonl { print("  tensorboard        \(board.url.path)") }
         if summary.status == .failed {
             printError("taps: error: \(summary.message ?? "training failed")")
             throw ExitCode.failure
@@ -102,6 +137,24 @@ struct Eval: ParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Folder with the task's own IDX files (as for `taps train --data-dir`).")
     var dataDirectory: String?
 
+    @OptionGroup var data: DataOptions
+    @OptionGroup var output: JSONOption
+
+    /// `taps eval --json` (docs/cli-json.md).
+    struct Result: Codable {
+        var schema = "taps.eval/1"
+        var task: String
+        var export: String
+        var base: String
+        var testAccuracy: Double
+        var correct: Int
+        var testImages: Int
+        var gatedLayers: Int
+        var activeLayers: [String]
+        var recordedTestAccuracy: Double?
+        var matchesRecorded: Bool?
+    }
+
     func run() throws {
         try reportingErrors {
             let file = try TaskExportFile(contentsOf: URL(fileURLWithPath: export))
@@ -109,7 +162,11 @@ struct Eval: ParsableCommand {
             let baseModel = try BaseModel.load(base, architecture: meta.architecture, imageSize: meta.imageSize)
             let network = try file.load(onto: baseModel)
             let taskName = task ?? meta.task
-            let data = try baseModel.prepare(try loadTask(taskName, dataDirectory: dataDirectory))
+            var config = TrainingConfig()
+            config.task = taskName; config.dataDirectory = dataDirectory
+            config.dataPath = meta.data; config.dataFormat = meta.dataFormat   // where the task was trained, unless --data says otherwise
+            self.data.apply(to: &config)
+            let data = try loadTask(config: config, base: baseModel, recordSplit: false)
             guard data.classes == meta.classes else {
                 throw ConfigError.invalid(option: "--task", expected: "a task with the export's \(meta.classes) classes",
                                           got: "\(taskName) with \(data.classes) classes")
@@ -119,10 +176,18 @@ struct Eval: ParsableCommand {
             }
             let r = evaluate(network, on: data.test, normalization: baseModel.normalization)
             let active = network.activeIndices.map { network.gatedLayers[$0].name }
-            print(String(format: "test accuracy %.4f (%d/%d) on %@", r.accuracy, Int((r.accuracy * Double(data.test.count)).rounded()),
-                         data.test.count, taskName))
+            let correct = Int((r.accuracy * Double(data.test.count)).rounded())
+            let recorded = meta.testAccuracy
+            if output.json {
+                try printJSON(Result(task: taskName, export: export, base: baseModel.name, testAccuracy: r.accuracy,
+                                     correct: correct, testImages: data.test.count, gatedLayers: network.gatedLayers.count,
+                                     activeLayers: active, recordedTestAccuracy: recorded,
+                                     matchesRecorded: recorded.map { $0 == r.accuracy }))
+                return
+            }
+            print(String(format: "test accuracy %.4f (%d/%d) on %@", r.accuracy, correct, data.test.count, taskName))
             print("active layers \(active.count)/\(network.gatedLayers.count): \(active.joined(separator: ", "))")
-            if let recorded = meta.testAccuracy {
+            if let recorded {
                 print(recorded == r.accuracy ? "matches the training summary" : String(format: "training recorded %.4f", recorded))
             }
         }
@@ -131,13 +196,24 @@ struct Eval: ParsableCommand {
 
 struct Tasks: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the embedded tasks.")
+
+    @OptionGroup var output: JSONOption
+
+    /// One task of `taps tasks --json`.
+    struct Entry: Codable { var name: String; var classes: Int; var trainImages: Int; var testImages: Int; var description: String }
+    struct Result: Codable { var schema = "taps.tasks/1"; var tasks: [Entry] }
+
     func run() throws {
         try reportingErrors {
-            print("task            classes  train   test  description")
-            for name in EmbeddedPack.taskNames {
+            let entries = try EmbeddedPack.taskNames.map { name -> Entry in
                 let d = try EmbeddedPack.load(name)
-                print(name.padding(toLength: 16, withPad: " ", startingAt: 0)
-                      + String(format: "%7d %6d %6d  ", d.classes, d.train.count, d.test.count) + d.description)
+                return Entry(name: name, classes: d.classes, trainImages: d.train.count, testImages: d.test.count, description: d.description)
+            }
+            if output.json { return try printJSON(Result(tasks: entries)) }
+            print("task            classes  train   test  description")
+            for e in entries {
+                print(e.name.padding(toLength: 16, withPad: " ", startingAt: 0)
+                      + String(format: "%7d %6d %6d  ", e.classes, e.trainImages, e.testImages) + e.description)
             }
         }
     }
@@ -164,6 +240,18 @@ struct Inspect: ParsableCommand {
     @Option(help: "Classes of the head for --model/--base.")
     var classes: Int = 10
 
+    @OptionGroup var output: JSONOption
+
+    /// One tensor of `taps inspect FILE --json`.
+    struct Tensor: Codable { var name: String; var shape: [Int]; var values: Int }
+    struct FileResult: Codable {
+        var schema = "taps.inspect-file/1"
+        var file: String
+        var tensors: [Tensor]
+        var totalValues: Int
+        var metadata: [String: String]
+    }
+
     func validate() throws {
         if file == nil && model == nil && base == nil {
             throw ValidationError("give a .safetensors FILE, --model NAME or --base NAME")
@@ -173,11 +261,16 @@ struct Inspect: ParsableCommand {
     func run() throws {
         try reportingErrors {
             if model != nil || base != nil {
-                try GatedLayerListing.print(model: model, base: base, arch: arch, imageSize: imageSize, classes: classes)
+                let listing = try GatedLayerListing.make(model: model, base: base, arch: arch, imageSize: imageSize, classes: classes)
+                if output.json { try printJSON(listing) } else { listing.print() }
                 return
             }
             guard let file else { return }
             let f = try SafeTensors.read(URL(fileURLWithPath: file))
+            if output.json {
+                return try printJSON(FileResult(file: file, tensors: f.tensors.map { Tensor(name: $0.0, shape: $0.1.shape, values: $0.1.count) },
+                                                totalValues: f.tensors.reduce(0) { $0 + $1.1.count }, metadata: f.metadata))
+            }
             var total = 0
             for (name, t) in f.tensors {
                 total += t.count
@@ -200,27 +293,64 @@ struct Bench: ParsableCommand {
     var architecture: String?
     @Option(name: .customLong("image-size"), help: "Square image size for --arch.") var imageSize: Int = 64
     @Option(name: .customLong("batch-size"), help: "Batch size for --arch.") var batchSize: Int = 32
+    @OptionGroup var dataBench: DataBenchOptions
+
+    @OptionGroup var output: JSONOption
+
+    /// `taps bench --json` (docs/cli-json.md).
+    struct Result: Codable {
+        struct Gemm: Codable { var m: Int; var n: Int; var k: Int; var gflops: Double }
+        struct Training: Codable { var mode: String; var batchSize: Int; var imagesPerSecond: Double }
+        struct Architecture: Codable {
+            var architecture: String; var imageSize: Int; var batchSize: Int; var imagesPerSecond: Double
+            var forwardSeconds: Double; var backwardSeconds: Double
+        }
+        var schema = "taps.bench/1"
+        var cores: Int
+        var blasThreads: Int
+        var gemm: [Gemm] = []
+        var training: [Training] = []
+        var inferenceImagesPerSecond: Double?
+        var architecture: Architecture?
+    }
 
     func run() throws {
         try reportingErrors {
             if let threads { BLASThreads.set(threads) }
-            print("taps bench: \(ProcessInfo.processInfo.activeProcessorCount) cores, OpenBLAS threads \(BLASThreads.current)")
+            var result = Result(cores: ProcessInfo.processInfo.activeProcessorCount, blasThreads: BLASThreads.current)
+            let json = output.json
+            func say(_ line: String) { if !json { print(line) } }
+            say("taps bench: \(result.cores) cores, OpenBLAS threads \(result.blasThreads)")
+            if dataBench.data != nil {
+                try dataBench.run(steps: steps, batchSize: batchSize)
+                return
+            }
             if let architecture {
                 let r = try Benchmark.architectureThroughput(architecture, imageSize: imageSize, batchSize: batchSize,
                                                              steps: steps ?? 8)
-                print(String(format: "train taps %@ %dpx batch %d  %8.1f img/s  (forward %.3f s, backward %.3f s per step)",
-                             architecture, imageSize, batchSize, r.imagesPerSecond, r.forwardSeconds, r.backwardSeconds))
+                result.architecture = .init(architecture: architecture, imageSize: imageSize, batchSize: batchSize,
+                                            imagesPerSecond: r.imagesPerSecond, forwardSeconds: r.forwardSeconds,
+                                            backwardSeconds: r.backwardSeconds)
+                say(String(format: "train taps %@ %dpx batch %d  %8.1f img/s  (forward %.3f s, backward %.3f s per step)",
+                           architecture, imageSize, batchSize, r.imagesPerSecond, r.forwardSeconds, r.backwardSeconds))
+                if json { try printJSON(result) }
                 return
             }
             for (m, n, k) in [(256, 256, 256), (512, 512, 512), (64, 6272, 288), (128, 1568, 576)] {
-                print(String(format: "gemm %4d x %4d x %4d   %7.1f GFLOP/s", m, n, k, Benchmark.gemmGFLOPS(m: m, n: n, k: k)))
+                let g = Benchmark.gemmGFLOPS(m: m, n: n, k: k)
+                result.gemm.append(.init(m: m, n: n, k: k, gflops: g))
+                say(String(format: "gemm %4d x %4d x %4d   %7.1f GFLOP/s", m, n, k, g))
             }
             let base = try BaseModel.load("digitcnn")
             for mode in TrainingMode.allCases {
                 let r = try Benchmark.trainingThroughput(base: base, task: task, mode: mode, steps: steps ?? 40)
-                print("train \(mode.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) batch 32  " + String(format: "%8.0f img/s", r))
+                result.training.append(.init(mode: mode.rawValue, batchSize: 32, imagesPerSecond: r))
+                say("train \(mode.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) batch 32  " + String(format: "%8.0f img/s", r))
             }
-            print(String(format: "inference batch 256    %8.0f img/s", try Benchmark.inferenceThroughput(base: base, task: task)))
+            let inference = try Benchmark.inferenceThroughput(base: base, task: task)
+            result.inferenceImagesPerSecond = inference
+            say(String(format: "inference batch 256    %8.0f img/s", inference))
+            if json { try printJSON(result) }
         }
     }
 }

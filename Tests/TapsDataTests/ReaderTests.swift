@@ -56,10 +56,13 @@ struct ReaderTests {
         #expect(message(good.dropLast(3)) == "x.npy: data for shape [4] <f4: truncated, expected 16 bytes, found 13")
         #expect(message(Data("PK\u{03}\u{04}zipfile".utf8)) == "x.npy: magic: expected \\x93NUMPY, found 50 4b 03 04 7a 69")
         #expect(message(good.prefix(40)) == "x.npy: NPY header: truncated, expected 128 bytes, found 40")
+        var c8 = good  // integers are read (Keras labels are int64); complex numbers are not
+        let descr = try #require(c8.range(of: Data("<f4".utf8)))
+        c8.replaceSubrange(descr, with: Data("<c8".utf8))
+        #expect(message(c8) == "x.npy: unsupported dtype '<c8'; supported dtypes: u1, f4, f8 and integers i1-i8, u2-u8")
         var i8 = good
-        let descr = try #require(i8.range(of: Data("<f4".utf8)))
-        i8.replaceSubrange(descr, with: Data("<i8".utf8))
-        #expect(message(i8) == "x.npy: unsupported dtype '<i8'; supported dtypes: u1, f4, f8")
+        i8.replaceSubrange(descr, with: Data("<i4".utf8))
+        #expect(try NPY.parse(i8, source: "x.npy") == NPYArray(shape: [4], elements: .int64([1065353216, 1073741824, 1077936128, 1082130432])))
         var v9 = good
         v9[6] = 9
         #expect(message(v9)?.contains("unsupported NPY format version 9.0") == true)

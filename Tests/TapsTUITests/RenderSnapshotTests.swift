@@ -69,7 +69,7 @@ import TapsTUI
         #expect(large.lossChart.height > small.lossChart.height)
         #expect(large.lossChart.width > small.lossChart.width)
         #expect(large.events.height > small.events.height)
-        #expect(small.heatmap.height == 6)
+        #expect(small.heatmap.height == 7)  // 4 layers, the step axis, borders
     }
 
     @Test func monoThemeEmitsNoColour() {

@@ -35,9 +35,10 @@ struct RecalibrationModesTests {
 
     /// The training images the run used (the same split and limit as the trainer).
     static func trainingImages(_ c: TrainingConfig, base: BaseModel) throws -> LabeledImages {
-        let data = try base.prepare(try loadTask(c.task))
+        let data = try loadTask(config: c, base: base)
         let split = trainValidationSplit(data.train, validationFraction: c.validationFraction, seed: c.seed)
-        return split.train.subset(Array(0..<min(c.trainLimit ?? split.train.count, split.train.count)))
+        guard let limit = c.trainLimit, limit < split.train.count else { return split.train }
+        return applyTrainLimit(split.train, limit: limit, seed: c.seed)
     }
 
     /// Running statistics of every BatchNorm layer, in network order.

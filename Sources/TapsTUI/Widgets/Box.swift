@@ -40,7 +40,7 @@ enum Box {
         let space = Style(fg: spans[0].style.fg, bg: spans[0].style.bg)
         if padded { cx += buffer.put(" ", x: cx, y: y, style: space) }
         for (i, span) in spans.enumerated() {
-            let need = span.text.unicodeScalars.count + (i > 0 ? 1 : 0) + (padded ? 1 : 0)
+            let need = TextWidth.cells(span.text) + (i > 0 ? 1 : 0) + (padded ? 1 : 0)
             if cx + need > maxX { break }
             if i > 0 { cx += buffer.put(" ", x: cx, y: y, style: space) }
             cx += buffer.put(span.text, x: cx, y: y, style: span.style, maxWidth: maxX - cx)
@@ -51,6 +51,6 @@ enum Box {
 
     /// Total cells the spans take when written with `writeSpans`.
     static func width(of spans: [Span]) -> Int {
-        spans.reduce(0) { $0 + $1.text.unicodeScalars.count } + max(0, spans.count - 1)
+        spans.reduce(0) { $0 + TextWidth.cells($1.text) } + max(0, spans.count - 1)
     }
 }

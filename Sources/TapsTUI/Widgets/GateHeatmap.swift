@@ -1,11 +1,13 @@
-// TapsTUI: the gate heatmap — one row per gated layer, time to the right, shaded by score relative to tau.
+// TapsTUI: the gate heatmap — one row per gated layer, time to the right, shaded by score relative to tau; a step
+// axis with the lambda and warm-up markers under it; several runs side by side when comparing.
 import Foundation
 import TapsTraining
 
 enum GateHeatmap {
-    /// Shade level of a score: 0 (s <= 0), 1 (< tau/2), 2 (< tau), 3 (< 2 tau), 4 (>= 2 tau).
-    static func level(score: Double, tau: Double) -> Int {
-        guard score.isFinite else { return 0 }
+    /// Shade level of a score: 0 (s <= 0), 1 (< tau/2), 2 (< tau), 3 (< 2 tau), 4 (>= 2 tau); nil for NaN/Inf
+    /// (drawn with its own glyph).
+    static func level(score: Double, tau: Double) -> Int? {
+        guard score.isFinite else { return nil }
         if score <= 0 { return 0 }
         if tau <= 0 { return score >= tau ? 3 : 1 }
         if score < tau / 2 { return 1 }
@@ -15,10 +17,14 @@ enum GateHeatmap {
 
     static let levelKeys: [ThemeKey] = [.gateOff, .gateLow, .gateNear, .gateOn, .gateHigh]
 
-    /// Layer rows that fit in a panel of `innerHeight` lines: all of them, or all but one line, which then says
-    /// which rows are shown and how to scroll.
+    /// Bytes a layer's delta costs in an export (float32).
+    static func bytes(parameters: Int) -> Int { max(0, parameters).multipliedReportingOverflow(by: 4).partialValue }
+
+    /// Layer rows that fit in a panel of `innerHeight` lines (one line is the step axis): all of them, or all but
+    /// one more line, which then says which rows are shown and how to scroll.
     static func visibleRows(innerHeight: Int, layerCount: Int) -> Int {
-        layerCount <= innerHeight ? layerCount : max(1, innerHeight - 1)
+        let rows = max(1, innerHeight - 1)
+        return layerCount <= rows ? layerCount : max(1, rows - 1)
     }
 
     /// `offset` clamped so that the shown rows stay within the layers.
@@ -27,7 +33,8 @@ enum GateHeatmap {
     }
 
     /// Mean score of each layer over `columns` equal slices of the step history (fewer columns when there are fewer
-    /// steps, so the map fills from the left). Result: [column][layer].
+    /// steps, so the map fills from the left); a slice holding a NaN/Inf score of a layer is NaN for that layer.
+    /// Result: [column][layer].
     static func columns(steps: [StepEvent], layers: Int, columns: Int) -> [[Double]] {
         guard columns > 0, !steps.isEmpty, layers > 0 else { return [] }
         let n = steps.count
@@ -35,80 +42,163 @@ enum GateHeatmap {
         return (0..<used).map { c in
             let lo = c * n / used, hi = max(lo + 1, (c + 1) * n / used)
             var sums = Array(repeating: 0.0, count: layers)
-            for s in steps[lo..<hi] {
-                for l in 0..<min(layers, s.scores.count) { sums[l] += s.scores[l] }
+            for i in lo..<hi {
+                steps[i].scores.withUnsafeBufferPointer { scores in
+                    for l in 0..<min(layers, scores.count) { sums[l] += scores[l] }
+                }
             }
-            return sums.map { $0 / Double(hi - lo) }
+            return sums.map { $0.isFinite ? $0 / Double(hi - lo) : .nan }
         }
     }
 
-    /// Draws the panel into `rect` (border included).
+    /// The heat column holding `step` when the history has `count` steps shown in `used` columns.
+    static func column(ofStep step: Int, steps: [StepEvent], used: Int) -> Int? {
+        guard used > 0, let i = steps.firstIndex(where: { $0.step >= step }) else { return nil }
+        return min(used - 1, i * used / steps.count)
+    }
+
+    /// Draws the main run's heatmap, and when runs are compared, each compared run's beside it (equal widths).
+    static func drawAll(_ buffer: inout ScreenBuffer, _ rect: Rect, state: DashboardState, theme: Theme,
+                        glyphs: Glyphs) {
+        let runs = 1 + state.comparisons.count
+        let width = rect.width / runs
+        guard runs > 1, width >= 30 else {
+            draw(&buffer, rect, state: state, theme: theme, glyphs: glyphs)
+            return
+        }
+        draw(&buffer, Rect(x: rect.x, y: rect.y, width: width, height: rect.height), state: state, theme: theme,
+             glyphs: glyphs)
+        for (k, run) in state.comparisons.enumerated() {
+            var other = DashboardState(metrics: run.metrics, readOnly: true)
+            other.extras = run.extras
+            other.runName = run.name + (run.waiting ? " (waiting)" : "")
+            other.heatmapOffset = state.heatmapOffset
+            other.layerCursor = -1
+            let x = rect.x + width * (k + 1)
+            let w = k == state.comparisons.count - 1 ? rect.maxX - x : width
+            draw(&buffer, Rect(x: x, y: rect.y, width: w, height: rect.height), state: other, theme: theme,
+                 glyphs: glyphs)
+        }
+    }
+
+    /// Draws one run's panel into `rect` (border included).
     static func draw(_ buffer: inout ScreenBuffer, _ rect: Rect, state: DashboardState, theme: Theme,
                      glyphs: Glyphs) {
         let layers = state.metrics.start?.layers ?? []
         let tau = state.metrics.start?.tau ?? 0
         let active = state.activeFlags
         let k = active.filter { $0 }.count
-        var title: [Span] = [Span(text: "gates", style: theme.style(.title, .bold))]
+        var title: [Span] = [Span(text: state.runName.map { TextWidth.truncated($0, toCells: 24) } ?? "gates",
+                                  style: theme.style(.title, .bold))]
         if !layers.isEmpty {
             title.append(Span(text: "\(k)/\(layers.count) active", style: theme.style(.active, .bold)))
-            title.append(Span(text: "score vs \(glyphs.tau)=\(Format.number(tau))", style: theme.style(.dimFg)))
+            // What the active set costs: a bar of the gated layers' bytes, filled by the active ones.
+            let total = layers.reduce(0) { $0 &+ bytes(parameters: $1.parameters) }
+            let used = zip(layers, active).reduce(0) { $0 &+ ($1.1 ? bytes(parameters: $1.0.parameters) : 0) }
+            if total > 0 {
+                let cells = 8
+                let filled = min(cells, Int((Double(used) / Double(total) * Double(cells)).rounded()))
+                let bar = String(repeating: glyphs.usesBraille ? "█" : "#", count: filled)
+                    + String(repeating: glyphs.usesBraille ? "░" : ".", count: cells - filled)
+                title.append(Span(text: "\(bar) \(Format.bytes(used))/\(Format.bytes(total))",
+                                  style: theme.style(.active)))
+            }
+            title.append(Span(text: "score vs \(glyphs.tau)=\(Format.fit(tau, width: 7))", style: theme.style(.dimFg)))
         }
         var legend: [Span] = []
         let legendText = ["<=0", "<\(glyphs.tau)/2", "<\(glyphs.tau)", ">=\(glyphs.tau)", ">=2\(glyphs.tau)"]
         for (i, text) in legendText.enumerated() {
             legend.append(Span(text: "\(glyphs.shades[i]) \(text)", style: theme.style(levelKeys[i])))
         }
+        legend.append(Span(text: "\(glyphs.nanShade) NaN", style: theme.style(.error, .bold)))
+        legend.append(Span(text: glyphs.usesBraille ? "▲λ △warm-up" : "^lambda 'warm-up", style: theme.style(.lambda)))
         let inner = Box.draw(&buffer, rect, title: title, footer: legend, theme: theme, glyphs: glyphs)
         guard inner.height >= 1, inner.width >= 20 else { return }
         guard !layers.isEmpty else {
-            buffer.put("waiting for the first step", x: inner.x + 1, y: inner.y, style: theme.style(.dimFg))
+            let text = state.comparisons.isEmpty && state.runName?.hasSuffix("(waiting)") == true
+                ? "waiting for the file" : "waiting for the first step"
+            buffer.put(text, x: inner.x + 1, y: inner.y, style: theme.style(.dimFg), maxWidth: inner.width - 1)
             return
         }
 
-        // Columns: name | heat | score, state, parameters.
-        let nameWidth = min(max(layers.map(\.name.count).max() ?? 5, 5), max(8, inner.width / 4))
-        let showParams = inner.width >= 60
-        let rightWidth = 1 + 6 + 1 + 5 + (showParams ? 8 : 0)
+        // Columns: name | heat | score, state, cost.
+        let widest = layers.map { TextWidth.cells($0.name) }.max() ?? 5
+        let nameWidth = min(max(widest, 5), max(14, inner.width / 4))
+        let showCost = inner.width >= 60
+        let rightWidth = 1 + 6 + 1 + 5 + (showCost ? 8 : 0)
         let heatX = inner.x + nameWidth + 1
         let heatWidth = max(1, inner.maxX - heatX - rightWidth)
-        let cols = columns(steps: state.metrics.steps, layers: layers.count, columns: heatWidth)
+        let steps = state.metrics.steps
+        let cols = columns(steps: steps, layers: layers.count, columns: heatWidth)
         let shown = min(layers.count, visibleRows(innerHeight: inner.height, layerCount: layers.count))
         let first = clampedOffset(state.heatmapOffset, innerHeight: inner.height, layerCount: layers.count)
         let lastScores = state.metrics.lastStep?.scores ?? []
+        let cursor = state.layerCursor >= 0 ? state.cursorLayer : nil
+        let levelStyles = levelKeys.map { theme.style($0) }, nanStyle = theme.style(.error, .bold)
 
         for row in first..<(first + shown) {
             let layer = layers[row]
             let y = inner.y + row - first
             let isActive = row < active.count ? active[row] : true
-            let nameStyle = theme.style(isActive ? .mainFg : .dimFg, isActive ? .bold : [])
-            var name = layer.name
-            if name.count > nameWidth { name = glyphs.ellipsis + String(name.suffix(nameWidth - 1)) }
+            var nameAttrs: CellAttributes = isActive ? .bold : []
+            if row == cursor { nameAttrs.insert(.reverse) }
+            let nameStyle = theme.style(isActive ? .mainFg : .dimFg, nameAttrs)
+            let name = TextWidth.truncatedKeepingEnd(layer.name, toCells: nameWidth, ellipsis: glyphs.ellipsis)
             buffer.put(name, x: inner.x, y: y, style: nameStyle, maxWidth: nameWidth)
             for (c, column) in cols.enumerated() where row < column.count {
-                let lv = level(score: column[row], tau: tau)
-                buffer.set(heatX + c, y, glyphs.shades[lv], theme.style(levelKeys[lv]))
+                if let lv = level(score: column[row], tau: tau) {
+                    buffer.set(heatX + c, y, glyphs.shades[lv], levelStyles[lv])
+                } else {
+                    buffer.set(heatX + c, y, glyphs.nanShade, nanStyle)
+                }
             }
             var x = heatX + heatWidth + 1
-            let score = row < lastScores.count ? Format.number(lastScores[row]) : "-"
-            buffer.put(String(repeating: " ", count: max(0, 6 - score.count)) + score, x: x, y: y,
-                       style: theme.style(.mainFg), maxWidth: 6)
+            let scoreValue = row < lastScores.count ? lastScores[row] : nil
+            let score = scoreValue.map { Format.fit($0, width: 6) } ?? "-"
+            let scoreBad = scoreValue.map { !$0.isFinite } ?? false
+            buffer.put(TextWidth.rightAligned(score, toCells: 6), x: x, y: y,
+                       style: scoreBad ? theme.style(.error, .bold) : theme.style(.mainFg), maxWidth: 6)
             x += 7
             buffer.put(isActive ? glyphs.activeMark : glyphs.inactiveMark, x: x, y: y,
                        style: theme.style(isActive ? .active : .inactive, isActive ? .bold : []))
             x += 5
-            if showParams {
-                let p = Format.count(layer.parameters)
-                buffer.put(String(repeating: " ", count: max(0, 8 - p.count)) + p, x: x, y: y,
-                           style: theme.style(.dimFg), maxWidth: 8)
+            if showCost {
+                let cost = Format.bytes(bytes(parameters: layer.parameters))
+                buffer.put(TextWidth.rightAligned(cost, toCells: 8), x: x, y: y,
+                           style: theme.style(isActive ? .mainFg : .dimFg), maxWidth: 8)
             }
         }
+        var axisY = inner.y + shown
         if shown < layers.count {
             let above = active.prefix(first).filter { $0 }.count
             let below = active.dropFirst(first + shown).filter { $0 }.count
             buffer.put("layers \(first + 1)-\(first + shown) of \(layers.count) (active: \(above) above, \(below) below)"
-                       + "  j/k scroll, J/K page", x: inner.x, y: inner.y + shown, style: theme.style(.dimFg),
+                       + "  j/k scroll, J/K page", x: inner.x, y: axisY, style: theme.style(.dimFg),
                        maxWidth: inner.width)
+            axisY += 1
         }
+        guard axisY < inner.maxY else { return }
+        // The step axis under the heat: first and last step of the history, and the markers at their columns.
+        let dim = theme.style(.dimFg)
+        if let firstStep = steps.first?.step, let lastStep = steps.last?.step {
+            // Markers first; a step label is written only where it does not cover one.
+            var marked = Set<Int>()
+            for m in state.chartMarkers {
+                guard let c = column(ofStep: m.step, steps: steps, used: cols.count) else { continue }
+                let glyph: Unicode.Scalar = m.kind == .lambda ? (glyphs.usesBraille ? "▲" : "^")
+                                                              : (glyphs.usesBraille ? "△" : "'")
+                buffer.set(heatX + c, axisY, glyph, theme.style(m.kind == .lambda ? .lambda : .dimFg, .bold))
+                marked.insert(c)
+            }
+            func label(_ text: String, at c: Int) {
+                guard c >= 0, c + text.count <= cols.count, !(c..<(c + text.count)).contains(where: marked.contains)
+                else { return }
+                buffer.put(text, x: heatX + c, y: axisY, style: dim)
+            }
+            let left = "step \(firstStep)", right = "\(lastStep)"
+            label(left, at: 0)
+            if cols.count > left.count + right.count + 1 { label(right, at: cols.count - right.count) }
+        }
+        if showCost { buffer.put(TextWidth.rightAligned("cost", toCells: 8), x: heatX + heatWidth + 13, y: axisY, style: dim) }
     }
 }

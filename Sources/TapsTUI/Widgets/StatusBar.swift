@@ -19,7 +19,8 @@ enum StatusBar {
 
         var segments: [(String, Int)] = []  // text, priority (higher stays longer)
         if let s = state.metrics.start {
-            segments.append(("\(s.task)\(glyphs.dot)\(s.mode.rawValue)\(glyphs.dot)\(s.base)", 5))
+            let identity = "\(s.task)\(glyphs.dot)\(s.mode.rawValue)\(glyphs.dot)\(s.base)"
+            segments.append((TextWidth.truncated(identity, toCells: max(8, width / 3), ellipsis: glyphs.ellipsis), 5))
         } else {
             segments.append(("loading the task and the base network\(glyphs.ellipsis)", 5))
         }
@@ -28,7 +29,14 @@ enum StatusBar {
             segments.append(("ep \(last.epoch)\(epochs)", 4))
             let planned = state.plannedSteps.map { "/\($0)" } ?? ""
             segments.append(("step \(last.step)\(planned)", 6))
-            segments.append(("\(last.phase.rawValue)", 1))
+            // Warm-up stays visible at 80 columns (the penalty is off); later phases are the first to go.
+            let warmup = last.phase == .warmup
+            let warmupEpochs = state.metrics.start.map { "/\($0.warmupEpochs)" } ?? ""
+            segments.append((warmup ? "warm-up \(last.epoch)\(warmupEpochs)" : last.phase.rawValue, warmup ? 5 : 1))
+            if let p = state.extras.progress, state.metrics.end == nil, p.step >= last.step {
+                let total = p.total > 0 ? "/\(p.total)" : ""
+                segments.append(("\(p.phase) \(p.done)\(total)", 7))
+            }
             segments.append(("\(Int(last.samplesPerSecond.rounded())) img/s", 2))
             if let end = state.metrics.end {
                 segments.append(("took \(Format.duration(end.seconds))", 3))
@@ -39,7 +47,7 @@ enum StatusBar {
         if state.readOnly { segments.append(("attached (read-only)", 7)) }
         let room = width - badge.count - 2
         var kept = segments
-        while !kept.isEmpty && kept.map({ $0.0.count + 2 }).reduce(0, +) > room {
+        while !kept.isEmpty && kept.map({ TextWidth.cells($0.0) + 2 }).reduce(0, +) > room {
             let lowest = kept.enumerated().min { $0.element.1 < $1.element.1 }!.offset
             kept.remove(at: lowest)
         }
@@ -72,13 +80,17 @@ enum StatusBar {
             let k = state.activeFlags.filter { $0 }.count
             spans.append(Span(text: " active", style: dim))
             spans.append(Span(text: "\(k)/\(start.layers.count)", style: theme.style(.active, .bold)))
-            if let (count, exact) = state.taskSpecificParameters {
+            if let (count, exact, withHead) = state.taskSpecificParameters {
                 spans.append(Span(text: " task-specific", style: dim))
-                spans.append(Span(text: (exact ? "" : "~") + Format.count(count), style: value))
+                spans.append(Span(text: (exact ? "" : "~") + Format.count(count) + (withHead ? "" : "+head"),
+                                  style: value))
                 if start.backboneParameters > 0 {
-                    let pct = Format.percent(Double(count) / Double(start.backboneParameters))
-                    spans.append(Span(text: "= \(pct)", style: value))
+                    let fraction = Double(count) / Double(start.backboneParameters)
+                    spans.append(Span(text: "= \(Format.percent(fraction))\(withHead ? "" : "+")", style: value))
                     spans.append(Span(text: "of backbone", style: dim))
+                    // The export stores the head too, which the backbone does not contain.
+                    spans.append(Span(text: fraction > 1 ? "(incl. head, not in the backbone)" : "(incl. head)",
+                                      style: dim))
                 }
             }
         }
@@ -87,7 +99,26 @@ enum StatusBar {
 
     /// The bottom line: key hints from the keymap (key in reverse video, then what it does), and the measured
     /// frame rate on the right when there is room. `? help` and `q quit` are always shown.
-    static func drawHints(_ buffer: inout ScreenBuffer, y: Int, width: Int, state: DashboardState, theme: Theme) {
+    static func drawHints(_ buffer: inout ScreenBuffer, y: Int, width: Int, state: DashboardState, theme: Theme,
+                          glyphs: Glyphs) {
+        if let typed = state.optionsPrompt {
+            let x = 1 + buffer.put("new run options: ", x: 1, y: y, style: theme.style(.highlight, .bold))
+            let used = buffer.put(typed + "_", x: x, y: y, style: theme.style(.highlight, [.bold, .underline]),
+                                  maxWidth: max(0, width - x - 1))
+            buffer.put("  (as for taps train; Enter starts, Esc cancels)", x: x + used, y: y,
+                       style: theme.style(.dimFg), maxWidth: max(0, width - x - used - 1))
+            return
+        }
+        if let typed = state.lambdaPrompt {
+            // The exact-lambda prompt replaces the hints while it is open.
+            let x = 1 + buffer.put("\(glyphs.lambda) = ", x: 1, y: y, style: theme.style(.lambda, .bold))
+            let used = buffer.put(typed + "_", x: x, y: y, style: theme.style(.highlight, [.bold, .underline]),
+                                  maxWidth: max(0, width - x - 1))
+            let range = "0 ... \(Format.number(state.lambdaCeiling))"
+            buffer.put("  (\(range); Enter sets, Esc cancels)", x: x + used, y: y, style: theme.style(.dimFg),
+                       maxWidth: max(0, width - x - used - 1))
+            return
+        }
         let hints = Keymap.bindings.compactMap { b -> (key: String, text: String, reserved: Bool)? in
             guard let hint = b.hint, !(state.readOnly && b.steersTraining), !(b.suiteOnly && state.suite == nil) else {
                 return nil
@@ -119,7 +150,7 @@ enum SuiteTabsLine {
     /// The suite's tasks: the one shown in reverse video, the one in training in the running colour (with a mark),
     /// finished ones in the done colour, pending ones dim; then how `t` works.
     static func draw(_ buffer: inout ScreenBuffer, y: Int, width: Int, tabs: SuiteTabs, theme: Theme, glyphs: Glyphs) {
-        var spans = [Span(text: "tasks", style: theme.style(.dimFg))]
+        var spans = [Span(text: tabs.label, style: theme.style(.dimFg))]
         for (i, name) in tabs.names.enumerated() {
             var key: ThemeKey = .dimFg
             var text = name
@@ -129,7 +160,8 @@ enum SuiteTabsLine {
             if tabs.viewing == i { attrs.insert(.reverse) }
             spans.append(Span(text: " \(text) ", style: theme.style(key, attrs)))
         }
-        let note = tabs.following ? "t: next task (follows training)" : "t: next task (pinned)"
+        let noun = tabs.label == "tasks" ? "task" : "setting"
+        let note = tabs.following ? "t: next \(noun) (follows training)" : "t: next \(noun) (pinned)"
         spans.append(Span(text: note, style: theme.style(.dimFg)))
         Box.writeSpans(&buffer, spans, x: 1, y: y, maxX: width - 1)
     }
@@ -140,7 +172,18 @@ enum EventLog {
     static func draw(_ buffer: inout ScreenBuffer, _ rect: Rect, state: DashboardState, theme: Theme,
                      glyphs: Glyphs) {
         guard rect.height > 0 else { return }
-        var entries: [(String, ThemeKey)] = state.metrics.notices.suffix(rect.height).map { n in
+        let shown = entries(state, last: rect.height).suffix(rect.height)
+        let top = rect.y + rect.height - shown.count  // newest on the bottom line
+        for (i, entry) in shown.enumerated() {
+            buffer.put("\(glyphs.shades[0]) " + entry.0, x: rect.x, y: top + i, style: theme.style(entry.1),
+                       maxWidth: rect.width)
+        }
+    }
+
+    /// The event lines: the run's notices (the newest `last`, or all), the end of the run, the UI's message.
+    static func entries(_ state: DashboardState, last: Int? = nil) -> [(String, ThemeKey)] {
+        let notices = last.map { Array(state.metrics.notices.suffix($0)) } ?? state.metrics.notices
+        var entries: [(String, ThemeKey)] = notices.map { n in
             let key: ThemeKey = n.kind == .error ? .error : n.kind == .lambda ? .lambda : .event
             var text = n.message
             if n.kind == .snapshot, let first = n.paths?.first, !text.contains(first) {
@@ -157,35 +200,72 @@ enum EventLog {
         }
         if let message = state.message { entries.append((message, .error)) }
         if entries.isEmpty { entries = [("no events yet", .dimFg)] }
-        let shown = entries.suffix(rect.height)
-        let top = rect.y + rect.height - shown.count  // newest on the bottom line
+        return entries
+    }
+}
+
+enum EventLogOverlay {
+    /// A box over the dashboard listing every notice of the run (newest at the bottom), scrolled up by
+    /// `state.eventLogOffset` entries, under the history of lambda values.
+    static func draw(_ buffer: inout ScreenBuffer, state: DashboardState, theme: Theme, glyphs: Glyphs) {
+        let w = max(0, buffer.width - 4), h = max(0, buffer.height - 4)
+        let rect = Rect(x: 2, y: 2, width: w, height: h)
+        guard rect.width >= 20, rect.height >= 5 else { return }
+        buffer.fill(rect, style: Style(fg: theme[.mainFg], bg: theme[.statusBg]))
+        let all = EventLog.entries(state)
+        let inner = Box.draw(&buffer, rect, title: [Span(text: "event log", style: theme.style(.title, .bold)),
+                                                    Span(text: "\(all.count) entries", style: theme.style(.dimFg))],
+                             footer: [Span(text: "j/k scroll  l or Esc closes", style: theme.style(.dimFg))],
+                             theme: theme, glyphs: glyphs)
+        let panel = { (key: ThemeKey, attrs: CellAttributes) in Style(fg: theme[key], bg: theme[.statusBg], attrs: attrs) }
+        // Lambda history, one line (wrapped to the newest values when long).
+        let history = state.lambdaChanges.map { "\(Format.number($0.value)) (step \($0.step))" }
+        var line = "\(glyphs.lambda) history: " + history.joined(separator: " \(glyphs.arrow) ")
+        if TextWidth.cells(line) > inner.width {
+            line = TextWidth.truncatedKeepingEnd(line, toCells: inner.width, ellipsis: glyphs.ellipsis)
+        }
+        buffer.put(line, x: inner.x, y: inner.y, style: panel(.lambda, .bold), maxWidth: inner.width)
+        let rows = inner.height - 1
+        guard rows > 0 else { return }
+        let offset = min(max(0, state.eventLogOffset), max(0, all.count - rows))
+        let end = all.count - offset
+        let shown = all[max(0, end - rows)..<end]
         for (i, entry) in shown.enumerated() {
-            buffer.put("\(glyphs.shades[0]) " + entry.0, x: rect.x, y: top + i, style: theme.style(entry.1),
-                       maxWidth: rect.width)
+            buffer.put(entry.0, x: inner.x, y: inner.y + 1 + i, style: panel(entry.1, []), maxWidth: inner.width)
         }
     }
 }
 
 enum HelpOverlay {
-    /// A centred box listing the key table (the single source of truth for keys).
+    /// A centred box listing the key table (the single source of truth for keys). When the table is taller than the
+    /// screen it is laid out in two columns (each help text cut with an ellipsis), so every key, `q` included, stays
+    /// visible; `taps-tui --help` has the full texts.
     static func draw(_ buffer: inout ScreenBuffer, state: DashboardState, theme: Theme, glyphs: Glyphs) {
         let lines = Keymap.helpLines(readOnly: state.readOnly)
         let footer = "? or Esc closes this help"
+        let keyWidth = Keymap.bindings.map(\.keyLabel.count).max() ?? 0
         let contentWidth = max(lines.map(\.count).max() ?? 0, footer.count)
-        let w = min(buffer.width, contentWidth + 4), h = min(buffer.height, lines.count + 4)
+        let columns = lines.count + 4 > buffer.height && buffer.width >= 60 ? 2 : 1
+        let rows = (lines.count + columns - 1) / columns
+        let w = columns == 1 ? min(buffer.width, contentWidth + 4) : buffer.width
+        let h = min(buffer.height, rows + 4)
         let rect = Rect(x: (buffer.width - w) / 2, y: (buffer.height - h) / 2, width: w, height: h)
         buffer.fill(rect, style: Style(fg: theme[.mainFg], bg: theme[.statusBg]))
         let inner = Box.draw(&buffer, rect, title: [Span(text: "keys", style: theme.style(.title, .bold))],
                              theme: theme, glyphs: glyphs)
         let panel = Style(fg: theme[.mainFg], bg: theme[.statusBg])
-        let keyWidth = Keymap.bindings.map(\.keyLabel.count).max() ?? 0
-        for (i, line) in lines.enumerated() where i < inner.height - 1 {
+        let columnWidth = (inner.width - 1) / columns
+        for (i, line) in lines.enumerated() {
+            let (column, row) = (i / rows, i % rows)
+            guard row < inner.height - 1 else { continue }
+            let x = inner.x + 1 + column * columnWidth
+            let width = columnWidth - (columns > 1 ? 1 : 0)
             let keys = String(line.prefix(keyWidth))
-            let rest = String(line.dropFirst(keyWidth))
-            let used = buffer.put(keys, x: inner.x + 1, y: inner.y + i,
-                                  style: Style(fg: theme[.highlight], bg: theme[.statusBg], attrs: .bold),
-                                  maxWidth: inner.width - 1)
-            buffer.put(rest, x: inner.x + 1 + used, y: inner.y + i, style: panel, maxWidth: inner.width - 1 - used)
+            var rest = String(line.dropFirst(keyWidth))
+            if rest.count > width - keys.count { rest = String(rest.prefix(max(0, width - keys.count - 1))) + glyphs.ellipsis }
+            let used = buffer.put(keys, x: x, y: inner.y + row,
+                                  style: Style(fg: theme[.highlight], bg: theme[.statusBg], attrs: .bold), maxWidth: width)
+            buffer.put(rest, x: x + used, y: inner.y + row, style: panel, maxWidth: width - used)
         }
         if inner.height >= 2 {
             buffer.put(footer, x: inner.x + 1, y: inner.maxY - 1,

@@ -59,29 +59,37 @@ public struct BaseModel: @unchecked Sendable {
             }
             url = URL(fileURLWithPath: nameOrPath)
         }
+        try rejectPickle(url)
         let file = try SafeTensors.read(url)
         var weights: [String: Tensor] = [:]
         for (name, t) in file.tensors { weights[name] = t }
         let (remapped, notes) = remapLegacyNames(weights, file: url.lastPathComponent); weights = remapped
-        let arch = architecture ?? file.metadata["architecture"] ?? recognise(weights)
+        let arch = (architecture ?? file.metadata["architecture"]).map(ModelZoo.canonical) ?? recognise(weights)
+        if arch == "efficientnet-lite0" { weights = renameTimmEfficientNetLite(weights) }
         guard let arch else {
             throw ConfigError.invalid(option: "--arch", expected: "the architecture of \(url.path) (digitcnn, \(ModelZoo.architectures.joined(separator: ", ")))",
                                       got: "nothing (no __metadata__ architecture and names not recognised)")
         }
         let name = embedded.contains(nameOrPath) ? nameOrPath : url.lastPathComponent
+        // A file that records its input recipe (taps merge writes input_mean / input_std) keeps it.
+        let recorded: Normalization? = {
+            let parse = { (key: String) in file.metadata[key]?.split(separator: ",").compactMap { Float($0) } ?? [] }
+            let mean = parse("input_mean"), std = parse("input_std")
+            return !mean.isEmpty && mean.count == std.count && std.allSatisfy({ $0 > 0 }) ? Normalization(mean: mean, std: std) : nil
+        }()
         let hash = Self.hash(file.tensors.map { ($0.name, $0.tensor) })
         if arch == "digitcnn" {
             if let imageSize, imageSize != 28 {
                 throw ConfigError.invalid(option: "--image-size", expected: "28 for digitcnn", got: String(imageSize))
             }
             return BaseModel(name: name, architecture: arch, headName: DigitCNN.headName, inputShape: DigitCNN.imageShape,
-                             normalization: .digitCNN, weights: weights, contentHash: hash, notes: notes,
+                             normalization: recorded ?? .digitCNN, weights: weights, contentHash: hash, notes: notes,
                              makeNetwork: { classes, rng in makeDigitCNN(classes: classes, rng: &rng) })
         }
         guard ModelZoo.architectures.contains(arch) else {
             throw ConfigError.invalid(option: "--arch", expected: "digitcnn or one of \(ModelZoo.architectures.joined(separator: ", "))", got: arch)
         }
-        let size = imageSize ?? 64
+        let size = imageSize ?? (arch.hasPrefix("vit") ? vitImageSize(weights) : nil) ?? 64
         var probe = SeededRNG(seed: 0)
         let headName: String
         do {
@@ -90,17 +98,11 @@ public struct BaseModel: @unchecked Sendable {
             throw ConfigError.invalid(option: "--image-size", expected: "a size \(arch) accepts", got: "\(size) (\(error))")
         }
         return BaseModel(name: name, architecture: arch, headName: headName, inputShape: [3, size, size],
-                         normalization: arch == "efficientnet-lite0" ? .efficientNetLite : imageNetNormalization,
+                         normalization: recorded ?? (arch == "efficientnet-lite0" ? .efficientNetLite : imageNetNormalization),
                          weights: weights, contentHash: hash, notes: notes,
                          makeNetwork: { classes, rng in try ModelZoo.make(arch, classes: classes, imageSize: size, rng: &rng).network })
     }
 
-    /// Architecture recognised from characteristic parameter names, or nil.
-    static func recognise(_ weights: [String: Tensor]) -> String? {
-        if weights["conv_layers.0.weight"] != nil && weights["fc_layers.2.weight"] != nil { return "digitcnn" }
-        if weights["_conv_stem.weight"] != nil && weights["_blocks.15._project_conv.weight"] != nil { return "efficientnet-lite0" }
-        return nil
-    }
 
     /// The pretrained network with its own head, every tensor loaded strictly (for `taps predict`).
     /// - Throws: `StateDictError` when the file does not match the architecture.
@@ -117,15 +119,26 @@ public struct BaseModel: @unchecked Sendable {
     /// Brings a task's images to the base's input shape `inputShape`: unchanged when they match; for the
     /// image networks, resized bilinearly and grey replicated to RGB (e.g. the 28x28 pack at 64x64x3).
     /// - Throws: `ConfigError.invalid` when the images cannot be adapted to this base (DigitCNN needs 1x28x28).
+    /// Grey images become RGB for RGB bases and RGB images grey (BT.601 luma) for grey bases, each with a note in
+    /// ``TaskData/notes``.
     public func prepare(_ data: TaskData) throws -> TaskData {
         let shape = data.train.imageShape
         if shape == inputShape { return data }
-        // Image networks take any grey or RGB task: resize bilinearly, replicate grey to RGB.
-        guard architecture != "digitcnn", inputShape[0] == 3, shape[0] == 1 || shape[0] == 3 else {
-            throw ConfigError.invalid(option: "--task", expected: "images of shape \(inputShape) for base \(name)",
+        guard shape[0] == 1 || shape[0] == 3, inputShape[0] == 1 || inputShape[0] == 3 else {
+            throw ConfigError.invalid(option: "--task", expected: "grey or RGB images for base \(name) (input \(inputShape))",
                                       got: "\(data.name) with images \(shape)")
         }
-        return data.resized(height: inputShape[1], width: inputShape[2], channels: 3)
+        var out = data
+        if shape[0] != inputShape[0] {
+            out.train = out.train.converted(channels: inputShape[0]); out.test = out.test.converted(channels: inputShape[0])
+            out.notes.append(inputShape[0] == 1 ? "RGB images converted to grey (BT.601 luma) for the grey base \(name)"
+                                                : "grey images replicated to RGB for base \(name)")
+        }
+        if shape[1] != inputShape[1] || shape[2] != inputShape[2] {
+            out = out.resized(height: inputShape[1], width: inputShape[2], channels: inputShape[0])
+            out.notes.append("images resized from \(shape[1])x\(shape[2]) to \(inputShape[1])x\(inputShape[2]) for base \(name)")
+        }
+        return out
     }
 
     /// Builds a fresh network with the base's weights and a new, randomly initialised head of `classes`.
@@ -140,15 +153,17 @@ public struct BaseModel: @unchecked Sendable {
     }
 
     /// Wraps a fresh instance for one task.
+    /// - Parameter trainBiases: whether the gated layers' biases train (nil: ``TrainingConfig/defaultTrainBiases(for:)``).
     public func taskNetwork(classes: Int, mode: TrainingMode, tau: Double, initialScore: Double,
-                            rng: inout SeededRNG) throws -> TaskNetwork {
+                            trainBiases: Bool? = nil, rng: inout SeededRNG) throws -> TaskNetwork {
         let behaviour: GateBehaviour = switch mode {
         case .taps: .learned
         case .finetune: .alwaysOn
         case .probe: .alwaysOff
         }
         return TaskNetwork(network: try instantiate(classes: classes, rng: &rng), headName: headName,
-                           behaviour: behaviour, tau: Float(tau), initialScore: Float(initialScore))
+                           behaviour: behaviour, tau: Float(tau), initialScore: Float(initialScore),
+                           trainBiases: trainBiases ?? TrainingConfig.defaultTrainBiases(for: mode))
     }
 
     /// The content hash of named tensors (``ContentHash`` over names, shapes as UInt32 and float bytes, in

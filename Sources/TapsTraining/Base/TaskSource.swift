@@ -26,3 +26,99 @@ public func loadTask(_ name: String, dataDirectory: String? = nil) throws -> Tas
                              testImages: file("test-images-idx3"), testLabels: file("test-labels-idx1"),
                              name: name, description: "IDX files in \(dataDirectory)")
 }
+
+// MARK: - Your own data (`--data`)
+
+/// The task of a single run: `config.dataPath` when set (the user's dataset, read in any ``DataFormat``),
+/// otherwise `config.task` from the embedded pack or `config.dataDirectory`; brought to the base's input by
+/// ``BaseModel/prepare(_:)`` (size, channels), with what was done in ``TaskData/notes``.
+///
+/// When the dataset had no test split of its own, the held-out test files are listed in
+/// `config.outputDirectory/data-split.json` (if `recordSplit`).
+/// - Throws: `ConfigError` for an unknown task or format; `DatasetError` naming the file for unreadable or
+///   malformed data (a bad image unless `config.skipBad`).
+public func loadTask(config: TrainingConfig, base: BaseModel, recordSplit: Bool = true) throws -> TaskData {
+    guard let path = config.dataPath else { return try loadTask(config.task, config: config, base: base) }
+    return try loadDataset(path, name: config.task, config: config, base: base,
+                           recordSplitIn: recordSplit ? config.outputDirectory : nil)
+}
+
+/// One task of a suite: an embedded task name (or, with `config.dataDirectory`, the name of IDX files there), or
+/// the path of a dataset (any ``DataFormat``).
+/// - Throws: `ConfigError.unknownTask` when `name` is neither; reader errors as ``loadTask(config:base:recordSplit:)``.
+public func loadTask(_ name: String, config: TrainingConfig, base: BaseModel) throws -> TaskData {
+    if config.dataDirectory != nil || EmbeddedPack.taskNames.contains(name) || !FileManager.default.fileExists(atPath: name) {
+        return try base.prepare(loadTask(name, dataDirectory: config.dataDirectory))
+    }
+    return try loadDataset(name, name: Dataset.displayName(for: name), config: config, base: base, recordSplitIn: nil)
+}
+
+/// Opens the dataset at `path` (format forced by `config.dataFormat` or detected) and brings it to `base`.
+func loadDataset(_ path: String, name: String, config: TrainingConfig, base: BaseModel, recordSplitIn folder: String?) throws -> TaskData {
+    var format: DataFormat?
+    if let f = config.dataFormat {
+        guard let v = DataFormat(rawValue: f) else { throw ConfigError.invalid(option: "--format", expected: DataFormat.names, got: f) }
+        format = v
+    }
+    let dataset = try Dataset.open(URL(fileURLWithPath: path), format: format)
+    var task = try base.taskData(from: dataset, name: name, skipBad: config.skipBad ?? false)
+    if config.cacheMB != nil, case .files = dataset.train {
+        task.notes.append("--cache-mb: this run loop decodes the images into memory once (the lazy pipeline is used by taps bench --data)")
+    }
+    if let folder, let heldOut = dataset.heldOut {
+        let record: [String: String] = [
+            "data": dataset.path, "format": dataset.format.rawValue, "test": dataset.testSource,
+            "test_items": heldOut.joined(separator: "\n"),
+        ]
+        let dir = URL(fileURLWithPath: folder)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try writeAtomically(try makeJSONEncoder().encode(record), to: dir.appendingPathComponent("data-split.json"))
+    }
+    return task
+}
+
+extension BaseModel {
+    /// How this base takes a photo: its channels and input size; ImageNet bases resize the shorter side to
+    /// `size * 256 / 224` and centre-crop (torchvision's reference evaluation), DigitCNN resizes to 28x28 whole.
+    public var inputRecipe: ImageRecipe {
+        architecture == "digitcnn" ? ImageRecipe(channels: inputShape[0], size: inputShape[1])
+                                   : .imageNet(size: inputShape[1], channels: inputShape[0])
+    }
+
+    /// The task of `dataset` at this base's input: ImageFolder files decoded with ``inputRecipe`` on worker threads,
+    /// arrays brought over by ``prepare(_:)``.
+    /// - Parameter skipBad: skip undecodable files (counted in the notes) instead of throwing.
+    /// - Throws: `DatasetError` naming the first bad file (unless `skipBad`); `ConfigError` when the images cannot
+    ///   be adapted.
+    public func taskData(from dataset: Dataset, name: String, skipBad: Bool) throws -> TaskData {
+        var notes = dataset.notes
+        func materialise(_ split: DatasetSplit, _ label: String) throws -> LabeledImages {
+            switch split {
+            case let .memory(images): return images
+            case let .files(list):
+                let (images, skipped) = try list.decodeAll(recipe: inputRecipe, skipBad: skipBad)
+                if !skipped.isEmpty {
+                    notes.append("--skip-bad: skipped \(skipped.count) of \(list.count) \(label) images that failed to decode; first: \(skipped[0])")
+                }
+                return images
+            }
+        }
+        var task = try TaskData(name: name, classes: dataset.classes, train: materialise(dataset.train, "training"),
+                                test: materialise(dataset.test, "test"),
+                                description: "\(dataset.format.rawValue) dataset \(dataset.path) (\(dataset.layout))")
+        if case .files = dataset.train {
+            notes.append("images decoded at \(inputShape[1])x\(inputShape[1]) for base \(self.name): shorter side resized to \(inputRecipe.resize), centre crop"
+                         + (inputShape[0] == 1 ? "; colour converted to grey (BT.601 luma) for this grey base" : "; grey images replicated to RGB"))
+        }
+        task.notes = notes
+        return try prepare(task)
+    }
+}
+
+extension TrainingConfig {
+    /// The training augmentation of this run on `base`: `augment`, or by default `crop-flip` for an image-network
+    /// base on the user's photos (`--data`) and `none` otherwise (flipping the embedded digits changes their meaning).
+    public func augmentation(for base: BaseModel) -> Augmentation {
+        augment ?? (dataPath != nil && base.architecture != "digitcnn" ? .cropFlip : .none)
+    }
+}

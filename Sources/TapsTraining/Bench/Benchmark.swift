@@ -39,7 +39,7 @@ public enum Benchmark {
                                           batchSize: Int = 32, steps: Int = 30) throws -> Double {
         let data = try EmbeddedPack.load(taskName)
         var rng = SeededRNG(seed: 0)
-        let task = try base.taskNetwork(classes: data.classes, mode: mode, tau: 0.1, initialScore: 0.15, rng: &rng)
+        let task = try base.taskNetwork(classes: data.classes, mode: mode, tau: 0.1, initialScore: 0.15, trainBiases: true, rng: &rng)
         let sgd = SGD(parameters: task.trainableParameters, momentum: 0.9, weightDecay: 0)
         let sampler = BatchSampler(count: data.train.count, batchSize: batchSize, seed: 0)
         let batches = Array(sampler.batches(epoch: 1).prefix(steps + 3))

@@ -1,6 +1,7 @@
 // TapsTraining: everything that defines a training run (the CLI and the dashboard share it).
 import Foundation
 import TAPS
+import TapsData
 
 /// How a task adapts the base (docs/method.md "Several tasks").
 public enum TrainingMode: String, Codable, Sendable, CaseIterable {
@@ -57,13 +58,50 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var trainLimit: Int? = nil
     /// OpenBLAS threads (nil: the machine's cores).
     public var threads: Int? = nil
+    /// Whether the gated layers' biases train (nil: ``defaultTrainBiases(for:)`` — off for TAPS and probe, as the
+    /// paper's code freezes them; on for fine-tuning). Norm parameters always train.
+    public var trainBiases: Bool? = nil
+    /// Storage budget: the largest share of the backbone's parameters the active deltas may take (0.2 = 20%),
+    /// or nil. With a budget the penalty is parameter-weighted, lambda rises while the active set costs more, and
+    /// the settled set is the most accurate one that fits (docs/method.md "Storage budget").
+    public var budget: Double? = nil
+    /// The budget in bytes of float32 deltas instead (`--budget-bytes 2MB`); converted with the backbone's size.
+    public var budgetBytes: Int? = nil
+    /// Final epochs in which the active set is fixed and only the kept deltas, norms and head train (TAPS mode;
+    /// docs/method.md "Training recipe"). nil: ``defaultSettleEpochs``.
+    public var settleEpochs: Int? = nil
     /// Write a checkpoint every this many optimizer steps (nil: only the defaults — after every epoch and every
     /// `checkpointMinutes`). Checkpoints never change what a run computes.
     public var checkpointEvery: Int? = nil
     /// Minutes between time-based checkpoints (nil: 5).
     public var checkpointMinutes: Double? = nil
+    /// `--data`: the user's dataset, a file or folder (ImageFolder, CIFAR-10/100, .npz, .npy folder, CSV, IDX);
+    /// nil: the embedded pack (or `dataDirectory`). `task` is then only the run's display name.
+    public var dataPath: String? = nil
+    /// `--format`: the format of `dataPath` (a `DataFormat` raw value); nil: detected from the content.
+    public var dataFormat: String? = nil
+    /// `--augment`: training augmentation; nil: `crop-flip` for image-network bases on `--data`, else `none`.
+    public var augment: Augmentation? = nil
+    /// `--cache-mb`: memory budget for decoded ImageFolder images in MB; nil: decode everything into memory once.
+    public var cacheMB: Int? = nil
+    /// `--skip-bad`: skip (and count) image files that fail to decode instead of stopping; nil means false.
+    public var skipBad: Bool? = nil
 
     public init() {}
+
+    /// The paper's code: biases frozen in TAPS and the linear probe (head only), trained in full fine-tuning.
+    public static func defaultTrainBiases(for mode: TrainingMode) -> Bool { mode == .finetune }
+
+    /// The settle phase a run gets when `settleEpochs` is nil: in TAPS mode with at least two epochs after
+    /// warm-up, the last 20% of the epochs (at least 1, leaving at least one penalty epoch); otherwise none.
+    public var defaultSettleEpochs: Int {
+        let penaltyEpochs = epochs - warmupEpochs
+        guard mode == .taps, penaltyEpochs >= 2 else { return 0 }
+        return min(max(1, Int((Double(epochs) * 0.2).rounded())), penaltyEpochs - 1)
+    }
+
+    /// The settle epochs this run uses.
+    public var effectiveSettleEpochs: Int { mode == .taps ? (settleEpochs ?? defaultSettleEpochs) : 0 }
 
     /// Checks ranges and names.
     /// - Throws: `ConfigError.invalid` naming the option and what was expected.
@@ -72,7 +110,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
             .invalid(option: option, expected: expected, got: "\(got)")
         }
         guard lambda >= 0, lambda <= TrainingControl.maximumLambda else {
-            throw bad("--lambda", "a number in [0, \(ProgressFormatter.fmt(TrainingControl.maximumLambda))]", lambda)
+            throw bad("--lambda", "a number in [0, \(Int(TrainingControl.maximumLambda))] (>= 0, at most the ceiling)", lambda)
         }
         guard epochs >= 1 else { throw bad("--epochs", "an integer >= 1", epochs) }
         guard warmupEpochs >= 0 else { throw bad("--warmup-epochs", "an integer >= 0", warmupEpochs) }
@@ -83,11 +121,22 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         }
         guard tau.isFinite else { throw bad("--tau", "a finite number", tau) }
         if let maxSteps, maxSteps < 1 { throw bad("--steps", "an integer >= 1", maxSteps) }
+        if let b = budget, !(b >= 0 && b <= 1) { throw bad("--budget", "a share of the backbone in 0%...100%", b) }
+        if let b = budgetBytes, b < 0 { throw bad("--budget-bytes", "a size >= 0 (e.g. 2MB)", b) }
+        if budget != nil && budgetBytes != nil { throw bad("--budget-bytes", "either --budget or --budget-bytes", "both") }
+        if (budget != nil || budgetBytes != nil) && penalty != .weighted {
+            throw bad("--penalty", "weighted with --budget (the budget prices layers by their size)", penalty.rawValue)
+        }
+        if let settle = settleEpochs, settle < 0 || settle >= epochs {
+            throw bad("--settle-epochs", "an integer in 0..<\(epochs) (below --epochs)", settle)
+        }
         if let checkpointEvery, checkpointEvery < 1 { throw bad("--checkpoint-every", "an integer >= 1 (steps)", checkpointEvery) }
         if let m = checkpointMinutes, !(m > 0 && m.isFinite) { throw bad("--checkpoint-minutes", "a number of minutes > 0", m) }
         if let t = trainLimit, t < 1 { throw bad("--train-limit", "an integer >= 1", t) }
         if let t = threads, t < 1 { throw bad("--threads", "an integer >= 1", t) }
         if let s = imageSize, s < 1 { throw bad("--image-size", "an integer >= 1 (pixels)", s) }
+        if let cacheMB, cacheMB < 0 { throw bad("--cache-mb", "megabytes >= 0", cacheMB) }
+        if let dataFormat, DataFormat(rawValue: dataFormat) == nil { throw bad("--format", DataFormat.names, dataFormat) }
     }
 }
 

@@ -3,16 +3,19 @@ import TapsData
 import TapsNN
 import TapsTensor
 
-/// Every `BatchNorm2d` reachable from `layer` through `children`, in network order.
-public func batchNormLayers(in layer: any Layer) -> [BatchNorm2d] {
-    var found: [BatchNorm2d] = []
+/// Every layer of type `T` reachable from `layer` through `children`, in network order (depth first).
+func layers<T>(of type: T.Type, in layer: any Layer) -> [T] {
+    var found: [T] = []
     func walk(_ l: any Layer) {
-        if let bn = l as? BatchNorm2d { found.append(bn) }
+        if let match = l as? T { found.append(match) }
         for child in l.children { walk(child) }
     }
     walk(layer)
     return found
 }
+
+/// Every `BatchNorm2d` reachable from `layer` through `children`, in network order.
+public func batchNormLayers(in layer: any Layer) -> [BatchNorm2d] { layers(of: BatchNorm2d.self, in: layer) }
 
 /// Re-estimates the running mean and variance of every `BatchNorm2d` in `network` from the first
 /// `maxBatches x batchSize` images of `data` (in order, so it is deterministic), as a cumulative average

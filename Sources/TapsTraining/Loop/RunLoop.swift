@@ -22,11 +22,13 @@ final class RunMember {
     let test: LabeledImages?
     /// Index of the metrics view this member reports to.
     let view: Int
+    /// What loading the data did that a user should know (colour or size conversions, skipped files).
+    let notes: [String]
 
     init(name: String, network: any Layer, task: TaskNetwork?, classes: Int, train: LabeledImages,
-         validation: LabeledImages, test: LabeledImages?, view: Int) {
+         validation: LabeledImages, test: LabeledImages?, view: Int, notes: [String] = []) {
         self.name = name; self.network = network; self.task = task; self.classes = classes
-        self.train = train; self.validation = validation; self.test = test; self.view = view
+        self.train = train; self.validation = validation; self.test = test; self.view = view; self.notes = notes
     }
 
     var gatedLayers: [GatedLayer] { task?.gatedLayers ?? [] }
@@ -110,6 +112,14 @@ final class RunLoop {
     private(set) var throughput = 0.0
     private var trainingSeconds = 0.0
     private var announcedRecalibration: Set<Int> = []
+    /// Gate flips per member and layer, the flips in the final 20% of the steps, and the step counts of each
+    /// active set during the last penalty epoch (the settle rule's votes).
+    private var flips: [[Int]] = []
+    private var lateFlips = 0
+    private var previousActive: [[Bool]] = []
+    private var setVotes: [[String: Int]] = []
+    /// Active layers of each member at the run's last step, before model selection.
+    private var finalActive: [[String]] = []
     private var started = Date()
 
     init(adapter: any RunAdapter, control: TrainingControl) {
@@ -118,12 +128,25 @@ final class RunLoop {
         lambda = control.lambda
         validation = Array(repeating: 0, count: adapter.members.count)
         trainAccuracy = Array(repeating: nil, count: adapter.members.count)
+        flips = adapter.members.map { Array(repeating: 0, count: $0.gatedLayers.count) }
+        previousActive = adapter.members.map { $0.gatedLayers.map(\.isActive) }
+        setVotes = adapter.members.map { _ in [:] }
+        finalActive = adapter.members.map { _ in [] }
+    }
+
+    /// First epoch of the settle phase (docs/method.md "Training recipe"): the active set is fixed and only the
+    /// kept deltas, norms and head train; `Int.max` when the run has none.
+    var settleStart: Int {
+        let settle = adapter.usesPenalty ? config.effectiveSettleEpochs : 0
+        return settle > 0 ? adapter.epochs - settle + 1 : Int.max
     }
 
     private var config: TrainingConfig { adapter.config }
     private var members: [RunMember] { adapter.members }
     private var views: [RunView] { adapter.views }
     private var normalization: Normalization { adapter.base.normalization }
+    /// Training augmentation (`--augment`; seeded by image index and epoch, so resumed runs draw the same crops).
+    private lazy var augmentation = config.augmentation(for: adapter.base)
 
     /// Optimizer steps of the whole run (respecting `--steps`).
     var totalSteps: Int { min(adapter.stepsPerEpoch * adapter.epochs, config.maxSteps ?? Int.max) }
@@ -156,8 +179,7 @@ final class RunLoop {
             } catch {
                 status = .failed
                 failure = "cannot resume: \(error)"
-                notice(.error, failure ?? "")
-                return []
+                return finish()
             }
             firstEpoch = resume.state.epochDone ? resume.state.epoch + 1 : resume.state.epoch
             skipSteps = resume.state.epochDone ? 0 : resume.state.stepInEpoch
@@ -165,6 +187,18 @@ final class RunLoop {
         } else {
             lambdaHistory = [LambdaChange(step: 1, lambda: lambda)]
             emitStart()
+            for member in members { for note in member.notes { notice(.info, note, views: [member.view]) } }
+            let biases = config.trainBiases ?? TrainingConfig.defaultTrainBiases(for: config.mode)
+            if config.mode != .finetune {
+                notice(.info, (config.mode == .probe ? "linear probe: the head trains" : "taps: deltas, scores and the head train")
+                    + (biases ? ", and the gated layers' biases (--train-biases on)"
+                              : "; the gated layers' biases stay frozen as in the paper's code (--train-biases on trains them)")
+                    + "; normalisation layers, if any, train")
+            }
+            if adapter.usesPenalty && adapter.epochs <= config.warmupEpochs {
+                notice(.info, "warning: --epochs \(adapter.epochs) is not above --warmup-epochs \(config.warmupEpochs): "
+                    + "the sparsity penalty never runs and every gate stays as it started (use --epochs above --warmup-epochs)")
+            }
         }
         let penaltyOnAt = config.warmupEpochs + 1
         lastCheckpoint = Date()
@@ -179,6 +213,8 @@ final class RunLoop {
             if adapter.usesPenalty && e == penaltyOnAt && config.warmupEpochs > 0 && !resuming {
                 notice(.warmupOver, "warm-up over: sparsity penalty on (lambda \(ProgressFormatter.fmt(lambda)))", step: step + 1)
             }
+            if e == settleStart && !resuming { settleGates() }
+            if e > settleStart || (e == settleStart && resuming) { freezeGates() }
             epochSampler = adapter.samplerState
             for (i, indexBatch) in adapter.batches(epoch: e).enumerated() where !resuming || i >= skipSteps {
                 if step >= totalSteps { break epochLoop }
@@ -192,11 +228,12 @@ final class RunLoop {
 
                 let t0 = Date()
                 let subBatches = indexBatch.map { m, indices -> SubBatch in
-                    let (x, y) = members[m].train.batch(indices, normalization: normalization)
+                    let (x, y) = members[m].train.batch(indices, normalization: normalization, augmentation: augmentation,
+                                                        epoch: e, seed: config.seed)
                     return SubBatch(network: members[m].network, gatedLayers: members[m].gatedLayers, images: x, labels: y)
                 }
                 let settings = StepSettings(
-                    lambda: lambda, penaltyOn: adapter.usesPenalty && e >= penaltyOnAt, penalty: config.penalty,
+                    lambda: lambda, penaltyOn: adapter.usesPenalty && e >= penaltyOnAt && e < settleStart, penalty: config.penalty,
                     penaltyUpdate: config.penaltyUpdate, learningRate: schedule.learningRate(at: step),
                     scoreLearningRateScale: scoreScale)
                 switch trainStep(subBatches, optimizer: optimizer, settings: settings, sharing: adapter.sharing) {
@@ -210,6 +247,7 @@ final class RunLoop {
                     let rate = Double(seen) / max(Date().timeIntervalSince(t0), 1e-9)
                     throughput = throughput == 0 ? rate : 0.9 * throughput + 0.1 * rate
                     batches += 1
+                    trackGates(votes: e == settleStart - 1)
                     reportStep(results, members: indexBatch.map(\.member), settings: settings, sums: &sums)
                 }
             }
@@ -220,7 +258,8 @@ final class RunLoop {
                 trainingSeconds += epochSeconds
             }
             evaluateEpoch(sums: sums, batches: batches, seconds: epochSeconds)
-            let eligible = !adapter.usesPenalty || e >= penaltyOnAt || adapter.epochs < penaltyOnAt
+            let eligible = settleStart != Int.max ? e >= settleStart
+                : !adapter.usesPenalty || e >= penaltyOnAt || adapter.epochs < penaltyOnAt
             let mean = validation.reduce(0, +) / Double(max(validation.count, 1))
             if adapter.selectsBestEpoch && eligible && mean > (best?.accuracy ?? -1) {
                 best = (mean, e, validation, members.map { $0.network.parameters.map(\.value) })
@@ -228,11 +267,120 @@ final class RunLoop {
                     ? "best mean validation accuracy over the tasks so far: %.4f (epoch %d)"
                     : "best validation accuracy so far: %.4f (epoch %d)", mean, e))
             }
-            if e < adapter.epochs && step < totalSteps { checkpoint(epochDone: true, stepInEpoch: batches, sums: sums) }
+            if adapter.usesPenalty && e >= penaltyOnAt && e < settleStart { recordCandidates() }
+            // After an epoch, unless the last checkpoint is under 30 s old (tiny epochs would write one every few steps).
+            if e < adapter.epochs && step < totalSteps && Date().timeIntervalSince(lastCheckpoint) >= 30 {
+                checkpoint(epochDone: true, stepInEpoch: batches, sums: sums)
+            }
             if failure != nil { break }
         }
         if status == .stopped { notice(.info, "stopped by request at step \(step); continue with --resume") }
+        finalActive = members.map { m in m.gatedLayers.filter(\.isActive).map(\.name) }
         return finish()
+    }
+
+    // MARK: - Storage budget (docs/method.md "Storage budget")
+
+    /// Share of the backbone's parameters taken by a member's active deltas.
+    private func deltaCost(_ member: RunMember, active: [Bool]? = nil) -> Double {
+        guard let task = member.task else { return 0 }
+        let on = active ?? task.gatedLayers.map(\.isActive)
+        let used = zip(task.gatedLayers, on).reduce(0) { $0 + ($1.1 ? $1.0.weightCount : 0) }
+        return Double(used) / Double(max(ParameterAccounting(task).backboneParameters, 1))
+    }
+
+    /// Every 10 steps of the penalty phase, raises lambda by 1.25x while a member's active deltas cost more than
+    /// the budget (the same step as the dashboard's `]` key, so the lambda history stays readable).
+    /// The budget as a share of the backbone (`--budget`, or `--budget-bytes` over 4 bytes a parameter).
+    private func budgetShare(_ member: RunMember) -> Double? {
+        if let b = config.budget { return b }
+        guard let bytes = config.budgetBytes, let task = member.task else { return nil }
+        return Double(bytes) / 4 / Double(max(ParameterAccounting(task).backboneParameters, 1))
+    }
+
+    private func steerLambdaForBudget() {
+        guard config.budget != nil || config.budgetBytes != nil, adapter.usesPenalty, epoch > config.warmupEpochs, epoch < settleStart,
+              step > 0, step % 10 == 0 else { return }
+        if members.contains(where: { m in budgetShare(m).map { deltaCost(m) > $0 } ?? false }) {
+            control.lambda = max(lambda, 1e-3) * 1.25
+        }
+    }
+
+    /// Sets seen at the end of each penalty epoch with the validation accuracy they had (budget runs choose the
+    /// most accurate one that fits).
+    private var candidateSets: [[(set: String, accuracy: Double)]] = []
+
+    // MARK: - Gates: flips and the settle phase
+
+    /// Counts gate flips and, in the last penalty epoch, how many steps each active set was held.
+    private func trackGates(votes: Bool) {
+        let late = Double(step) > 0.8 * Double(totalSteps)
+        for (m, member) in members.enumerated() where !member.gatedLayers.isEmpty {
+            let now = member.gatedLayers.map(\.isActive)
+            for i in now.indices where now[i] != previousActive[m][i] {
+                flips[m][i] += 1
+                if late { lateFlips += 1 }
+            }
+            previousActive[m] = now
+            if votes { setVotes[m][String(now.map { $0 ? "1" : "0" }), default: 0] += 1 }
+        }
+    }
+
+    private func recordCandidates() {
+        if candidateSets.count != members.count { candidateSets = members.map { _ in [] } }
+        for (m, member) in members.enumerated() where !member.gatedLayers.isEmpty {
+            candidateSets[m].append((String(member.gatedLayers.map { $0.isActive ? "1" : "0" }), validation[m]))
+        }
+    }
+
+    /// The set a budget run settles on: the voted set if it fits; otherwise the most accurate set seen at a
+    /// penalty epoch's end that fits; otherwise the voted set with its lowest-scoring layers dropped until it fits.
+    private func fitBudget(_ chosen: String, member m: Int) -> String {
+        let member = members[m]
+        guard let budget = budgetShare(member) else { return chosen }
+        func cost(_ set: String) -> Double { deltaCost(member, active: set.map { $0 == "1" }) }
+        if cost(chosen) <= budget { return chosen }
+        let fitting = (m < candidateSets.count ? candidateSets[m] : []).filter { cost($0.set) <= budget }
+        if let best = fitting.max(by: { $0.accuracy < $1.accuracy }) { return best.set }
+        var on = chosen.map { $0 == "1" }
+        let byScore = member.gatedLayers.indices.sorted { member.gatedLayers[$0].score.value.storage[0] < member.gatedLayers[$1].score.value.storage[0] }
+        for i in byScore where on[i] && deltaCost(member, active: on) > budget { on[i] = false }
+        return String(on.map { $0 ? "1" : "0" })
+    }
+
+    /// Starts the settle phase: each member's active set becomes the one held for the most steps of the last
+    /// penalty epoch (ties: the set at its end; with a budget, the most accurate set that fits), scores are moved
+    /// to their side of tau and frozen.
+    private func settleGates() {
+        for (m, member) in members.enumerated() where !member.gatedLayers.isEmpty {
+            let current = String(member.gatedLayers.map { $0.isActive ? "1" : "0" })
+            let total = setVotes[m].values.reduce(0, +)
+            let voted = setVotes[m].max { a, b in a.value != b.value ? a.value < b.value : b.key == current }?.key ?? current
+            let chosen = fitBudget(voted, member: m)
+            for (g, on) in zip(member.gatedLayers, chosen) {
+                let s = g.score.value.storage[0]
+                g.score.value.storage[0] = on == "1" ? max(s, g.tau) : min(s, g.tau.nextDown)
+            }
+            previousActive[m] = member.gatedLayers.map(\.isActive)
+            let names = member.gatedLayers.filter(\.isActive).map(\.name)
+            notice(.settled, "gates settled for the last \(config.effectiveSettleEpochs) epoch(s): \(names.count)/\(member.gatedLayers.count) active"
+                + (names.isEmpty ? "" : " (" + names.joined(separator: ", ") + ")")
+                + (chosen != voted ? String(format: ", the most accurate set within the %.1f%% budget", 100 * (budgetShare(member) ?? 0))
+                   : total > 0 ? ", the set held for \(setVotes[m][chosen] ?? 0) of the \(total) steps of the last penalty epoch" : "")
+                + "; from now on only the kept deltas, norms and head train", views: [member.view])
+        }
+        freezeGates()
+    }
+
+    /// Fixes every gate at its current side of tau: scores stop training, deltas of inactive layers too (their
+    /// weight-gradient GEMMs are skipped).
+    private func freezeGates() {
+        for member in members {
+            for g in member.gatedLayers where g.behaviour == .learned {
+                g.score.requiresGrad = false
+                g.delta.requiresGrad = g.isActive
+            }
+        }
     }
 
     // MARK: - Checkpoints (docs/method.md "Checkpoints")
@@ -256,12 +404,12 @@ final class RunLoop {
         for v in views { v.store.flush() }
         var tensors: [String: Tensor] = [:]
         for (m, member) in members.enumerated() {
-            for p in member.network.parameters where p.requiresGrad || p.isBuffer { tensors["member\(m)/\(p.name)"] = p.value }
+            for p in member.network.parameters where checkpointed(p, of: member) { tensors["member\(m)/\(p.name)"] = p.value }
         }
         for (i, buffer) in optimizer.momentumBuffers.enumerated() { if let buffer { tensors["momentum/\(i)"] = buffer } }
         if let best {
             for (m, member) in members.enumerated() {
-                for (p, v) in zip(member.network.parameters, best.state[m]) where p.requiresGrad || p.isBuffer {
+                for (p, v) in zip(member.network.parameters, best.state[m]) where checkpointed(p, of: member) {
                     tensors["best/member\(m)/\(p.name)"] = v
                 }
             }
@@ -274,7 +422,8 @@ final class RunLoop {
             bestPerMember: best?.perMember, epochsCompleted: epochsCompleted, trainingSeconds: trainingSeconds,
             elapsed: Date().timeIntervalSince(started), sampler: epochSampler,
             dropout: members.map { dropoutLayers(in: $0.network).map(\.generatorState) },
-            announcedRecalibration: announcedRecalibration.sorted())
+            announcedRecalibration: announcedRecalibration.sorted(), setVotes: setVotes, flips: flips, lateFlips: lateFlips,
+            candidates: candidateSets.map { $0.map { CandidateSet(set: $0.set, accuracy: $0.accuracy) } })
         do {
             for v in views { try Checkpoint(state: state, tensors: tensors).write(to: v.directory) }
             lastCheckpoint = Date()
@@ -283,6 +432,13 @@ final class RunLoop {
             status = .failed
             failure = "checkpoint failed: \(error); the last good checkpoint (if any) is kept"
         }
+    }
+
+    /// Whether a checkpoint stores `p`: everything but the frozen, shared base weights `w0` of gated layers (which
+    /// the base file holds). The rule depends only on the mode, never on the phase (settled gates freeze deltas).
+    private func checkpointed(_ p: Parameter, of member: RunMember) -> Bool {
+        !member.gatedLayers.contains { $0.base.weight === p && !$0.trainsBase }
+            || member.gatedLayers.contains { $0.base.weight === p && $0.base.weight.requiresGrad }
     }
 
     /// Puts the loop, the networks and the optimizer back into a checkpoint's state.
@@ -301,7 +457,7 @@ final class RunLoop {
             throw CheckpointError.mismatch(file: file, reason: "made for \(s.validation.count) tasks, the run has \(members.count)")
         }
         for (m, member) in members.enumerated() {
-            for p in member.network.parameters where p.requiresGrad || p.isBuffer {
+            for p in member.network.parameters where checkpointed(p, of: member) {
                 p.value = try take("member\(m)/\(p.name)", shape: p.value.shape)
             }
             for (d, state) in zip(dropoutLayers(in: member.network), s.dropout[m]) { d.generatorState = state }
@@ -312,7 +468,7 @@ final class RunLoop {
         if let accuracy = s.bestAccuracy, let bestEpoch = s.bestEpoch, let perMember = s.bestPerMember {
             let state = try members.enumerated().map { m, member in
                 try member.network.parameters.map { p in
-                    p.requiresGrad || p.isBuffer ? try take("best/member\(m)/\(p.name)", shape: p.value.shape) : p.value
+                    checkpointed(p, of: member) ? try take("best/member\(m)/\(p.name)", shape: p.value.shape) : p.value
                 }
             }
             best = (accuracy, bestEpoch, perMember, state)
@@ -328,6 +484,11 @@ final class RunLoop {
         epochsCompleted = s.epochsCompleted
         trainingSeconds = s.trainingSeconds
         announcedRecalibration = Set(s.announcedRecalibration)
+        if let v = s.setVotes, v.count == members.count { setVotes = v }
+        if let f = s.flips, f.count == members.count { flips = f }
+        lateFlips = s.lateFlips ?? 0
+        candidateSets = (s.candidates ?? []).map { $0.map { ($0.set, $0.accuracy) } }
+        previousActive = members.map { $0.gatedLayers.map(\.isActive) }
         started = Date().addingTimeInterval(-s.elapsed)
         resumedSums = (0..<views.count).map { (s.epochLoss[$0], s.epochCorrect[$0], s.epochSeen[$0]) }
     }
@@ -351,6 +512,7 @@ final class RunLoop {
             if control.isStopRequested { return false }
         }
         writeSnapshots(force: false)
+        steerLambdaForBudget()
         let requested = control.lambda
         if requested != lambda && adapter.usesPenalty {
             notice(.lambda, "lambda \(ProgressFormatter.fmt(lambda)) -> \(ProgressFormatter.fmt(requested)) from step \(step + 1)",
@@ -377,7 +539,8 @@ final class RunLoop {
                 stepsPerEpoch: adapter.stepsPerEpoch, batchSize: view.imagesPerStep, seed: config.seed, layers: layers,
                 backboneParameters: view.backboneParameters, runDirectory: view.directory.path,
                 time: started.timeIntervalSince1970, penaltyKind: layers.isEmpty ? nil : config.penalty,
-                penaltyWeights: layers.isEmpty ? nil : weights, lambdaCeiling: TrainingControl.maximumLambda)))
+                penaltyWeights: layers.isEmpty ? nil : weights, lambdaCeiling: TrainingControl.maximumLambda,
+                headParameters: first.task.map { $0.headParameters.reduce(0) { $0 + $1.count } })))
         }
     }
 
@@ -536,12 +699,14 @@ final class RunLoop {
     private func writeExport(_ m: Int, base: (name: String, hash: String), testAccuracy: Double?) throws -> String {
         let member = members[m]
         guard let task = member.task else { return "" }
-        let metadata = TaskExportMetadata(
+        var metadata = TaskExportMetadata(
             task: member.name, mode: config.mode, suiteMode: adapter.suiteMode, base: base.name, baseHash: base.hash,
             architecture: adapter.base.architecture, imageSize: adapter.base.inputShape[1], classes: member.classes,
             tau: config.tau, head: task.headName, gatedLayers: task.gatedLayers.map(\.name),
             lambdaHistory: lambdaHistory, seed: config.seed, steps: step, testAccuracy: testAccuracy,
             validationAccuracy: best?.perMember[m])
+        metadata.data = config.dataPath.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        metadata.dataFormat = config.dataFormat
         let url = views[member.view].directory.appendingPathComponent("task.safetensors")
         try TaskExport(task: task, metadata: metadata).write(to: url)
         return url.path
@@ -559,7 +724,9 @@ final class RunLoop {
             fractionOfBackbone: accounting.fractionOfBackbone, accounting: accounting, steps: step,
             epochsCompleted: epochsCompleted, seconds: seconds,
             secondsPerEpoch: epochsCompleted > 0 ? trainingSeconds / Double(epochsCompleted) : 0,
-            samplesPerSecond: throughput, export: export)
+            samplesPerSecond: throughput, export: export,
+            finalActiveLayers: m < finalActive.count && !members[m].gatedLayers.isEmpty ? finalActive[m] : nil,
+            gateFlips: flips[m], lateGateFlips: lateFlips)
     }
 
     // MARK: - Snapshots

@@ -67,6 +67,8 @@ public enum NoticeKind: String, Codable, Sendable, CaseIterable {
     case best
     /// The model kept at the end (the selected epoch).
     case selected
+    /// The settle phase began: the active set is fixed from here on (which set, and why).
+    case settled
     /// BatchNorm running statistics were re-estimated on the task's training images.
     case recalibrated
     /// Training paused / resumed at a step boundary.
@@ -135,16 +137,19 @@ public struct RunStartEvent: Codable, Sendable, Equatable {
     public var penaltyWeights: [Double]?
     /// Largest lambda the run accepts (``TrainingControl/maximumLambda``).
     public var lambdaCeiling: Double?
+    /// Parameters of the new head (what every export stores besides deltas and norms).
+    public var headParameters: Int?
 
     public init(task: String, mode: RunMode, base: String, lambda: Double, tau: Double, epochs: Int,
                 warmupEpochs: Int, stepsPerEpoch: Int, batchSize: Int, seed: UInt64, layers: [LayerInfo],
                 backboneParameters: Int, runDirectory: String, time: Double, penaltyKind: PenaltyKind? = nil,
-                penaltyWeights: [Double]? = nil, lambdaCeiling: Double? = nil) {
+                penaltyWeights: [Double]? = nil, lambdaCeiling: Double? = nil, headParameters: Int? = nil) {
         self.task = task; self.mode = mode; self.base = base; self.lambda = lambda; self.tau = tau
         self.epochs = epochs; self.warmupEpochs = warmupEpochs; self.stepsPerEpoch = stepsPerEpoch
         self.batchSize = batchSize; self.seed = seed; self.layers = layers
         self.backboneParameters = backboneParameters; self.runDirectory = runDirectory; self.time = time
         self.penaltyKind = penaltyKind; self.penaltyWeights = penaltyWeights; self.lambdaCeiling = lambdaCeiling
+        self.headParameters = headParameters
     }
 }
 
@@ -289,7 +294,8 @@ extension MetricsEvent: Codable {
     private enum Key: String, CodingKey { case event }
 
     public init(from decoder: any Decoder) throws {
-        let kind = try decoder.container(keyedBy: Key.self).decode(Kind.self, forKey: .event)
+        let name = try decoder.container(keyedBy: Key.self).decode(String.self, forKey: .event)
+        guard let kind = Kind(rawValue: name) else { throw MetricsError.unknownEvent(name) }
         switch kind {
         case .start: self = .start(try RunStartEvent(from: decoder))
         case .step: self = .step(try StepEvent(from: decoder))

@@ -166,6 +166,8 @@ public final class MetricsStore: @unchecked Sendable {
         for (i, line) in lines.enumerated() where !line.allSatisfy({ $0 == 0x20 || $0 == 0x0D }) {
             do {
                 events.append(try decoder.decode(MetricsEvent.self, from: Data(line)))
+            } catch MetricsError.unknownEvent {
+                continue  // an event kind of a newer version: skipped, as every reader of the stream does
             } catch {
                 if i == lines.count - 1 { break }  // partial last line of a live file
                 throw MetricsError.malformedLine(file: url.path, line: i + 1, reason: "\(error)")
@@ -178,8 +180,11 @@ public final class MetricsStore: @unchecked Sendable {
 /// Errors reading a metrics stream.
 public enum MetricsError: Error, CustomStringConvertible {
     case malformedLine(file: String, line: Int, reason: String)
+    /// A line whose `event` kind this version does not know (readers skip it).
+    case unknownEvent(String)
     public var description: String {
         switch self {
+        case .unknownEvent(let kind): return "unknown metrics event '\(kind)'"
         case let .malformedLine(file, line, reason): return "\(file):\(line): not a metrics event (\(reason))"
         }
     }

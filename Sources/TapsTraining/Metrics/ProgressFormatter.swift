@@ -35,6 +35,46 @@ public enum ProgressFormatter {
         }
     }
 
+    /// The plain line for `event` with progress: step lines gain `k/N`, the percentage and the ETA when the run's
+    /// total optimizer steps `totalSteps` are known (every other event prints as ``line(for:)``).
+    public static func line(for event: MetricsEvent, totalSteps: Int?) -> String? {
+        guard case .step(let e) = event, let totalSteps, totalSteps > 0 else { return line(for: event) }
+        guard e.step % stepInterval == 0 || e.step == totalSteps else { return nil }
+        let active = e.active.filter { $0 }.count
+        return String(format: "epoch %d step %d/%d (%.0f%%)  loss %.4f (task %.4f, penalty %.4f x lambda %@)  acc %.3f  active %d/%d  %.0f img/s  ETA %@",
+                      e.epoch, e.step, totalSteps, 100 * Double(e.step) / Double(totalSteps), e.loss, e.taskLoss, e.penalty,
+                      fmt(e.lambda) as NSString, e.accuracy, active, e.active.count, e.samplesPerSecond,
+                      duration(eta(e, totalSteps: totalSteps)) as NSString)
+    }
+
+    /// The one-line status a terminal shows (rewritten in place) during a run, most important first so that a
+    /// narrow terminal cuts only details:
+    /// `step 120/500  24%  ETA 1m23s  1,234 img/s  epoch 2/5  loss 0.5123  acc 0.844  active 5/7`.
+    public static func statusLine(_ e: StepEvent, totalSteps: Int, epochs: Int?) -> String {
+        let active = e.active.filter { $0 }.count
+        let epochText = epochs.map { "epoch \(e.epoch)/\($0)" } ?? "epoch \(e.epoch)"
+        return String(format: "step %d/%d %3.0f%%  ETA %@  %@ img/s  %@  loss %.4f  acc %.3f  active %d/%d",
+                      e.step, totalSteps, 100 * Double(e.step) / Double(max(totalSteps, 1)),
+                      duration(eta(e, totalSteps: totalSteps)) as NSString,
+                      grouped(Int(e.samplesPerSecond.rounded())) as NSString, epochText as NSString,
+                      e.loss, e.accuracy, active, e.active.count)
+    }
+
+    /// Seconds left, from the mean time per step so far (evaluation pauses included), or nil before any step.
+    public static func eta(_ e: StepEvent, totalSteps: Int) -> Double? {
+        guard e.step > 0, e.elapsed > 0 else { return nil }
+        return Double(max(totalSteps - e.step, 0)) * e.elapsed / Double(e.step)
+    }
+
+    /// `42s`, `3m05s`, `1h02m`; `?` for nil.
+    public static func duration(_ seconds: Double?) -> String {
+        guard let seconds, seconds.isFinite else { return "?" }
+        let s = Int(seconds.rounded())
+        if s < 60 { return "\(s)s" }
+        if s < 3600 { return String(format: "%dm%02ds", s / 60, s % 60) }
+        return String(format: "%dh%02dm", s / 3600, (s % 3600) / 60)
+    }
+
     /// Compact number: up to 4 significant digits, no trailing zeros (`0.3`, `0.375`, `1e-05`).
     public static func fmt(_ x: Double) -> String {
         if x == 0 { return "0" }

@@ -47,4 +47,10 @@ public struct RunSummary: Codable, Sendable, Equatable {
     public var samplesPerSecond: Double
     /// Path of the task export (`task.safetensors`), when written.
     public var export: String?
+    /// Active layers at the run's last step (before model selection restored an epoch); nil in older summaries.
+    public var finalActiveLayers: [String]? = nil
+    /// How often each gated layer's gate flipped during the run, in layer order; nil in older summaries.
+    public var gateFlips: [Int]? = nil
+    /// Gate flips in the final 20% of the optimizer steps (0 with a settle phase at least that long).
+    public var lateGateFlips: Int? = nil
 }

@@ -16,7 +16,7 @@ struct JointTaskData {
 
     static func load(_ names: [String], config: TrainingConfig, base: BaseModel) throws -> [JointTaskData] {
         try names.map { name in
-            let data = try base.prepare(try loadTask(name, dataDirectory: config.dataDirectory))
+            let data = try loadTask(name, config: config, base: base)
             let (train, validation) = splitForTraining(data, config: config)
             return JointTaskData(name: name, data: data, train: train, validation: validation)
         }
@@ -109,7 +109,7 @@ public final class JointBaseTrainer: @unchecked Sendable {
         sharing = SharedBase(networks: networks, isShared: { !$0.name.hasPrefix(headPrefix) })
         members = data.enumerated().map { t, d in
             RunMember(name: d.name, network: networks[t], task: nil, classes: d.data.classes, train: d.train,
-                      validation: d.validation, test: nil, view: 0)
+                      validation: d.validation, test: nil, view: 0, notes: d.data.notes)
         }
         let backbone = networks[0].parameters.filter { !$0.name.hasPrefix(base.headName + ".") && !$0.isBuffer }
         views = [RunView(name: "joint-stage1", mode: .jointStage1, store: store, directory: runDirectory,
@@ -267,7 +267,8 @@ public final class FullyJointTrainer: @unchecked Sendable {
         self.tasks = data
         var rng = SeededRNG(seed: config.seed)
         let networks = try data.map {
-            try base.taskNetwork(classes: $0.data.classes, mode: .taps, tau: config.tau, initialScore: config.initialScore, rng: &rng)
+            try base.taskNetwork(classes: $0.data.classes, mode: .taps, tau: config.tau, initialScore: config.initialScore,
+                                 trainBiases: config.trainBiases, rng: &rng)
         }
         for n in networks { for g in n.gatedLayers { g.trainsBase = true } }
         for g in networks[0].gatedLayers { g.base.weight.requiresGrad = true }
@@ -276,7 +277,7 @@ public final class FullyJointTrainer: @unchecked Sendable {
         sampler = MixedBatchSampler(counts: data.map(\.train.count), batchSize: config.batchSize, seed: config.seed)
         members = data.enumerated().map { t, d in
             RunMember(name: d.name, network: networks[t].network, task: networks[t], classes: d.data.classes,
-                      train: d.train, validation: d.validation, test: d.data.test, view: t)
+                      train: d.train, validation: d.validation, test: d.data.test, view: t, notes: d.data.notes)
         }
         views = data.enumerated().map { [sampler] t, d in
             RunView(name: d.name, mode: .fullyJoint, store: stores[t], directory: outputDirectory.appendingPathComponent(d.name),
@@ -285,7 +286,7 @@ public final class FullyJointTrainer: @unchecked Sendable {
         }
         for (t, view) in views.enumerated() {
             var c = config; c.task = tasks[t]; c.outputDirectory = view.directory.path
-            try prepareRunFolder(view.directory, store: stores[t], config: c)
+            try prepareRunFolder(view.directory, store: stores[t], config: c, use: .fresh(.overwrite))
         }
     }
 

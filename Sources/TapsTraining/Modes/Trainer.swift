@@ -75,15 +75,15 @@ public final class Trainer: @unchecked Sendable {
         self.control = control
         if let t = config.threads { BLASThreads.set(t) }
         base = try BaseModel.load(for: config)
-        data = try base.prepare(try loadTask(config.task, dataDirectory: config.dataDirectory))
+        data = try loadTask(config: config, base: base)
         (trainSet, validationSet) = splitForTraining(data, config: config)
         var rng = SeededRNG(seed: config.seed)
         task = try base.taskNetwork(classes: data.classes, mode: config.mode, tau: config.tau,
-                                    initialScore: config.initialScore, rng: &rng)
+                                    initialScore: config.initialScore, trainBiases: config.trainBiases, rng: &rng)
         sampler = BatchSampler(count: trainSet.count, batchSize: config.batchSize, seed: config.seed)
         runDirectory = URL(fileURLWithPath: config.outputDirectory)
         members = [RunMember(name: config.task, network: task.network, task: task, classes: data.classes,
-                             train: trainSet, validation: validationSet, test: data.test, view: 0)]
+                             train: trainSet, validation: validationSet, test: data.test, view: 0, notes: data.notes)]
         views = [RunView(name: config.task, mode: RunMode(config.mode), store: store, directory: runDirectory,
                          members: [0], backboneParameters: ParameterAccounting(task).backboneParameters,
                          imagesPerStep: config.batchSize)]
@@ -155,7 +155,7 @@ extension Trainer: RunAdapter {
 func splitForTraining(_ data: TaskData, config: TrainingConfig) -> (train: LabeledImages, validation: LabeledImages) {
     var split = trainValidationSplit(data.train, validationFraction: config.validationFraction, seed: config.seed)
     if let limit = config.trainLimit, limit < split.train.count {
-        split.train = split.train.subset(Array(0..<max(1, limit)))
+        split.train = applyTrainLimit(split.train, limit: limit, seed: config.seed)
     }
     return (split.train, split.validation)
 }

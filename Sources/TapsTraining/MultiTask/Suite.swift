@@ -40,7 +40,8 @@ public struct SuiteConfig: Codable, Sendable, Equatable {
         }
         guard stage1Epochs >= 1 else { throw ConfigError.invalid(option: "--stage1-epochs", expected: "an integer >= 1", got: "\(stage1Epochs)") }
         try training.validate()
-        if training.dataDirectory == nil, let unknown = tasks.first(where: { !EmbeddedPack.taskNames.contains($0) }) {
+        if training.dataDirectory == nil,
+           let unknown = tasks.first(where: { !EmbeddedPack.taskNames.contains($0) && !FileManager.default.fileExists(atPath: $0) }) {
             throw ConfigError.unknownTask(unknown, known: EmbeddedPack.taskNames)
         }
     }
@@ -216,11 +217,18 @@ public final class SuiteRunner: @unchecked Sendable {
 
     private var folder: URL { URL(fileURLWithPath: config.outputDirectory) }
 
+    /// `task` when it names a dataset on disk (`--data` / a path in `--tasks`) rather than an embedded task.
+    private func datasetPath(_ task: String) -> String? {
+        config.training.dataDirectory == nil && !EmbeddedPack.taskNames.contains(task) && FileManager.default.fileExists(atPath: task)
+            ? task : nil
+    }
+
     private func taskConfig(_ task: String, base: String) -> TrainingConfig {
         var c = config.training
         c.task = task
         c.base = base
-        c.outputDirectory = folder.appendingPathComponent(task).path
+        if let path = datasetPath(task) { c.dataPath = path; c.task = Dataset.displayName(for: path) }  // a --data task
+        c.outputDirectory = folder.appendingPathComponent(c.task).path
         return c
     }
 
@@ -270,8 +278,17 @@ public final class SuiteRunner: @unchecked Sendable {
                 control.lambda = control.initialLambda
                 let view = firstTaskView + i
                 // Incremental: the base as the user named it (`digitcnn`); joint stage 2: the stage-1 base file.
-                let trainer = try Trainer(config: taskConfig(task, base: config.mode == .joint ? baseFile : config.training.base),
-                                          store: views[view].store, control: control)
+                let c = taskConfig(task, base: config.mode == .joint ? baseFile : config.training.base)
+                let dir = URL(fileURLWithPath: c.outputDirectory)
+                if let done = RunReuse.finished(in: dir, config: c) {
+                    // Finished earlier with the same settings (a rerun or a resumed suite): kept, not retrained.
+                    views[view].store.append(.notice(NoticeEvent(kind: .info, step: 0,
+                        message: "\(task): finished earlier with the same settings in \(dir.path); kept")))
+                    summaries.append((done, nil))
+                    exportHashes.append(done.export.flatMap { try? fileContentHash(URL(fileURLWithPath: $0)) } ?? "")
+                    continue
+                }
+                let trainer = try RunReuse.trainer(in: dir, config: c, store: views[view].store, control: control)
                 setTotalSteps(trainer.totalSteps, view: view)
                 setCurrent(view)
                 let summary = trainer.run()
@@ -314,7 +331,9 @@ public final class SuiteRunner: @unchecked Sendable {
             if let path = summary.export {
                 let url = URL(fileURLWithPath: path)
                 hashAtEnd = (try? fileContentHash(url)) ?? ""
-                reproduced = try? reproduceAccuracy(export: url, base: reloadedBase, dataDirectory: config.training.dataDirectory)
+                let path = config.tasks.compactMap(datasetPath).first { Dataset.displayName(for: $0) == summary.task }
+                reproduced = try? reproduceAccuracy(export: url, base: reloadedBase, dataDirectory: config.training.dataDirectory,
+                                                    dataPath: path)
             }
             results.append(SuiteTaskResult(
                 task: summary.task, runDirectory: folder.appendingPathComponent(summary.task).path, summary: summary,
@@ -353,8 +372,11 @@ public final class SuiteRunner: @unchecked Sendable {
 /// Loads `export` onto `base` (after checking it was made for that base) and returns its test accuracy, evaluated
 /// exactly as training evaluated it, on the task the export names.
 /// - Throws: `TaskExportError.wrongBase` when the export names another base's content hash, or any load error.
-public func reproduceAccuracy(export: URL, base: BaseModel, dataDirectory: String? = nil) throws -> Double {
+public func reproduceAccuracy(export: URL, base: BaseModel, dataDirectory: String? = nil, dataPath: String? = nil) throws -> Double {
     let (network, metadata) = try TaskExport.load(export, onto: base)
-    let data = try base.prepare(try loadTask(metadata.task, dataDirectory: dataDirectory))
+    var config = TrainingConfig()
+    config.task = metadata.task; config.dataDirectory = dataDirectory; config.dataPath = dataPath ?? metadata.data
+    config.dataFormat = metadata.dataFormat
+    let data = try loadTask(config: config, base: base, recordSplit: false)
     return evaluate(network, on: data.test, normalization: base.normalization).accuracy
 }

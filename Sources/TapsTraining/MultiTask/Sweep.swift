@@ -13,30 +13,45 @@ public struct SweepConfig: Codable, Sendable, Equatable {
     public var training: TrainingConfig
     /// Sweep folder: one run folder per setting, `sweep.csv`, `sweep.md`, `sweep.json`, `tradeoff.svg`, `layers.svg`.
     public var outputDirectory: String
+    /// Seeds to repeat every setting with (`--seeds 0,1,2`); nil or one seed: one run per setting with
+    /// `training.seed`, in the folders of a single-seed sweep.
+    public var seeds: [UInt64]?
 
     public init(task: String, lambdas: [Double], modes: [TrainingMode] = [.taps, .finetune, .probe],
-                training: TrainingConfig = TrainingConfig(), outputDirectory: String) {
+                training: TrainingConfig = TrainingConfig(), outputDirectory: String, seeds: [UInt64]? = nil) {
         self.task = task; self.lambdas = lambdas; self.modes = modes; self.training = training
-        self.outputDirectory = outputDirectory
+        self.outputDirectory = outputDirectory; self.seeds = seeds
     }
+
+    /// Whether settings are repeated over several seeds (folders then end in `-seedS`).
+    public var multiSeed: Bool { (seeds?.count ?? 0) > 1 }
 
     /// One setting of the sweep.
     public struct Setting: Sendable, Equatable {
         public var mode: TrainingMode
         public var lambda: Double
-        /// Run folder name: `taps-lambda-0.3`, `finetune`, `probe`.
+        /// Run folder name: `taps-lambda-0.3`, `finetune`, `probe`; with several seeds `taps-lambda-0.3-seed1`.
         public var folder: String
+        /// The seed of this run (`training.seed` unless the sweep has several seeds).
+        public var seed: UInt64 = 0
+        /// The setting's name without the seed (`taps-lambda-0.3`): runs of the same name are averaged.
+        public var name: String = ""
     }
 
-    /// The settings in order: TAPS by increasing lambda, then fine-tune, then probe.
+    /// The settings in order: TAPS by increasing lambda, then fine-tune, then probe; each once per seed.
     public var settings: [Setting] {
-        var out: [Setting] = []
+        var names: [(TrainingMode, Double, String)] = []
         if modes.contains(.taps) {
-            for l in lambdas.sorted() { out.append(Setting(mode: .taps, lambda: l, folder: "taps-lambda-" + String(format: "%g", l))) }
+            for l in lambdas.sorted() { names.append((.taps, l, "taps-lambda-" + String(format: "%g", l))) }
         }
-        if modes.contains(.finetune) { out.append(Setting(mode: .finetune, lambda: 0, folder: "finetune")) }
-        if modes.contains(.probe) { out.append(Setting(mode: .probe, lambda: 0, folder: "probe")) }
-        return out
+        if modes.contains(.finetune) { names.append((.finetune, 0, "finetune")) }
+        if modes.contains(.probe) { names.append((.probe, 0, "probe")) }
+        let runSeeds = multiSeed ? seeds! : [seeds?.first ?? training.seed]
+        return names.flatMap { mode, lambda, name in
+            runSeeds.map { seed in
+                Setting(mode: mode, lambda: lambda, folder: multiSeed ? "\(name)-seed\(seed)" : name, seed: seed, name: name)
+            }
+        }
     }
 
     /// - Throws: `ConfigError` for no settings, negative or repeated lambdas, and bad shared settings.
@@ -45,11 +60,14 @@ public struct SweepConfig: Codable, Sendable, Equatable {
         guard lambdas.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
             throw ConfigError.invalid(option: "--lambdas", expected: "finite numbers >= 0", got: lambdas.map { "\($0)" }.joined(separator: ","))
         }
+        if let seeds, seeds.isEmpty || Set(seeds).count != seeds.count {
+            throw ConfigError.invalid(option: "--seeds", expected: "each seed once", got: seeds.map { "\($0)" }.joined(separator: ","))
+        }
         guard Set(lambdas).count == lambdas.count else {
             throw ConfigError.invalid(option: "--lambdas", expected: "each lambda once", got: lambdas.map { "\($0)" }.joined(separator: ","))
         }
         try training.validate()
-        if training.dataDirectory == nil && !EmbeddedPack.taskNames.contains(task) {
+        if training.dataDirectory == nil && training.dataPath == nil && !EmbeddedPack.taskNames.contains(task) {
             throw ConfigError.unknownTask(task, known: EmbeddedPack.taskNames)
         }
     }
@@ -73,6 +91,56 @@ public struct SweepRow: Codable, Sendable, Equatable {
     public var seconds: Double
     /// Whether this run was reused from an earlier sweep (its folder already held a complete `summary.json`).
     public var reused: Bool
+    /// The run's seed.
+    public var seed: UInt64 = 0
+    /// The setting without the seed (`taps-lambda-0.3`); equal to `setting` in a single-seed sweep.
+    public var name: String = ""
+}
+
+/// One setting over all its seeds: means and spreads (`taps sweep --seeds 0,1,2`).
+public struct SweepAggregate: Codable, Sendable, Equatable {
+    /// `taps-lambda-0.3`, `finetune`, `probe`.
+    public var setting: String
+    public var mode: String
+    public var lambda: Double?
+    /// Seeds with a finished run.
+    public var seeds: [UInt64]
+    /// Mean, sample standard deviation (0 for one seed), minimum and maximum of the test accuracy (0...1).
+    public var testAccuracyMean: Double
+    public var testAccuracyStd: Double
+    public var testAccuracyMin: Double
+    public var testAccuracyMax: Double
+    /// Task-specific parameters in % of the backbone: mean, minimum, maximum.
+    public var percentOfBackboneMean: Double
+    public var percentOfBackboneMin: Double
+    public var percentOfBackboneMax: Double
+    /// Active layers: mean, minimum, maximum.
+    public var activeLayersMean: Double
+    public var activeLayersMin: Int
+    public var activeLayersMax: Int
+
+    /// One aggregate per setting name, in the rows' order.
+    public static func of(_ rows: [SweepRow]) -> [SweepAggregate] {
+        var order: [String] = []
+        var groups: [String: [SweepRow]] = [:]
+        for r in rows {
+            let key = r.name.isEmpty ? r.setting : r.name
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(r)
+        }
+        return order.map { key in
+            let g = groups[key]!
+            let acc = g.map { $0.testAccuracy ?? 0 }, pct = g.map { 100 * $0.fractionOfBackbone }, act = g.map(\.activeLayers)
+            let mean = acc.reduce(0, +) / Double(acc.count)
+            let std = acc.count > 1 ? (acc.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(acc.count - 1)).squareRoot() : 0
+            return SweepAggregate(
+                setting: key, mode: g[0].mode, lambda: g[0].lambda, seeds: g.map(\.seed),
+                testAccuracyMean: mean, testAccuracyStd: std, testAccuracyMin: acc.min()!, testAccuracyMax: acc.max()!,
+                percentOfBackboneMean: pct.reduce(0, +) / Double(pct.count), percentOfBackboneMin: pct.min()!,
+                percentOfBackboneMax: pct.max()!, activeLayersMean: Double(act.reduce(0, +)) / Double(act.count),
+                activeLayersMin: act.min()!, activeLayersMax: act.max()!)
+        }
+    }
 }
 
 /// What a sweep produced.
@@ -83,8 +151,10 @@ public struct SweepResult: Sendable, Equatable {
     public var skipped: [String]
     /// Paths of the files written.
     public var files: [String]
-    /// Whether TAPS's active-layer count never increases with lambda.
+    /// Whether TAPS's active-layer count never increases with lambda (for every seed).
     public var monotone: Bool
+    /// Mean and spread per setting over the seeds (one seed: the runs themselves).
+    public var aggregates: [SweepAggregate]
 }
 
 /// Runs a sweep: trains every setting that is not complete yet (seeded, so a rerun reproduces it), then writes
@@ -112,38 +182,15 @@ public final class SweepRunner: @unchecked Sendable {
     func runConfig(_ setting: SweepConfig.Setting) -> TrainingConfig {
         var c = config.training
         c.task = config.task; c.mode = setting.mode; c.lambda = setting.lambda
+        c.seed = setting.seed
         c.outputDirectory = folder.appendingPathComponent(setting.folder).path
         return c
     }
 
     /// The summary of a finished run in `folder` for `setting`, if there is a complete one made with the same
-    /// settings: its `config.json` equals this sweep's configuration for the setting (the folder's path and the
-    /// thread count aside), its `summary.json` says `done` and its export exists.
+    /// settings (``RunReuse/finished(in:config:)``).
     func completed(_ setting: SweepConfig.Setting) -> RunSummary? {
-        let dir = folder.appendingPathComponent(setting.folder)
-        let wanted = runConfig(setting)
-        guard let data = try? Data(contentsOf: dir.appendingPathComponent("summary.json")),
-              let s = try? makeJSONDecoder().decode(RunSummary.self, from: data),
-              let configData = try? Data(contentsOf: dir.appendingPathComponent("config.json")),
-              var stored = try? makeJSONDecoder().decode(TrainingConfig.self, from: configData),
-              s.status == .done, s.lambdaHistory.count == 1,
-              let export = s.export, FileManager.default.fileExists(atPath: export) else { return nil }
-        stored.outputDirectory = wanted.outputDirectory
-        stored.threads = wanted.threads
-        return stored == wanted ? s : nil
-    }
-
-    /// A trainer that continues `setting`'s interrupted run from its checkpoint, when its folder holds one made
-    /// with this sweep's settings (nil otherwise: the setting is trained afresh).
-    func resumable(_ setting: SweepConfig.Setting, store: MetricsStore) throws -> Trainer? {
-        let dir = folder.appendingPathComponent(setting.folder)
-        let wanted = runConfig(setting)
-        guard FileManager.default.fileExists(atPath: dir.appendingPathComponent(Checkpoint.fileName).path),
-              let configData = try? Data(contentsOf: dir.appendingPathComponent("config.json")),
-              var stored = try? makeJSONDecoder().decode(TrainingConfig.self, from: configData) else { return nil }
-        stored.outputDirectory = wanted.outputDirectory
-        guard stored == wanted else { return nil }
-        return try? Trainer(resuming: dir, store: store, control: control)
+        RunReuse.finished(in: folder.appendingPathComponent(setting.folder), config: runConfig(setting))
     }
 
     /// Trains what is missing and writes the table and figures. Throws for bad options, data and I/O errors;
@@ -163,8 +210,8 @@ public final class SweepRunner: @unchecked Sendable {
                 let c = runConfig(setting)
                 let store = MetricsStore()
                 control.lambda = setting.lambda
-                let trainer = try resumable(setting, store: store)
-                    ?? Trainer(config: c, store: store, control: control, folder: .overwrite)
+                let trainer = try RunReuse.trainer(in: folder.appendingPathComponent(setting.folder), config: c,
+                                                   store: store, control: control)
                 onSettingStart?(setting.folder, store)
                 let s = trainer.run()
                 trained.append(setting.folder)
@@ -178,10 +225,13 @@ public final class SweepRunner: @unchecked Sendable {
                 activeLayers: s.activeLayers.count, gatedLayers: s.gatedLayers, activeLayerNames: s.activeLayers,
                 taskSpecificParameters: s.taskSpecificParameters, backboneParameters: s.backboneParameters,
                 fractionOfBackbone: s.fractionOfBackbone, exportBytes: s.export.map(fileSize) ?? 0, seconds: s.seconds,
-                reused: reused))
+                reused: reused, seed: setting.seed, name: setting.name))
         }
-        let tapsCounts = rows.filter { $0.mode == "taps" }.map(\.activeLayers)
-        let monotone = zip(tapsCounts, tapsCounts.dropFirst()).allSatisfy { $0 >= $1 }
+        let monotone = Set(rows.map(\.seed)).allSatisfy { seed in
+            let counts = rows.filter { $0.mode == "taps" && $0.seed == seed }.map(\.activeLayers)
+            return zip(counts, counts.dropFirst()).allSatisfy { $0 >= $1 }
+        }
+        let aggregates = SweepAggregate.of(rows)
         var files: [String] = []
         func write(_ name: String, _ text: String) throws {
             let url = folder.appendingPathComponent(name)
@@ -189,41 +239,81 @@ public final class SweepRunner: @unchecked Sendable {
             files.append(url.path)
         }
         try write("sweep.csv", Self.csv(rows))
-        try write("sweep.md", Self.markdown(rows, task: config.task, monotone: monotone))
+        try write("sweep.md", Self.markdown(rows, task: config.task, monotone: monotone)
+                  + (config.multiSeed ? Self.aggregateMarkdown(aggregates) : ""))
         let json = try makeJSONEncoder().encode(rows)
         try writeAtomically(json, to: folder.appendingPathComponent("sweep.json"))
         files.append(folder.appendingPathComponent("sweep.json").path)
-        try write("tradeoff.svg", SVGPlot.tradeoff(
-            title: "\(config.task): test accuracy vs task-specific parameters",
-            points: rows.map { r in
-                SVGPlot.Point(percent: 100 * r.fractionOfBackbone, accuracy: r.testAccuracy ?? 0,
-                              label: r.mode == "taps" ? "λ=" + String(format: "%g", r.lambda ?? 0) : r.mode, kind: r.mode)
-            }))
+        try write("tradeoff.svg", Self.tradeoffSVG(task: config.task, rows: rows, aggregates: aggregates, multiSeed: config.multiSeed))
         try write("layers.svg", try layersSVG(rows.filter { $0.mode == "taps" }))
-        return SweepResult(rows: rows, trained: trained, skipped: skipped, files: files, monotone: monotone)
+        return SweepResult(rows: rows, trained: trained, skipped: skipped, files: files, monotone: monotone, aggregates: aggregates)
     }
 
-    /// Rows = layers, columns = lambda; filled = active.
+    /// Test accuracy against % of the backbone (log x); with several seeds, the mean of each setting with error bars
+    /// (accuracy ± sd, min..max of the %) and the single seeds as faint dots.
+    public static func tradeoffSVG(task: String, rows: [SweepRow], aggregates: [SweepAggregate], multiSeed: Bool) -> String {
+        func label(_ mode: String, _ lambda: Double?) -> String { mode == "taps" ? "λ=" + String(format: "%g", lambda ?? 0) : mode }
+        let title = "\(task): test accuracy vs task-specific parameters"
+        guard multiSeed else {
+            return SVGPlot.tradeoff(title: title, points: rows.map { r in
+                SVGPlot.Point(percent: 100 * r.fractionOfBackbone, accuracy: r.testAccuracy ?? 0, label: label(r.mode, r.lambda), kind: r.mode)
+            }, caption: "one run per setting (seed \(rows.first?.seed ?? 0))")
+        }
+        let seedCount = Set(rows.map(\.seed)).count
+        return SVGPlot.tradeoff(title: title, points: aggregates.map { a in
+            SVGPlot.Point(percent: a.percentOfBackboneMean, accuracy: a.testAccuracyMean, label: label(a.mode, a.lambda), kind: a.mode,
+                          accuracyRange: (a.testAccuracyMean - a.testAccuracyStd)...(a.testAccuracyMean + a.testAccuracyStd),
+                          percentRange: a.percentOfBackboneMin...a.percentOfBackboneMax,
+                          samples: rows.filter { ($0.name.isEmpty ? $0.setting : $0.name) == a.setting }
+                              .map { [100 * $0.fractionOfBackbone, $0.testAccuracy ?? 0] })
+        }, caption: "mean over \(seedCount) seeds; bars: accuracy ± 1 sd and the range of % of the backbone")
+    }
+
+    /// Rows = layers, columns = lambda; a cell's fill is the share of seeds in which the layer is active.
     private func layersSVG(_ rows: [SweepRow]) throws -> String {
         let maps = try rows.map { try ActiveMap.load(folder.appendingPathComponent($0.setting).path) }
         let layers = maps.first?.layers ?? []
-        let cells: [[Bool?]] = layers.map { l in maps.map { m in m.layers.firstIndex(of: l).map { m.active[$0] } } }
-        return SVGPlot.layerGrid(title: "\(config.task): active layers by lambda", rows: layers,
-                                 columns: rows.map { "λ=" + String(format: "%g", $0.lambda ?? 0) }, active: cells,
-                                 caption: "filled: active (task-specific delta); outlined: shared with the base")
+        var columns: [String] = []
+        var members: [[Int]] = []
+        for (i, r) in rows.enumerated() {
+            let name = r.name.isEmpty ? r.setting : r.name
+            if let j = columns.firstIndex(of: name) { members[j].append(i) } else { columns.append(name); members.append([i]) }
+        }
+        let shares: [[Double?]] = layers.map { l in
+            members.map { group in
+                let states = group.compactMap { i in maps[i].layers.firstIndex(of: l).map { maps[i].active[$0] } }
+                return states.isEmpty ? nil : Double(states.filter { $0 }.count) / Double(states.count)
+            }
+        }
+        let lambdas = members.map { group in String(format: "%g", rows[group[0]].lambda ?? 0) }
+        let seeds = Set(rows.map(\.seed)).count
+        return SVGPlot.layerShareGrid(
+            title: "\(config.task): active layers by λ", rows: layers, columns: lambdas, shares: shares, seeds: seeds,
+            caption: "columns: λ" + (seeds > 1 ? "; fill strength and k/n: active in k of \(seeds) seeds" : ""))
+    }
+
+    /// Markdown table of the means over seeds (appended to `sweep.md` for a multi-seed sweep).
+    public static func aggregateMarkdown(_ aggregates: [SweepAggregate]) -> String {
+        var s = "\n## Mean over seeds\n\n| setting | seeds | test acc (mean ± sd) | min..max | active layers | % backbone |\n|---|---|---|---|---|---|\n"
+        for a in aggregates {
+            s += "| \(a.setting) | \(a.seeds.count) | " + String(format: "%.4f ± %.4f | %.4f..%.4f | %.1f (%d..%d) | %.2f%%",
+                a.testAccuracyMean, a.testAccuracyStd, a.testAccuracyMin, a.testAccuracyMax, a.activeLayersMean,
+                a.activeLayersMin, a.activeLayersMax, a.percentOfBackboneMean) + " |\n"
+        }
+        return s
     }
 
     /// `sweep.csv`: one row per setting.
     public static func csv(_ rows: [SweepRow]) -> String {
         var s = "setting,mode,lambda,test_accuracy,best_validation_accuracy,active_layers,gated_layers,active_layer_names,"
-            + "task_specific_parameters,backbone_parameters,percent_of_backbone,export_bytes,seconds\n"
+            + "task_specific_parameters,backbone_parameters,percent_of_backbone,export_bytes,seconds,seed\n"
         for r in rows {
             s += [r.setting, r.mode, r.lambda.map { String(format: "%g", $0) } ?? "",
                   r.testAccuracy.map { String(format: "%.4f", $0) } ?? "",
                   r.bestValidationAccuracy.map { String(format: "%.4f", $0) } ?? "",
                   "\(r.activeLayers)", "\(r.gatedLayers)", r.activeLayerNames.joined(separator: " "),
                   "\(r.taskSpecificParameters)", "\(r.backboneParameters)", String(format: "%.2f", 100 * r.fractionOfBackbone),
-                  "\(r.exportBytes)", String(format: "%.1f", r.seconds)].joined(separator: ",") + "\n"
+                  "\(r.exportBytes)", String(format: "%.1f", r.seconds), "\(r.seed)"].joined(separator: ",") + "\n"
         }
         return s
     }
@@ -245,10 +335,11 @@ public final class SweepRunner: @unchecked Sendable {
     /// The table as printed by `taps sweep`.
     public static func table(_ rows: [SweepRow]) -> String {
         func r(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
-        var s = "  setting                test acc  active  task-specific  % backbone  export bytes  seconds\n"
+        var s = "  setting                      test acc  active  task-specific  % backbone  export bytes  seconds\n"
         for row in rows {
-            let name = row.mode == "taps" ? "taps λ=" + String(format: "%g", row.lambda ?? 0) : row.mode
-            s += "  " + (name + (row.reused ? " (reused)" : "")).padding(toLength: 22, withPad: " ", startingAt: 0)
+            var name = row.mode == "taps" ? "taps λ=" + String(format: "%g", row.lambda ?? 0) : row.mode
+            if !row.name.isEmpty && row.name != row.setting { name += " seed \(row.seed)" }
+            s += "  " + (name + (row.reused ? " (reused)" : "")).padding(toLength: 28, withPad: " ", startingAt: 0)
                 + r(row.testAccuracy.map { String(format: "%.4f", $0) } ?? "-", 9)
                 + r("\(row.activeLayers)/\(row.gatedLayers)", 8)
                 + r(ProgressFormatter.grouped(row.taskSpecificParameters), 15)

@@ -38,6 +38,18 @@ struct CheckpointState: Codable, Equatable {
     /// Mask generator states of every dropout layer, per member in network order.
     var dropout: [[[UInt64]]]
     var announcedRecalibration: [Int]
+    /// The settle rule's votes (steps each active set was held in the last penalty epoch) and the flip counts.
+    var setVotes: [[String: Int]]?
+    var flips: [[Int]]?
+    var lateFlips: Int?
+    /// Budget runs: the active sets seen at the end of each penalty epoch with their validation accuracy.
+    var candidates: [[CandidateSet]]?
+}
+
+/// An active set (`"1011"`, one character per gated layer) and the validation accuracy it had.
+struct CandidateSet: Codable, Equatable {
+    var set: String
+    var accuracy: Double
 }
 
 /// A checkpoint: ``CheckpointState`` plus tensors — every trainable parameter and buffer of every member
@@ -91,16 +103,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// The state every member's dropout layers keep between steps.
-func dropoutLayers(in layer: any Layer) -> [Dropout] {
-    var found: [Dropout] = []
-    func walk(_ l: any Layer) {
-        if let d = l as? Dropout { found.append(d) }
-        for c in l.children { walk(c) }
-    }
-    walk(layer)
-    return found
-}
+/// The dropout layers of a network, whose mask generators a checkpoint keeps.
+func dropoutLayers(in layer: any Layer) -> [Dropout] { layers(of: Dropout.self, in: layer) }
 
 /// What a run folder already holds when a run is about to use it.
 public enum RunFolderPolicy: Sendable, Equatable {

@@ -41,6 +41,11 @@ public struct TaskExportMetadata: Codable, Sendable, Equatable {
     public var testAccuracy: Double?
     /// Validation accuracy (0...1) of the selected epoch.
     public var validationAccuracy: Double?
+    /// The user's dataset the task was trained on (`--data`), so `taps eval` finds it again; nil for the embedded
+    /// pack and `--data-dir` tasks.
+    public var data: String? = nil
+    /// Its format when it was forced with `--format`.
+    public var dataFormat: String? = nil
 
     public init(task: String, mode: TrainingMode, suiteMode: SuiteMode? = nil, base: String, baseHash: String,
                 architecture: String, imageSize: Int, classes: Int, tau: Double, head: String, gatedLayers: [String],
@@ -66,6 +71,8 @@ public struct TaskExportMetadata: Codable, Sendable, Equatable {
         if let suiteMode { m["suite_mode"] = suiteMode.rawValue }
         if let testAccuracy { m["test_accuracy"] = String(testAccuracy) }
         if let validationAccuracy { m["validation_accuracy"] = String(validationAccuracy) }
+        if let data { m["data"] = data }
+        if let dataFormat { m["data_format"] = dataFormat }
         return m
     }
 
@@ -106,6 +113,8 @@ public struct TaskExportMetadata: Codable, Sendable, Equatable {
         steps = try parse("steps", "an integer >= 0", { Int($0).flatMap { $0 >= 0 ? $0 : nil } })
         testAccuracy = try optional("test_accuracy", "a number in [0, 1]", { Double($0).flatMap { (0...1).contains($0) ? $0 : nil } })
         validationAccuracy = try optional("validation_accuracy", "a number in [0, 1]", { Double($0).flatMap { (0...1).contains($0) ? $0 : nil } })
+        data = m["data"]
+        dataFormat = m["data_format"]
     }
 }
 

@@ -1,0 +1,136 @@
+// TapsCommandLine: `--config FILE` — training settings from a TOML file or a run's own config.json.
+import Foundation
+import TOMLKit
+import TapsTraining
+
+/// Reads training settings from a file: a run's `config.json` (repeats that run exactly) or a TOML file with some
+/// of the same keys. TOML keys may be `config.json`'s (`learning_rate`, `warmup_epochs`) or the command-line option
+/// names (`lr`, `warmup-epochs`); settings the file leaves out keep their defaults.
+///
+/// ```toml
+/// task = "fashion"
+/// lambda = 0.3
+/// epochs = 10
+/// lr = 0.02
+/// ```
+public enum ConfigFile {
+    /// Command-line option names whose `config.json` key differs.
+    static let aliases: [String: String] = [
+        "lr": "learning_rate", "val_fraction": "validation_fraction", "data_dir": "data_directory",
+        "arch": "architecture", "steps": "max_steps", "out": "output_directory",
+    ]
+
+    /// The configuration described by `path`, and the keys the file set (as `config.json` names them).
+    /// - Throws: `ConfigFileError` naming the file (and the line, or the key and what was expected).
+    public static func load(_ path: String) throws -> (config: TrainingConfig, keys: Set<String>) {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw ConfigFileError(file: path, message: plainDescription(of: error)
+                .replacingOccurrences(of: "cannot read \(path): ", with: "cannot read: "))
+        }
+        let values: [String: Any]
+        let trimmed = text.drop { $0.isWhitespace }
+        if path.hasSuffix(".json") || trimmed.first == "{" {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+                throw ConfigFileError(file: path, message: "not a JSON object (expected a run's config.json)")
+            }
+            values = object
+        } else {
+            values = try parseTOML(text, file: path)
+        }
+        var fileValues: [String: Any] = [:]
+        for (key, value) in values {
+            let snake = key.replacingOccurrences(of: "-", with: "_")
+            fileValues[aliases[snake] ?? snake] = value
+        }
+        // Defaults, overlaid with the file, decoded as config.json is.
+        guard var merged = try JSONSerialization.jsonObject(with: makeJSONEncoder().encode(TrainingConfig())) as? [String: Any] else {
+            throw ConfigFileError(file: path, message: "internal error: the default configuration does not encode")
+        }
+        merged.merge(fileValues) { _, new in new }
+        let config: TrainingConfig
+        do {
+            config = try makeJSONDecoder().decode(TrainingConfig.self, from: JSONSerialization.data(withJSONObject: merged))
+        } catch let error as DecodingError {
+            throw ConfigFileError(file: path, message: describe(error, values: fileValues))
+        }
+        // A key the decoder ignored does not come back when the result is encoded: it is not a setting.
+        let known = Set((try JSONSerialization.jsonObject(with: makeJSONEncoder().encode(config)) as? [String: Any] ?? [:]).keys)
+        if let unknown = fileValues.keys.sorted().first(where: { !known.contains($0) && !(fileValues[$0] is NSNull) }) {
+            let names = known.union(aliases.keys).sorted().joined(separator: ", ")
+            throw ConfigFileError(file: path, message: "unknown setting '\(unknown)'; settings: \(names)")
+        }
+        return (config, Set(fileValues.keys))
+    }
+
+    /// TOML text as JSON-compatible values (through toml++'s JSON conversion).
+    static func parseTOML(_ text: String, file: String) throws -> [String: Any] {
+        let table: TOMLTable
+        do { table = try TOMLTable(string: text) } catch let error as TOMLParseError {
+            throw ConfigFileError(file: "\(file):\(error.source.begin.line):\(error.source.begin.column)",
+                                  message: "not valid TOML: \(error.description)")
+        }
+        if let nested = table.keys.first(where: { table[$0]?.type == .table }) {
+            throw ConfigFileError(file: file, message: "[\(nested)] tables are not settings; write the keys at the top level")
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(table.convert(to: .json).utf8)) as? [String: Any] else {
+            throw ConfigFileError(file: file, message: "cannot convert the TOML document")
+        }
+        return object
+    }
+
+    /// "lambda: expected a number, got "abc"" for a decoding error.
+    static func describe(_ error: DecodingError, values: [String: Any]) -> String {
+        func key(_ path: [any CodingKey]) -> String {
+            guard let last = path.last?.stringValue else { return "(top level)" }
+            return last.reduce(into: "") { s, c in s += c.isUppercase ? "_" + c.lowercased() : String(c) }
+        }
+        func got(_ k: String) -> String {
+            guard let v = values[k] else { return "nothing" }
+            if let s = v as? String { return "\"\(s)\"" }
+            if let data = try? JSONSerialization.data(withJSONObject: v, options: [.fragmentsAllowed]) {
+                return String(decoding: data, as: UTF8.self)
+            }
+            return "\(v)"
+        }
+        func expected(_ type: Any.Type) -> String {
+            switch type {
+            case is Double.Type, is Float.Type: return "a number"
+            case is Int.Type, is UInt64.Type: return "a whole number >= 0"
+            case is String.Type: return "a string"
+            case is Bool.Type: return "true or false"
+            default: return "\(type)"
+            }
+        }
+        switch error {
+        case let .typeMismatch(type, context):
+            let k = key(context.codingPath)
+            return "\(k): expected \(expected(type)), got \(got(k))"
+        case let .dataCorrupted(context):
+            let k = key(context.codingPath)
+            let options: String
+            switch k {
+            case "mode": options = TrainingMode.allCases.map(\.rawValue).joined(separator: ", ")
+            case "penalty": options = "mean, weighted"
+            case "penalty_update": options = "proximal, subgradient"
+            default: options = ""
+            }
+            return "\(k): " + (options.isEmpty ? context.debugDescription : "expected one of \(options)") + ", got \(got(k))"
+        case let .valueNotFound(type, context):
+            let k = key(context.codingPath)
+            return "\(k): expected \(expected(type)), got nothing"
+        case let .keyNotFound(codingKey, _):
+            return "\(key([codingKey])): missing"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+}
+
+/// A config file that cannot be used: `FILE: what was wrong`.
+public struct ConfigFileError: Error, CustomStringConvertible, Equatable {
+    /// The file (with `:line:column` for TOML syntax errors).
+    public var file: String
+    public var message: String
+    public var description: String { "\(file): \(message)" }
+}

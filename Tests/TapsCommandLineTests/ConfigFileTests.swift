@@ -1,0 +1,87 @@
+// TapsCommandLineTests: --config files (TOML and a run's config.json), flags overriding them, and bad input.
+import Foundation
+import Testing
+import TapsCommandLine
+import TapsTraining
+
+private func temporaryFile(_ name: String, _ text: String) throws -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("taps-cli-test-\(UUID().uuidString.prefix(8))")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let url = dir.appendingPathComponent(name)
+    try Data(text.utf8).write(to: url)
+    return url.path
+}
+
+/// The message of the error `body` throws (or "no error").
+private func message(_ body: () throws -> Void) -> String {
+    do { try body(); return "no error" } catch { return "\(error)" }
+}
+
+@Suite("config files")
+struct ConfigFileTests {
+    @Test("TOML: config.json keys and option names; unset keys keep the defaults; flags override the file")
+    func tomlWithOverrides() throws {
+        let path = try temporaryFile("run.toml", """
+            # a quick fashion run
+            task = "ucidigits"
+            lambda = 0.5
+            warmup-epochs = 1
+            lr = 0.02
+            train_limit = 300
+            penalty = "weighted"
+            """)
+        let fromFile = try TrainingOptions.parse(["--config", path]).config()
+        #expect(fromFile.task == "ucidigits" && fromFile.lambda == 0.5 && fromFile.warmupEpochs == 1)
+        #expect(fromFile.learningRate == 0.02 && fromFile.trainLimit == 300 && fromFile.penalty == .weighted)
+        #expect(fromFile.epochs == TrainingConfig().epochs && fromFile.batchSize == TrainingConfig().batchSize)
+        #expect(fromFile.outputDirectory == "runs/ucidigits")
+
+        let overridden = try TrainingOptions.parse(["--config", path, "--lambda", "3", "--task", "fashion", "--epochs", "2"]).config()
+        #expect(overridden.lambda == 3 && overridden.task == "fashion" && overridden.epochs == 2)
+        #expect(overridden.learningRate == 0.02, "settings not given on the command line still come from the file")
+        #expect(overridden.outputDirectory == "runs/fashion")
+        // A flag equal to the default still overrides the file (the parser knows it was given).
+        #expect(try TrainingOptions.parse(["--config", path, "--lambda", "2"]).config().lambda == 2)
+    }
+
+    @Test("a run's config.json decodes to exactly the configuration that wrote it")
+    func configJSONRoundTrip() throws {
+        var c = TrainingConfig()
+        c.task = "lfwfaces"; c.lambda = 0.37; c.seed = 7; c.maxSteps = 20; c.trainLimit = 300; c.outputDirectory = "runs/a"
+        c.penaltyUpdate = .subgradient
+        let path = try temporaryFile("config.json", String(decoding: try makeJSONEncoder().encode(c), as: UTF8.self))
+        #expect(try TrainingOptions.parse(["--config", path]).config() == c)
+        var moved = c
+        moved.outputDirectory = "runs/b"
+        #expect(try TrainingOptions.parse(["--config", path, "--out", "runs/b"]).config() == moved)
+    }
+
+    @Test("bad config files: one line naming the file and what was wrong")
+    func badFiles() throws {
+        let unknown = try temporaryFile("a.toml", "lamda = 0.3\n")
+        #expect(message { _ = try ConfigFile.load(unknown) }.hasPrefix("\(unknown): unknown setting 'lamda'"))
+        let wrongType = try temporaryFile("b.toml", "epochs = \"ten\"\n")
+        #expect(message { _ = try ConfigFile.load(wrongType) } == "\(wrongType): epochs: expected a whole number >= 0, got \"ten\"")
+        let badMode = try temporaryFile("c.toml", "mode = \"fast\"\n")
+        #expect(message { _ = try ConfigFile.load(badMode) } == "\(badMode): mode: expected one of taps, finetune, probe, got \"fast\"")
+        let syntax = try temporaryFile("d.toml", "lambda = 0.3\nepochs = = 3\n")
+        #expect(message { _ = try ConfigFile.load(syntax) }.hasPrefix("\(syntax):2:"))
+        let negative = try temporaryFile("e.toml", "lambda = -3\n")
+        #expect(message { _ = try TrainingOptions.parse(["--config", negative]).config() }
+                    .hasPrefix("--lambda: expected a number in [0, 10000] (>= 0, at most the ceiling), got -3.0 (from the command line or \(negative))"))
+        #expect(message { _ = try ConfigFile.load("/nonexistent/x.toml") }.hasPrefix("/nonexistent/x.toml: cannot read"))
+        let json = try temporaryFile("f.json", "[1, 2]")
+        #expect(message { _ = try ConfigFile.load(json) }.contains("not a JSON object"))
+    }
+
+    @Test("negative and malformed numbers on the command line say what was expected")
+    func numbers() throws {
+        // `--lambda -3` is a value, not an unknown option: validation then says what was wrong.
+        let c = try TrainingOptions.parse(["--lambda", "-3"])
+        #expect(c.shared.lambda == -3)
+        #expect(message { _ = try c.config() } == "--lambda: expected a number in [0, 10000] (>= 0, at most the ceiling), got -3.0")
+        #expect(try TrainingOptions.parse(["--tau", "-0.5"]).config().tau == -0.5)
+        #expect(message { _ = try TrainingOptions.parse(["--epochs", "three"]) }.contains("--epochs: expected a whole number, got 'three'"))
+        #expect(message { _ = try TrainingOptions.parse(["--seed", "-1"]) }.contains("--seed: expected a whole number >= 0, got '-1'"))
+    }
+}
