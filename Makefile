@@ -30,6 +30,7 @@ test: setup
 	$(SWIFT) test -c $(CONFIG) --skip-build
 	bash scripts/cli_smoke.sh $(BIN)
 	bash scripts/resilience.sh $(BIN)
+	bash scripts/hostile_inputs.sh $(BIN)
 	bash scripts/e2e_tmux.sh $(BIN)
 
 # libFuzzer + AddressSanitizer build in its own scratch path (the normal build stays valid), then each target for
