@@ -111,6 +111,10 @@ def main():
                 member("x_test.npy", npy("|u1", [2, 2, 2], bytes(range(8))))
                 member("y_test.npy", npy(labels, [2], struct.pack("<2q", 1, 0)))
         write("dataset", name, buffer.getvalue())
+    # A regression input: the first member claims 4 GB in its central directory entry (a 4 GB reserve before the fix).
+    claim = bytearray(open(os.path.join(ROOT, "dataset", "keras-stored.npz"), "rb").read())
+    struct.pack_into("<I", claim, claim.find(b"PK\x01\x02") + 24, 0xFFFFFFF0)
+    write("dataset", "regression-claims-4gb.npz", bytes(claim))
     write("dataset", "cifar100-one-record.bin", bytes([4, 77]) + bytes((i * 5) % 256 for i in range(3072)))
 
     # Image: a tiny uint8 .npy image (PNG and JPEG come from Tests/Fixtures/images).
