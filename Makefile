@@ -6,7 +6,7 @@ BIN = .build/$(CONFIG)
 APT_PACKAGES = libopenblas-dev libncursesw5-dev zlib1g-dev libpng-dev libturbojpeg0-dev librsvg2-dev libisal-dev pkg-config tmux
 ARGS ?=
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= safetensors export idx npy csv cifar image theme metrics dashboard
+FUZZ_TARGETS ?= safetensors export idx npy csv cifar dataset image theme metrics dashboard
 
 .PHONY: run test bench setup build clean e2e fuzz
 
@@ -30,6 +30,7 @@ test: setup
 	$(SWIFT) test -c $(CONFIG) --skip-build
 	bash scripts/cli_smoke.sh $(BIN)
 	bash scripts/resilience.sh $(BIN)
+	bash scripts/hostile_inputs.sh $(BIN)
 	bash scripts/e2e_tmux.sh $(BIN)
 
 # libFuzzer + AddressSanitizer build in its own scratch path (the normal build stays valid), then each target for

@@ -11,7 +11,7 @@ set -u
 BIN=${1:?usage: scripts/fuzz.sh BINARY SECONDS [TARGET...]}
 SECONDS_EACH=${2:?usage: scripts/fuzz.sh BINARY SECONDS [TARGET...]}
 shift 2
-TARGETS=${*:-safetensors export idx npy csv cifar image theme metrics dashboard}
+TARGETS=${*:-safetensors export idx npy csv cifar dataset image theme metrics dashboard}
 WORK=.build-fuzz
 mkdir -p "$WORK/corpus" "$WORK/findings" "$WORK/logs"
 export LSAN_OPTIONS="suppressions=$PWD/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
@@ -23,12 +23,13 @@ seeds() {
         npy) echo Tests/Fixtures/npy ;;
         image) echo Tests/Fixtures/images ;;
         theme) echo themes ;;
+        dataset) echo fuzz/seeds/csv ;;
         dashboard) echo fuzz/seeds/metrics ;;
     esac
 }
 max_len() {
     case $1 in
-        cifar) echo 8192 ;;
+        cifar | dataset) echo 8192 ;;
         image | metrics | dashboard | export) echo 16384 ;;
         *) echo 4096 ;;
     esac

@@ -95,6 +95,28 @@ def main():
     ], metadata={"architecture": "digitcnn", "format": "pt"}))
     write("safetensors", "no-metadata.safetensors", safetensors([("x", "U8", [4], bytes([1, 2, 3, 4]))]))
 
+    # Datasets as --data opens them: .npz archives (Keras layout; stored and deflated, int64 labels, a test split)
+    # and a CIFAR-100 record (coarse label, fine label, 3072 pixels). CSV seeds come from fuzz/seeds/csv.
+    import io
+    import zipfile
+    for name, compression, labels in [("keras-stored.npz", zipfile.ZIP_STORED, "|u1"),
+                                      ("keras-deflated-i8-test.npz", zipfile.ZIP_DEFLATED, "<i8")]:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression) as z:
+            member = lambda n, d: z.writestr(zipfile.ZipInfo(n, date_time=(1980, 1, 1, 0, 0, 0)), d, compress_type=compression)
+            member("x_train.npy", npy("|u1", [4, 2, 2], bytes(range(16))))
+            y = bytes([0, 1, 0, 1]) if labels == "|u1" else struct.pack("<4q", 0, 1, 0, 1)
+            member("y_train.npy", npy(labels, [4], y))
+            if labels == "<i8":
+                member("x_test.npy", npy("|u1", [2, 2, 2], bytes(range(8))))
+                member("y_test.npy", npy(labels, [2], struct.pack("<2q", 1, 0)))
+        write("dataset", name, buffer.getvalue())
+    # A regression input: the first member claims 4 GB in its central directory entry (a 4 GB reserve before the fix).
+    claim = bytearray(open(os.path.join(ROOT, "dataset", "keras-stored.npz"), "rb").read())
+    struct.pack_into("<I", claim, claim.find(b"PK\x01\x02") + 24, 0xFFFFFFF0)
+    write("dataset", "regression-claims-4gb.npz", bytes(claim))
+    write("dataset", "cifar100-one-record.bin", bytes([4, 77]) + bytes((i * 5) % 256 for i in range(3072)))
+
     # Image: a tiny uint8 .npy image (PNG and JPEG come from Tests/Fixtures/images).
     write("image", "grey-3x4.npy", npy("|u1", [3, 4], bytes(range(12))))
     write("image", "rgb-2x2x3.npy", npy("|u1", [2, 2, 3], bytes(range(0, 240, 20))))

@@ -19,11 +19,13 @@ public enum NPZ {
                                          found: "no readable ZIP directory (\(error))")
         }
         var arrays: [String: NPYArray] = [:]
+        // A member's size field is the file's word, not a fact: no member inflates past maximumRatio x the archive.
+        let fileBytes = UInt64(max(0, (try? url.resourceValues(forKeys: [.fileSizeKey]).fileSize) ?? 0))
         for entry in archive where entry.type == .file {
             let name = entry.path.hasSuffix(".npy") ? String(entry.path.dropLast(4)) : entry.path
             let member = "\(url.path)[\(entry.path)]"
             var data = Data()
-            data.reserveCapacity(Int(min(entry.uncompressedSize, 1 << 34)))
+            data.reserveCapacity(Int(min(entry.uncompressedSize, fileBytes * UInt64(Gzip.maximumRatio), 1 << 34)))
             do {
                 _ = try archive.extract(entry, skipCRC32: false) { data.append($0) }
             } catch {

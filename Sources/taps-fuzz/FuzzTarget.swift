@@ -21,7 +21,11 @@ enum FuzzTarget: String, CaseIterable {
     case csv
     /// `CIFAR10.parse` (records of 1 label + 3072 pixel bytes).
     case cifar
-    /// `ImageFile.read` (PNG through libpng, JPEG through libjpeg-turbo, uint8 .npy), then crop and grey.
+    /// A dataset file as `--data` opens it: `Dataset.open` (format detected from the content: a `.npz` through
+    /// ZIPFoundation and the Keras array checks, or a CSV with header and shape inference), and `CIFAR10.read100`.
+    case dataset
+    /// `ImageFile.header` and `ImageFile.read` (PNG through libpng, JPEG through libjpeg-turbo, uint8 .npy), then crop
+    /// and grey.
     case image
     /// `Theme.parse` of a btop-style theme file.
     case theme
@@ -52,8 +56,14 @@ enum FuzzTarget: String, CaseIterable {
             }
         case .cifar:
             _ = try? CIFAR10.parse(data, source: "fuzz.bin")
+        case .dataset:
+            let url = ScratchFile.holding(data)
+            _ = try? Dataset.open(url)
+            for coarse in [false, true] { _ = try? CIFAR10.read100(url, coarse: coarse) }
         case .image:
-            if let image = try? ImageFile.read(ScratchFile.holding(data)) {
+            let url = ScratchFile.holding(data)
+            _ = try? ImageFile.header(url)
+            if let image = try? ImageFile.read(url) {
                 _ = image.centreSquare().grey().asLabeledImages()
             }
         case .theme:

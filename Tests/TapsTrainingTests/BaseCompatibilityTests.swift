@@ -30,6 +30,8 @@ struct BaseCompatibilityTests {
         let net = try base.instantiate(classes: 10, rng: &rng)
         let shipped = try BaseModel.load("digitcnn")
         #expect(shipped.notes.isEmpty)
+        // The run shows the note: prepare puts it ahead of the task's own notes.
+        #expect(try base.prepare(loadTask("fashion")).notes.first == base.notes.first)
         #expect(net.parameters.first { $0.name == "conv_layers.0.weight" }?.value == shipped.weights["conv_layers.0.weight"])
     }
 

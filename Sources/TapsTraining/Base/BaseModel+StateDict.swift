@@ -1,5 +1,6 @@
 // TapsTraining: loading a base's tensors into a network: older and wrapped PyTorch names, and mismatch errors
 // that say which option to check.
+import TapsData
 import TapsNN
 import TapsTensor
 
@@ -9,6 +10,14 @@ extension BaseModel {
     static func remapLegacyNames(_ weights: [String: Tensor], file: String) -> (weights: [String: Tensor], notes: [String]) {
         let (remapped, notes) = remapLegacyStateDictKeys(weights)
         return (remapped, notes.map { "\(file): \($0)" })
+    }
+
+    /// `data` with this base's ``notes`` (what loading its file changed) ahead of its own, so every run on the base
+    /// shows them as notices.
+    func withLoadNotes(_ data: TaskData) -> TaskData {
+        var out = data
+        out.notes = notes + data.notes
+        return out
     }
 
     /// Strict ``loadStateDict(_:into:strict:)`` of the base's tensors into `network`; a mismatch error names the

@@ -122,6 +122,7 @@ public struct BaseModel: @unchecked Sendable {
     /// Grey images become RGB for RGB bases and RGB images grey (BT.601 luma) for grey bases, each with a note in
     /// ``TaskData/notes``.
     public func prepare(_ data: TaskData) throws -> TaskData {
+        let data = withLoadNotes(data)
         let shape = data.train.imageShape
         if shape == inputShape { return data }
         guard shape[0] == 1 || shape[0] == 3, inputShape[0] == 1 || inputShape[0] == 3 else {
