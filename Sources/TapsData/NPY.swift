@@ -86,7 +86,8 @@ public struct NPYArray: Sendable, Equatable {
             throw DatasetError.malformed(file: source, field: "labels", expected: "\(n) (one per image)", found: "\(y.count)")
         }
         var chw = [UInt8](repeating: 0, count: bytes.count)
-        for i in 0..<n {
+        // No pixels (a 0 among the dimensions): nothing to move, and n x h empty rows could still be 10^12 loop steps.
+        for i in 0..<(bytes.isEmpty ? 0 : n) {
             for row in 0..<h {
                 for col in 0..<w {
                     let src = ((i * h + row) * w + col) * c

@@ -110,5 +110,12 @@ struct HostileInputTests {
         ok += String(repeating: " ", count: (64 - (10 + ok.utf8.count + 1) % 64) % 64) + "\n"
         let empty = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(ok.utf8.count), 0] + Array(ok.utf8))
         #expect((try? NPY.parse(empty, source: "empty.npy"))?.shape == [0, 5, 3])
+        // An image array with 2^40 rows of width 0 holds nothing: converting it takes no time (it looped 2^40 times).
+        var rows = "{'descr': '|u1', 'fortran_order': False, 'shape': (1099511627776, 0, 3), }"
+        rows += String(repeating: " ", count: (64 - (10 + rows.utf8.count + 1) % 64) % 64) + "\n"
+        let wide = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(rows.utf8.count), 0] + Array(rows.utf8))
+        let clock = ContinuousClock(), start = clock.now
+        _ = try? NPY.parse(wide, source: "rows.npy").images(source: "rows.npy")
+        #expect(clock.now - start < .seconds(5))
     }
 }
