@@ -86,7 +86,8 @@ public struct NPYArray: Sendable, Equatable {
             throw DatasetError.malformed(file: source, field: "labels", expected: "\(n) (one per image)", found: "\(y.count)")
         }
         var chw = [UInt8](repeating: 0, count: bytes.count)
-        for i in 0..<n {
+        // No pixels (a 0 among the dimensions): nothing to move, and n x h empty rows could still be 10^12 loop steps.
+        for i in 0..<(bytes.isEmpty ? 0 : n) {
             for row in 0..<h {
                 for col in 0..<w {
                     let src = ((i * h + row) * w + col) * c
@@ -160,14 +161,17 @@ public enum NPY {
             throw DatasetError.unsupported(file: source, feature: "dtype '\(descr)'",
                                            hint: "supported dtypes: u1, f4, f8 and integers i1-i8, u2-u8")
         }
-        var count = 1
-        for d in shape {
-            let (p, overflow) = count.multipliedReportingOverflow(by: d)
+        // As NumPy ("array is too big"): the product of the non-zero dimensions must fit, even when another is 0,
+        // so no consumer multiplying two of them (height x width x channels) can overflow.
+        var extent = 1
+        for d in shape where d > 0 {
+            let (p, overflow) = extent.multipliedReportingOverflow(by: d)
             guard !overflow else {
                 throw DatasetError.malformed(file: source, field: "shape", expected: "a size that fits in memory", found: "\(shape)")
             }
-            count = p
+            extent = p
         }
+        let count = shape.contains(0) ? 0 : extent
         let start = headerStart + headerLength
         let available = bytes.count - start
         let (needed, overflow) = count.multipliedReportingOverflow(by: size)

@@ -94,4 +94,28 @@ struct HostileInputTests {
         let file = try SafeTensors.read(data: data, source: "ok.safetensors")
         #expect(Set(file.names) == ["w", "w."])
     }
+
+    @Test("an NPY shape whose non-zero dimensions overflow is refused even with a 0 among them (found by make fuzz)")
+    func npyShapeOverflowBehindZero() {
+        // (6194741327996562088, 0, 3) holds 0 elements, but height x channels overflows: the image reader trapped.
+        var header = "{'descr': '|u1', 'fortran_order': False, 'shape': (6194741327996562088, 0, 3), }"
+        header += String(repeating: " ", count: (64 - (10 + header.utf8.count + 1) % 64) % 64) + "\n"
+        let data = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)]
+                        + Array(header.utf8))
+        let expected = "crash.npy: shape: expected a size that fits in memory, found [6194741327996562088, 0, 3]"
+        #expect(errorMessage { try NPY.parse(data, source: "crash.npy") } == expected)
+        #expect(errorMessage { try ImageFile.decode(data, source: "crash.npy") } == expected)
+        // Zero-sized arrays whose other dimensions fit still parse, as in NumPy.
+        var ok = "{'descr': '|u1', 'fortran_order': False, 'shape': (0, 5, 3), }"
+        ok += String(repeating: " ", count: (64 - (10 + ok.utf8.count + 1) % 64) % 64) + "\n"
+        let empty = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(ok.utf8.count), 0] + Array(ok.utf8))
+        #expect((try? NPY.parse(empty, source: "empty.npy"))?.shape == [0, 5, 3])
+        // An image array with 2^40 rows of width 0 holds nothing: converting it takes no time (it looped 2^40 times).
+        var rows = "{'descr': '|u1', 'fortran_order': False, 'shape': (1099511627776, 0, 3), }"
+        rows += String(repeating: " ", count: (64 - (10 + rows.utf8.count + 1) % 64) % 64) + "\n"
+        let wide = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(rows.utf8.count), 0] + Array(rows.utf8))
+        let clock = ContinuousClock(), start = clock.now
+        _ = try? NPY.parse(wide, source: "rows.npy").images(source: "rows.npy")
+        #expect(clock.now - start < .seconds(5))
+    }
 }
