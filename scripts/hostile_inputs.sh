@@ -4,22 +4,7 @@
 # Usage: scripts/hostile_inputs.sh BIN_DIR   (run by `make test`; needs python3 and GNU time for the RSS check)
 set -uo pipefail
 BIN=${1:-.build/release}
-TAPS="$BIN/taps"
-PACK="$(cd "$(dirname "$0")/.." && pwd)/Sources/TapsData/Resources/taps-pack"
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-passed=0; failed=0
-ok()   { echo "ok   - $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL - $1"; failed=$((failed + 1)); }
-
-# expect_error NAME PATTERN CMD...: exit 1 (not a signal), stderr one line matching PATTERN.
-expect_error() {
-    local name=$1 pattern=$2; shift 2
-    "$@" >"$WORK/out" 2>"$WORK/err"; local rc=$?
-    local lines; lines=$(grep -c . "$WORK/err")
-    if [ "$rc" -eq 1 ] && [ "$lines" -eq 1 ] && grep -qE -- "$pattern" "$WORK/err"; then ok "$name"
-    else fail "$name (exit $rc, $lines stderr lines): $(head -c 300 "$WORK/err")"; fi
-}
+source "$(dirname "$0")/checks.sh"
 
 python3 - "$WORK" "$PACK/digitcnn-base.safetensors" <<'PY'
 import gzip, io, json, struct, sys, zipfile
