@@ -276,7 +276,7 @@ public struct DataOptions: ParsableArguments {
     @Option(help: "Training augmentation: none, flip, crop-flip (random-resized-crop + flip; default for image-network bases on --data, else none). Seeded.")
     public var augment: Augmentation?
 
-    @Option(name: .customLong("cache-mb"), help: "Memory budget in MB for decoded ImageFolder images in the lazy pipeline (beyond it, images are decoded again each epoch); taps bench --data uses it; taps train still decodes into memory until the run loop takes the pipeline.")
+    @Option(name: .customLong("cache-mb"), help: "Memory budget in MB for decoded ImageFolder images (default 1024): training and validation images are decoded on worker threads as batches need them and cached up to this budget; beyond it they are decoded again each epoch, so any dataset size trains in bounded memory.")
     public var cacheMB: Int?
 
     @Flag(name: .customLong("skip-bad"), help: "Skip and count image files that fail to decode instead of stopping at the first.")

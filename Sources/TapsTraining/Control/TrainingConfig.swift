@@ -82,7 +82,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var dataFormat: String? = nil
     /// `--augment`: training augmentation; nil: `crop-flip` for image-network bases on `--data`, else `none`.
     public var augment: Augmentation? = nil
-    /// `--cache-mb`: memory budget for decoded ImageFolder images in MB; nil: decode everything into memory once.
+    /// `--cache-mb`: memory budget for decoded ImageFolder images in MB (``RunData/load(config:base:recordSplit:)``);
+    /// nil: ``RunData/defaultCacheMB``.
     public var cacheMB: Int? = nil
     /// `--skip-bad`: skip (and count) image files that fail to decode instead of stopping; nil means false.
     public var skipBad: Bool? = nil

@@ -31,6 +31,19 @@ public func batchNormLayers(in layer: any Layer) -> [BatchNorm2d] { layers(of: B
 public func recalibrateBatchNorm(_ network: any Layer, on data: LabeledImages, normalization: Normalization,
                                  batchSize: Int = 64, maxBatches: Int = 16,
                                  progress: ((Int, Int) -> Void)? = nil) -> Int {
+    // In-memory images never fail to make a batch.
+    (try? recalibrateBatchNorm(network, on: data as any ImageBatchSource, normalization: normalization,
+                               batchSize: batchSize, maxBatches: maxBatches, progress: progress)) ?? 0
+}
+
+/// ``recalibrateBatchNorm(_:on:normalization:batchSize:maxBatches:progress:)`` for any source (files are decoded
+/// ahead on worker threads).
+/// - Throws: the source's error naming a file that fails to decode (the statistics are then partly re-estimated;
+///   the run stops anyway).
+@discardableResult
+public func recalibrateBatchNorm(_ network: any Layer, on data: any ImageBatchSource, normalization: Normalization,
+                                 batchSize: Int = 64, maxBatches: Int = 16,
+                                 progress: ((Int, Int) -> Void)? = nil) throws -> Int {
     let norms = batchNormLayers(in: network)
     guard !norms.isEmpty, data.count > 0 else { return norms.count }
     let saved = norms.map(\.momentum)
@@ -40,15 +53,15 @@ public func recalibrateBatchNorm(_ network: any Layer, on data: LabeledImages, n
         bn.runningVar.value = Tensor(repeating: 1, shape: bn.runningVar.value.shape)
         bn.numBatchesTracked.value.zero()
     }
+    defer { for (bn, m) in zip(norms, saved) { bn.momentum = m } }
     let total = min(data.count, batchSize * maxBatches)
-    var start = 0
-    while start < total {
-        let indices = Array(start..<min(start + batchSize, total))
-        let (x, _) = data.batch(indices, normalization: normalization)
+    let batches = stride(from: 0, to: total, by: batchSize).map { Array($0..<min($0 + batchSize, total)) }
+    let stream = BatchStream(source: data, batches: batches, normalization: normalization)
+    var done = 0
+    while let (x, y) = try stream.next() {
         _ = network.forward(x, mode: .training)
-        start += indices.count
-        progress?(start, total)
+        done += y.count
+        progress?(done, total)
     }
-    for (bn, m) in zip(norms, saved) { bn.momentum = m }
     return norms.count
 }

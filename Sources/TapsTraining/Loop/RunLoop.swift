@@ -16,17 +16,18 @@ final class RunMember {
     /// The TAPS view of `network` (nil for joint stage 1's plain networks, which have no gates or export).
     let task: TaskNetwork?
     let classes: Int
-    let train: LabeledImages
-    let validation: LabeledImages
+    /// Training images (in memory, or decoded on worker threads as the epoch's batches need them).
+    let train: any ImageBatchSource
+    let validation: any ImageBatchSource
     /// Test split (nil: the run does not test this member, e.g. joint stage 1).
-    let test: LabeledImages?
+    let test: (any ImageBatchSource)?
     /// Index of the metrics view this member reports to.
     let view: Int
     /// What loading the data did that a user should know (colour or size conversions, skipped files).
     let notes: [String]
 
-    init(name: String, network: any Layer, task: TaskNetwork?, classes: Int, train: LabeledImages,
-         validation: LabeledImages, test: LabeledImages?, view: Int, notes: [String] = []) {
+    init(name: String, network: any Layer, task: TaskNetwork?, classes: Int, train: any ImageBatchSource,
+         validation: any ImageBatchSource, test: (any ImageBatchSource)?, view: Int, notes: [String] = []) {
         self.name = name; self.network = network; self.task = task; self.classes = classes
         self.train = train; self.validation = validation; self.test = test; self.view = view; self.notes = notes
     }
@@ -121,6 +122,8 @@ final class RunLoop {
     /// Active layers of each member at the run's last step, before model selection.
     private var finalActive: [[String]] = []
     private var started = Date()
+    /// Undecodable files of each lazy split already reported (`member.split` -> count).
+    private var reportedBadFiles: [String: Int] = [:]
 
     init(adapter: any RunAdapter, control: TrainingControl) {
         self.adapter = adapter
@@ -216,7 +219,9 @@ final class RunLoop {
             if e == settleStart && !resuming { settleGates() }
             if e > settleStart || (e == settleStart && resuming) { freezeGates() }
             epochSampler = adapter.samplerState
-            for (i, indexBatch) in adapter.batches(epoch: e).enumerated() where !resuming || i >= skipSteps {
+            let epochBatches = adapter.batches(epoch: e)
+            let streams = trainingStreams(epochBatches, from: resuming ? skipSteps : 0, epoch: e)
+            for (i, indexBatch) in epochBatches.enumerated() where !resuming || i >= skipSteps {
                 if step >= totalSteps { break epochLoop }
                 guard stepBoundary(pausedSeconds: &pausedSeconds) else {
                     if status != .failed { status = .stopped }
@@ -227,10 +232,17 @@ final class RunLoop {
                 if failure != nil { break epochLoop }
 
                 let t0 = Date()
-                let subBatches = indexBatch.map { m, indices -> SubBatch in
-                    let (x, y) = members[m].train.batch(indices, normalization: normalization, augmentation: augmentation,
-                                                        epoch: e, seed: config.seed)
-                    return SubBatch(network: members[m].network, gatedLayers: members[m].gatedLayers, images: x, labels: y)
+                let subBatches: [SubBatch]
+                do {
+                    subBatches = try indexBatch.map { m, indices -> SubBatch in
+                        let (x, y) = try streams[m]?.next()
+                            ?? members[m].train.batch(indices, normalization: normalization, augmentation: augmentation,
+                                                      epoch: e, seed: config.seed)
+                        return SubBatch(network: members[m].network, gatedLayers: members[m].gatedLayers, images: x, labels: y)
+                    }
+                } catch {
+                    fail("reading the training images failed at step \(step + 1): \(error)")
+                    break epochLoop
                 }
                 let settings = StepSettings(
                     lambda: lambda, penaltyOn: adapter.usesPenalty && e >= penaltyOnAt && e < settleStart, penalty: config.penalty,
@@ -277,6 +289,39 @@ final class RunLoop {
         if status == .stopped { notice(.info, "stopped by request at step \(step); continue with --resume") }
         finalActive = members.map { m in m.gatedLayers.filter(\.isActive).map(\.name) }
         return finish()
+    }
+
+    /// Per member whose training images decode on demand, a stream of its sub-batches of this epoch from step
+    /// `first` on, made ahead on worker threads (``BatchStream``); nil for members held in memory.
+    private func trainingStreams(_ batches: [[(member: Int, indices: [Int])]], from first: Int, epoch e: Int) -> [BatchStream?] {
+        members.indices.map { m in
+            guard members[m].train.decodesOnDemand else { return nil }
+            let mine = batches.dropFirst(first).flatMap { step in step.filter { $0.member == m }.map(\.indices) }
+            return BatchStream(source: members[m].train, batches: mine, normalization: normalization,
+                               augmentation: augmentation, epoch: e, seed: config.seed)
+        }
+    }
+
+    /// A notice for files of a lazy split that failed to decode since the last report (`--skip-bad` replaces each
+    /// by the next decodable image of its class).
+    private func reportSkippedFiles() {
+        for (m, member) in members.enumerated() {
+            for (label, split) in [("training", member.train), ("validation", member.validation), ("test", member.test)] {
+                guard let source = split as? ImageFolderSource else { continue }
+                let bad = source.badFiles
+                let key = "\(m).\(label)"
+                guard bad.count > (reportedBadFiles[key] ?? 0), let first = bad.keys.min() else { continue }
+                reportedBadFiles[key] = bad.count
+                notice(.info, "--skip-bad: \(bad.count) of \(source.count) \(label) images of \(member.name) failed to decode and were replaced by the next image of their class; first: \(bad[first] ?? "")",
+                       views: [member.view])
+            }
+        }
+    }
+
+    /// Ends the run as failed with `message` (the first failure wins).
+    private func fail(_ message: String) {
+        status = .failed
+        if failure == nil { failure = message }
     }
 
     // MARK: - Storage budget (docs/method.md "Storage budget")
@@ -579,8 +624,14 @@ final class RunLoop {
     private func recalibrate(_ m: Int) {
         let member = members[m]
         let store = views[member.view].store
-        let layers = recalibrateBatchNorm(member.network, on: member.train, normalization: normalization) { done, total in
-            store.append(.progress(ProgressEvent(step: self.step, phase: .recalibrating, done: done, total: total)))
+        let layers: Int
+        do {
+            layers = try recalibrateBatchNorm(member.network, on: member.train, normalization: normalization) { done, total in
+                store.append(.progress(ProgressEvent(step: self.step, phase: .recalibrating, done: done, total: total)))
+            }
+        } catch {
+            fail("reading the training images of \(member.name) failed while re-estimating BatchNorm statistics: \(error)")
+            return
         }
         if layers > 0 && member.train.count > 0 && !announcedRecalibration.contains(m) {
             announcedRecalibration.insert(m)
@@ -590,12 +641,17 @@ final class RunLoop {
         }
     }
 
-    /// Accuracy of member `m` on `split`, with progress events.
-    private func accuracy(_ m: Int, on split: LabeledImages, phase: EvaluationPhase) -> Double {
+    /// Accuracy of member `m` on `split`, with progress events; 0 (and the run failed) when an image cannot be read.
+    private func accuracy(_ m: Int, on split: any ImageBatchSource, phase: EvaluationPhase) -> Double {
         let store = views[members[m].view].store
-        return evaluate(members[m].network, on: split, normalization: normalization) { done, total in
-            store.append(.progress(ProgressEvent(step: self.step, phase: phase, done: done, total: total)))
-        }.accuracy
+        do {
+            return try evaluate(members[m].network, on: split, normalization: normalization) { done, total in
+                store.append(.progress(ProgressEvent(step: self.step, phase: phase, done: done, total: total)))
+            }.accuracy
+        } catch {
+            fail("reading the \(phase == .testing ? "test" : "validation") images of \(members[m].name) failed: \(error)")
+            return 0
+        }
     }
 
     private func evaluateEpoch(sums: [(loss: Double, correct: Int, seen: Int)], batches: Int, seconds: Double) {
@@ -606,6 +662,7 @@ final class RunLoop {
             trainAccuracy[m] = train
             validation[m] = member.validation.count > 0 ? accuracy(m, on: member.validation, phase: .validating) : train
         }
+        reportSkippedFiles()
         for (v, view) in views.enumerated() {
             let acc = view.members.map { validation[$0] }
             view.store.append(.epoch(EpochEvent(
@@ -639,6 +696,9 @@ final class RunLoop {
                 if best == nil { recalibrate(m) }   // a restored epoch carries its own recalibrated statistics
                 if let test = member.test { testAccuracy[m] = accuracy(m, on: test, phase: .testing) }
             }
+            reportSkippedFiles()
+        }
+        if failure == nil {
             do {
                 exportBase = try adapter.writeArtifacts(self)
                 for (m, member) in members.enumerated() where member.task != nil {

@@ -20,11 +20,9 @@ public final class Trainer: @unchecked Sendable {
     public let store: MetricsStore
     public let control: TrainingControl
     public let base: BaseModel
-    public let data: TaskData
+    /// The run's splits (in memory, or lazy ImageFolder sources; ``RunData``).
+    public let data: RunData
     public let task: TaskNetwork
-    /// Training and validation parts of the task's training split.
-    public let trainSet: LabeledImages
-    public let validationSet: LabeledImages
     let runDirectory: URL
     let sampler: BatchSampler
     let members: [RunMember]
@@ -75,19 +73,18 @@ public final class Trainer: @unchecked Sendable {
         self.control = control
         if let t = config.threads { BLASThreads.set(t) }
         base = try BaseModel.load(for: config)
-        data = try loadTask(config: config, base: base)
-        (trainSet, validationSet) = splitForTraining(data, config: config)
+        data = try RunData.load(config: config, base: base)
         var rng = SeededRNG(seed: config.seed)
         task = try base.taskNetwork(classes: data.classes, mode: config.mode, tau: config.tau,
                                     initialScore: config.initialScore, trainBiases: config.trainBiases, rng: &rng)
-        sampler = BatchSampler(count: trainSet.count, batchSize: config.batchSize, seed: config.seed)
+        sampler = BatchSampler(count: data.train.count, batchSize: config.batchSize, seed: config.seed)
         runDirectory = URL(fileURLWithPath: config.outputDirectory)
         members = [RunMember(name: config.task, network: task.network, task: task, classes: data.classes,
-                             train: trainSet, validation: validationSet, test: data.test, view: 0, notes: data.notes)]
+                             train: data.train, validation: data.validation, test: data.test, view: 0, notes: data.notes)]
         views = [RunView(name: config.task, mode: RunMode(config.mode), store: store, directory: runDirectory,
                          members: [0], backboneParameters: ParameterAccounting(task).backboneParameters,
                          imagesPerStep: config.batchSize)]
-        guard trainSet.count > 0 else {
+        guard data.train.count > 0 else {
             throw ConfigError.invalid(option: "--task", expected: "a task with training images", got: "\(config.task) with 0 training images after the validation split")
         }
         guard data.test.count > 0 else {
