@@ -104,7 +104,8 @@ public final class DashboardApp {
     /// Live only: the run shown now (replaced by `r`), and a reader of its metrics.jsonl for the fields the typed
     /// events do not carry (evaluation progress, per-layer gradients).
     private var live: LiveRun?
-    private var extrasFollower: MetricsFollower?
+    /// The metrics version ``followExtras()`` last built `state.extras` from.
+    private var extrasVersion = -1
     /// The last frame drawn (for the plain-text copy of the screen in a snapshot).
     private var lastFrame: ScreenBuffer?
 
@@ -232,7 +233,7 @@ public final class DashboardApp {
             let store = suite.views[view].store
             if view != shownView || store.version != state.metrics.version {
                 state.metrics = store.snapshot()
-                if view != shownView { messageNoticeCount = state.metrics.notices.count; extrasFollower = nil }
+                if view != shownView { messageNoticeCount = state.metrics.notices.count; extrasVersion = -1 }
                 if state.metrics.notices.count > messageNoticeCount && !quitRequested { state.message = nil }
                 shownView = view
             }
@@ -279,15 +280,13 @@ public final class DashboardApp {
         }
     }
 
-    /// Reads the live run's metrics.jsonl (once its start event names the folder) for the fields the store's typed
-    /// events do not carry. Runs on the UI thread; the trainer never waits for it.
+    /// The live run's extras (evaluation progress, per-layer gradients, penalty weights) from the store's typed
+    /// events, rebuilt only when the metrics changed: no file is read and nothing is decoded on the UI thread.
     private func followExtras() {
-        guard let dir = state.metrics.start?.runDirectory, !dir.isEmpty else { return }
-        let url = URL(fileURLWithPath: dir).appendingPathComponent("metrics.jsonl")
-        if extrasFollower?.url != url { extrasFollower = MetricsFollower(url: url, typedEvents: false) }
-        guard let follower = extrasFollower else { return }
-        _ = try? follower.poll()
-        if follower.extras != state.extras { state.extras = follower.extras }
+        guard state.metrics.version != extrasVersion else { return }
+        extrasVersion = state.metrics.version
+        let extras = RunExtras(snapshot: state.metrics)
+        if extras != state.extras { state.extras = extras }
         // The trainer's own ceiling when its start event states one (TrainingControl.maximumLambda).
         let ceiling = state.extras.lambdaCeiling.flatMap { $0.isFinite && $0 > 0 ? $0 : nil }
             ?? DashboardState.defaultLambdaCeiling
@@ -557,7 +556,7 @@ public final class DashboardApp {
             state.metrics = MetricsSnapshot()
             state.extras = RunExtras()
             state.runName = nil
-            extrasFollower = nil
+            extrasVersion = -1
             messageNoticeCount = 0
             state.initialLambda = next.control.initialLambda
             state.message = "new run with lambda \(Format.number(next.control.initialLambda))"
