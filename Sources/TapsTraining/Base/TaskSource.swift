@@ -130,7 +130,7 @@ public struct RunData {
             let test = ImageFolderSource(list: testList, recipe: recipe, cacheMB: 0, skipBad: skipBad)
             var notes = dataset.notes
             notes.append("images decoded at \(recipe.size)x\(recipe.size) on worker threads as training needs them (shorter side resized to \(recipe.resize), centre crop"
-                         + (recipe.channels == 1 ? ", colour converted to grey (BT.601 luma) for this grey base" : ", grey replicated to RGB")
+                         + (recipe.channels == 1 ? ", colour converted to grey (BT.601 luma) for this grey base" : ", grey files replicated to RGB")
                          + "); up to \(cacheMB) MB of decoded training and validation images cached (--cache-mb), the rest decoded again each epoch")
             return RunData(name: config.task, classes: dataset.classes, train: train, validation: validation, test: test,
                            description: "\(dataset.format.rawValue) dataset \(dataset.path) (\(dataset.layout))", notes: notes)
