@@ -17,9 +17,14 @@ func layers<T>(of type: T.Type, in layer: any Layer) -> [T] {
 /// Every `BatchNorm2d` reachable from `layer` through `children`, in network order.
 public func batchNormLayers(in layer: any Layer) -> [BatchNorm2d] { layers(of: BatchNorm2d.self, in: layer) }
 
-/// Re-estimates the running mean and variance of every `BatchNorm2d` in `network` from the first
-/// `maxBatches x batchSize` images of `data` (in order, so it is deterministic), as a cumulative average
-/// (PyTorch `momentum=None`; cf. `torch.optim.swa_utils.update_bn`). Weights and biases are untouched.
+/// Re-estimates the running mean and variance of every `BatchNorm2d` in `network` from `maxBatches x batchSize`
+/// images of `data` (``recalibrationIndices(labels:count:)``: a stratified sample in a shuffled order, the same every
+/// time), as a cumulative average (PyTorch `momentum=None`; cf. `torch.optim.swa_utils.update_bn`). Weights and
+/// biases are untouched.
+///
+/// Why a stratified, shuffled sample: an ImageFolder lists its files class by class, so the first 1,024 images of a
+/// large folder are all of one class; statistics from them (measured: 50,000 images, EfficientNet-Lite0, training
+/// batches at 97-100% accuracy) gave 23% validation accuracy.
 ///
 /// Why: a pretrained base's running statistics describe its own data (ImageNet for EfficientNet-Lite0). With
 /// momentum 0.1 they need hundreds of steps to follow a new task's activations, so a short adaptation run
@@ -54,8 +59,9 @@ public func recalibrateBatchNorm(_ network: any Layer, on data: any ImageBatchSo
         bn.numBatchesTracked.value.zero()
     }
     defer { for (bn, m) in zip(norms, saved) { bn.momentum = m } }
-    let total = min(data.count, batchSize * maxBatches)
-    let batches = stride(from: 0, to: total, by: batchSize).map { Array($0..<min($0 + batchSize, total)) }
+    let order = recalibrationIndices(labels: data.labels, count: batchSize * maxBatches)
+    let total = order.count
+    let batches = stride(from: 0, to: total, by: batchSize).map { Array(order[$0..<min($0 + batchSize, total)]) }
     let stream = BatchStream(source: data, batches: batches, normalization: normalization)
     var done = 0
     while let (x, y) = try stream.next() {
@@ -64,4 +70,14 @@ public func recalibrateBatchNorm(_ network: any Layer, on data: any ImageBatchSo
         progress?(done, total)
     }
     return norms.count
+}
+
+/// The images BatchNorm recalibration uses, in the order it uses them: a stratified sample of `count` of the
+/// examples with `labels` (every class in proportion, ``stratifiedSubsetIndices(labels:limit:seed:)``) in a shuffled
+/// order, both with a fixed seed so every recalibration of a run (and of a resumed run) sees the same batches.
+/// - Returns: `min(count, labels.count)` distinct indices.
+public func recalibrationIndices(labels: [Int], count: Int) -> [Int] {
+    let chosen = stratifiedSubsetIndices(labels: labels, limit: max(0, count), seed: 0x4243_414C)  // "BCAL"
+    var rng = SeededRNG(seed: 0x4243_414C)
+    return rng.permutation(chosen.count).map { chosen[$0] }
 }
