@@ -33,9 +33,11 @@ public func recalibrateBatchNorm(_ network: any Layer, on data: LabeledImages, n
                                  progress: ((Int, Int) -> Void)? = nil) -> Int {
     let norms = batchNormLayers(in: network)
     guard !norms.isEmpty, data.count > 0 else { return norms.count }
-    let saved = norms.map(\.momentum)
+    // Every process of a data-parallel run recalibrates on the same images by itself: no statistics are exchanged.
+    let saved = norms.map(\.momentum), reducers = norms.map(\.statisticsReducer)
     for bn in norms {
         bn.momentum = nil
+        bn.statisticsReducer = nil
         bn.runningMean.value.zero()
         bn.runningVar.value = Tensor(repeating: 1, shape: bn.runningVar.value.shape)
         bn.numBatchesTracked.value.zero()
@@ -50,5 +52,6 @@ public func recalibrateBatchNorm(_ network: any Layer, on data: LabeledImages, n
         progress?(start, total)
     }
     for (bn, m) in zip(norms, saved) { bn.momentum = m }
+    for (bn, r) in zip(norms, reducers) { bn.statisticsReducer = r }
     return norms.count
 }
