@@ -158,6 +158,8 @@ final class RunLoop {
     private var members: [RunMember] { adapter.members }
     private var views: [RunView] { adapter.views }
     private var normalization: Normalization { adapter.base.normalization }
+    /// Dropout layers of each member (data-parallel runs tell them which rows of the global batch are theirs).
+    private lazy var dropouts = members.map { dropoutLayers(in: $0.network) }
     /// Training augmentation (`--augment`; seeded by image index and epoch, so resumed runs draw the same crops).
     private lazy var augmentation = config.augmentation(for: adapter.base)
 
@@ -250,6 +252,10 @@ final class RunLoop {
                 let t0 = Date()
                 let subBatches = indexBatch.map { m, indices -> SubBatch in
                     let mine = dataParallel?.shard(indices) ?? indices
+                    if let dataParallel {
+                        let rows = DataParallel.shard(count: indices.count, rank: dataParallel.group.rank, size: dataParallel.group.size)
+                        for d in dropouts[m] { d.batchShard = (rows.lowerBound, indices.count) }
+                    }
                     let (x, y) = members[m].train.batch(mine, normalization: normalization, augmentation: augmentation,
                                                         epoch: e, seed: config.seed)
                     return SubBatch(network: members[m].network, gatedLayers: members[m].gatedLayers, images: x, labels: y,
@@ -260,7 +266,7 @@ final class RunLoop {
                     penaltyUpdate: config.penaltyUpdate, learningRate: schedule.learningRate(at: step),
                     scoreLearningRateScale: scoreScale)
                 switch trainStep(subBatches, optimizer: optimizer, settings: settings, sharing: adapter.sharing,
-                                 dataParallel: dataParallel) {
+                                 dataParallel: dataParallel).restoringDropout(dropouts) {
                 case .nonFinite(let loss):
                     status = .failed
                     failure = "loss became \(loss) at step \(step + 1) (epoch \(e)); lower --lr (now \(config.learningRate)) or check the data"
@@ -802,5 +808,13 @@ final class RunLoop {
                 notice(.error, "snapshot failed: \(error)", views: [member.view])
             }
         }
+    }
+}
+
+private extension StepResult {
+    /// Clears the data-parallel row ranges of `dropouts` after a step (evaluation and recalibration draw whole batches).
+    func restoringDropout(_ dropouts: [[Dropout]]) -> StepResult {
+        for layers in dropouts { for d in layers { d.batchShard = nil } }
+        return self
     }
 }

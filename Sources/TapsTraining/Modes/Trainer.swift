@@ -114,8 +114,7 @@ public final class Trainer: @unchecked Sendable {
     }
 
     /// Refuses a data-parallel run whose answer would depend on the number of ranks: every rank needs at least one
-    /// image of every global batch (the batch size and the epoch's last, partial batch), and dropout masks are drawn
-    /// per process.
+    /// image of every global batch (the batch size and the epoch's last, partial batch).
     private static func checkSplit(config: TrainingConfig, trainImages: Int, network: any Layer, ranks: Int) throws {
         let last = trainImages % config.batchSize
         guard config.batchSize >= ranks else {
@@ -124,9 +123,6 @@ public final class Trainer: @unchecked Sendable {
         guard last == 0 || last >= ranks else {
             throw ConfigError.invalid(option: "--batch-size", expected: "a last batch of each epoch with >= \(ranks) images for \(ranks) ranks",
                                       got: "\(config.batchSize) (\(trainImages) training images leave \(last)); change --batch-size or --train-limit")
-        }
-        guard dropoutLayers(in: network).isEmpty else {
-            throw ConfigError.invalid(option: "mpirun", expected: "a network without dropout for data-parallel training", got: "dropout layers")
         }
     }
 
