@@ -31,6 +31,7 @@ test: setup
 	bash scripts/cli_smoke.sh $(BIN)
 	bash scripts/resilience.sh $(BIN)
 	bash scripts/hostile_inputs.sh $(BIN)
+	bash scripts/mpi_check.sh $(BIN)
 	bash scripts/e2e_tmux.sh $(BIN)
 
 # libFuzzer + AddressSanitizer build in its own scratch path (the normal build stays valid), then each target for

@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import TapsCommandLine
+import TapsDistributed
 import TapsTraining
 
 extension SuiteMode: ExpressibleByArgument {}
@@ -42,6 +43,10 @@ struct Suite: ParsableCommand {
     @OptionGroup var progress: ProgressOptions
 
     func run() throws {
+        if Communicator.launchedAsOneOfSeveral() {
+            printError("taps: error: taps suite runs as one process per task: spread its tasks with --array-index (docs/cluster.md) and use mpirun with taps train")
+            throw ExitCode.failure
+        }
         let config = try reportingErrors { () throws -> SuiteConfig in
             var training = try options.config()
             training.outputDirectory = out
