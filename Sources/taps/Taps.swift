@@ -81,8 +81,11 @@ struct Train: ParsableCommand {
         let config = trainer.config
         if options.resume == nil { control.lambda = config.lambda }
         guard writer else {
-            // Ranks > 0 train silently; rank 0 prints, writes the run folder and relays stop and lambda.
+            // Ranks > 0 train silently; rank 0 prints, writes the run folder and relays stop and lambda. A signal
+            // (scancel sends SIGTERM to every rank) must not kill them mid-collective: rank 0's stop ends all ranks.
+            let signals = SignalStop(control)
             let summary = trainer.runOnBackgroundQueue()
+            signals.cancel()
             Communicator.finalize()
             if summary.status == .failed { throw ExitCode.failure }
             return
