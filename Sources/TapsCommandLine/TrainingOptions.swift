@@ -67,9 +67,10 @@ public struct TrainingOptions: ParsableArguments {
 
     /// The trainer these options ask for: a fresh run of ``config()``, or the run in `--resume` continued.
     /// - Throws: the errors of `Trainer.init(config:store:control:folder:)` / `Trainer.init(resuming:store:control:)`.
-    public func makeTrainer(store: MetricsStore, control: TrainingControl) throws -> Trainer {
-        if let resume { return try Trainer(resuming: URL(fileURLWithPath: resume), store: store, control: control) }
-        return try Trainer(config: try config(), store: store, control: control, folder: folderPolicy)
+    /// - Parameter group: the ranks of a data-parallel run (`mpirun`), nil for a plain run.
+    public func makeTrainer(store: MetricsStore, control: TrainingControl, group: (any ProcessGroup)? = nil) throws -> Trainer {
+        if let resume { return try Trainer(resuming: URL(fileURLWithPath: resume), store: store, control: control, group: group) }
+        return try Trainer(config: try config(), store: store, control: control, folder: folderPolicy, group: group)
     }
 
     /// The run configuration these options describe: defaults, then `--config`, then the flags given.

@@ -19,7 +19,13 @@ import TapsTensor
 /// `momentum == nil` uses the cumulative average `m = 1 / num_batches_tracked`, as PyTorch.
 /// Unlike the other layers, the cache is also kept after an inference-mode forward, so a frozen-statistics
 /// backward (BN in `eval()` inside a training graph) is available.
-/// References: https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html; Ioffe & Szegedy 2015.
+///
+/// With a ``statisticsReducer`` (data-parallel training, set by the MPI layer) the layer behaves as PyTorch's
+/// `SyncBatchNorm`: the per-channel sums behind `μ`, `σ²` (forward) and `mean(dy)`, `mean(dy·x̂)` (backward) are
+/// summed over every process, so `M` counts the values of the global batch and the result does not depend on how
+/// many processes share it. The parameter gradients stay this process's share (the gradient all-reduce sums them).
+/// References: https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html; Ioffe & Szegedy 2015;
+/// https://pytorch.org/docs/stable/generated/torch.nn.SyncBatchNorm.html.
 public final class BatchNorm2d: Layer {
     /// `<name>.weight` γ `[C]`, initialised to ones.
     public let weight: Parameter
@@ -37,8 +43,11 @@ public final class BatchNorm2d: Layer {
     public let eps: Float
     /// Running-statistics momentum `m`; `nil` for a cumulative moving average.
     public var momentum: Float?
+    /// Sums per-channel statistics over the processes of a data-parallel run (nil: this process's batch alone).
+    /// Used by training-mode forwards and their backward only; every process must call them in the same order.
+    public var statisticsReducer: (any BatchStatisticsReducer)?
 
-    private struct Cache { var input: Tensor; var mean: [Float]; var rstd: [Float]; var training: Bool }
+    private struct Cache { var input: Tensor; var mean: [Float]; var rstd: [Float]; var training: Bool; var count: Int }
     private var cache: Cache?
 
     /// Creates a layer whose tensors are named `<name>.weight`, `.bias`, `.running_mean`, `.running_var`
@@ -63,29 +72,44 @@ public final class BatchNorm2d: Layer {
     public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor {
         precondition(x.rank == 4 && x.shape[1] == channels,
                      "BatchNorm2d \(weight.name): expected [N, \(channels), H, W], got \(x.shape)")
-        let N = x.shape[0], C = channels, HW = x.shape[2] * x.shape[3], M = N * HW
+        let N = x.shape[0], C = channels, HW = x.shape[2] * x.shape[3]
+        var M = N * HW
         var mean = [Float](repeating: 0, count: C), rstd = [Float](repeating: 0, count: C)
+        var variance = [Float](repeating: 0, count: C)
         let training = mode == .training
         if training {
-            precondition(M > 1, "BatchNorm2d \(weight.name): expected more than 1 value per channel when training")
-            var variance = [Float](repeating: 0, count: C)
+            // Two passes (sum, then centred squares), each summed over the processes when synchronised.
+            var sums = [Double](repeating: 0, count: C)
             x.withBuffer { xb in
                 for c in 0..<C {
-                    var s = 0.0
-                    for n in 0..<N { s += serialSum(xb.baseAddress! + (n * C + c) * HW, HW) }
-                    let mu = s / Double(M)
+                    for n in 0..<N where HW > 0 { sums[c] += serialSum(xb.baseAddress! + (n * C + c) * HW, HW) }
+                }
+            }
+            if let reducer = statisticsReducer {
+                sums.append(Double(M))
+                reducer.allReduceSum(&sums)
+                M = Int(sums.removeLast())
+            }
+            precondition(M > 1, "BatchNorm2d \(weight.name): expected more than 1 value per channel when training")
+            for c in 0..<C { mean[c] = Float(sums[c] / Double(M)) }
+            var squares = [Double](repeating: 0, count: C)
+            x.withBuffer { xb in
+                for c in 0..<C {
                     var q = 0.0
-                    for n in 0..<N {
+                    let m = mean[c]
+                    for n in 0..<N where HW > 0 {
                         let p = xb.baseAddress! + (n * C + c) * HW
                         var partial: Float = 0
-                        let m = Float(mu)
                         for i in 0..<HW { let d = p[i] - m; partial += d * d }
                         q += Double(partial)
                     }
-                    mean[c] = Float(mu)
-                    variance[c] = Float(q / Double(M))
-                    rstd[c] = Float(1 / (q / Double(M) + Double(eps)).squareRoot())
+                    squares[c] = q
                 }
+            }
+            statisticsReducer?.allReduceSum(&squares)
+            for c in 0..<C {
+                variance[c] = Float(squares[c] / Double(M))
+                rstd[c] = Float(1 / (squares[c] / Double(M) + Double(eps)).squareRoot())
             }
             numBatchesTracked.value.storage[0] += 1
             let m = momentum ?? 1 / numBatchesTracked.value.storage[0]
@@ -116,7 +140,7 @@ public final class BatchNorm2d: Layer {
                 }
             } }
         } }
-        cache = Cache(input: x, mean: mean, rstd: rstd, training: training)
+        cache = Cache(input: x, mean: mean, rstd: rstd, training: training, count: M)
         return y
     }
 
@@ -126,22 +150,34 @@ public final class BatchNorm2d: Layer {
         guard let cache else { preconditionFailure("BatchNorm2d \(weight.name): backward without a forward") }
         let x = cache.input
         precondition(dOut.shape == x.shape, "BatchNorm2d \(weight.name): dOut \(dOut.shape) vs input \(x.shape)")
-        let N = x.shape[0], C = channels, HW = x.shape[2] * x.shape[3], M = Float(N * HW)
-        var sumDy = [Float](repeating: 0, count: C), sumDyXhat = [Float](repeating: 0, count: C)
+        let N = x.shape[0], C = channels, HW = x.shape[2] * x.shape[3], M = Float(cache.count)
+        // Per-channel sums of dy and dy·x̂ over this process's batch (the parameter gradients), then, when the
+        // statistics were synchronised, over every process's (the means inside dx).
+        var sums = [Double](repeating: 0, count: 2 * C)
+        x.withBuffer { xb in dOut.withBuffer { db in
+            for c in 0..<C {
+                for n in 0..<N where HW > 0 {
+                    let o = (n * C + c) * HW
+                    let (ps, pd) = vectorSumAndCenteredDot(db.baseAddress! + o, xb.baseAddress! + o, HW,
+                                                           mean: cache.mean[c], scale: cache.rstd[c])
+                    sums[c] += ps; sums[C + c] += pd
+                }
+            }
+        } }
+        let sumDy = (0..<C).map { Float(sums[$0]) }, sumDyXhat = (0..<C).map { Float(sums[C + $0]) }
+        var globalDy = sumDy, globalDyXhat = sumDyXhat
+        if cache.training, let reducer = statisticsReducer {
+            reducer.allReduceSum(&sums)
+            globalDy = (0..<C).map { Float(sums[$0]) }
+            globalDyXhat = (0..<C).map { Float(sums[C + $0]) }
+        }
         let dx = x.withBuffer { xb in dOut.withBuffer { db in weight.value.withBuffer { gb in Tensor(shape: x.shape) { dxb in
             for c in 0..<C {
                 let mu = cache.mean[c], r = cache.rstd[c]
-                var s = 0.0, sx = 0.0
-                for n in 0..<N {
-                    let o = (n * C + c) * HW
-                    let (ps, pd) = vectorSumAndCenteredDot(db.baseAddress! + o, xb.baseAddress! + o, HW, mean: mu, scale: r)
-                    s += ps; sx += pd
-                }
-                sumDy[c] = Float(s); sumDyXhat[c] = Float(sx)
                 let k = gb[c] * r
-                let meanDy = cache.training ? sumDy[c] / M : 0
-                let meanDyXhat = cache.training ? sumDyXhat[c] / M : 0
-                for n in 0..<N {
+                let meanDy = cache.training ? globalDy[c] / M : 0
+                let meanDyXhat = cache.training ? globalDyXhat[c] / M : 0
+                for n in 0..<N where HW > 0 {
                     let o = (n * C + c) * HW
                     let xp = xb.baseAddress! + o, dp = db.baseAddress! + o, dxp = dxb.baseAddress! + o
                     for i in 0..<HW { dxp[i] = k * (dp[i] - meanDy - (xp[i] - mu) * r * meanDyXhat) }
@@ -166,4 +202,13 @@ func serialSum(_ p: UnsafePointer<Float>, _ count: Int) -> Double {
         i = end
     }
     return total
+}
+
+/// Sums per-channel statistics over the processes of a data-parallel run, so that ``BatchNorm2d`` normalises with
+/// the global batch's statistics (`SyncBatchNorm` semantics). TapsNN knows no transport: the MPI layer
+/// (TapsDistributed) supplies the implementation.
+public protocol BatchStatisticsReducer: AnyObject, Sendable {
+    /// Replaces `values` by their element-wise sum over every process. Every process calls it with arrays of the
+    /// same length, in the same order; the result is identical on every process.
+    func allReduceSum(_ values: inout [Double])
 }

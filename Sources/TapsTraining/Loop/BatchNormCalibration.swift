@@ -51,14 +51,19 @@ public func recalibrateBatchNorm(_ network: any Layer, on data: any ImageBatchSo
                                  progress: ((Int, Int) -> Void)? = nil) throws -> Int {
     let norms = batchNormLayers(in: network)
     guard !norms.isEmpty, data.count > 0 else { return norms.count }
-    let saved = norms.map(\.momentum)
+    // Every process of a data-parallel run recalibrates on the same images by itself: no statistics are exchanged.
+    let saved = norms.map(\.momentum), reducers = norms.map(\.statisticsReducer)
     for bn in norms {
         bn.momentum = nil
+        bn.statisticsReducer = nil
         bn.runningMean.value.zero()
         bn.runningVar.value = Tensor(repeating: 1, shape: bn.runningVar.value.shape)
         bn.numBatchesTracked.value.zero()
     }
-    defer { for (bn, m) in zip(norms, saved) { bn.momentum = m } }
+    defer {
+        for (bn, m) in zip(norms, saved) { bn.momentum = m }
+        for (bn, r) in zip(norms, reducers) { bn.statisticsReducer = r }
+    }
     let order = recalibrationIndices(labels: data.labels, count: batchSize * maxBatches)
     let total = order.count
     let batches = stride(from: 0, to: total, by: batchSize).map { Array(order[$0..<min($0 + batchSize, total)]) }

@@ -73,6 +73,8 @@ protocol RunAdapter: AnyObject {
     /// The index batches of epoch `epoch`'s steps; per step one `(member, indices)` per sub-batch, members in
     /// order. Called once per epoch, in order.
     func batches(epoch: Int) -> [[(member: Int, indices: [Int])]]
+    /// The ranks of a data-parallel run (nil: one process). Each rank trains on its shard of every global batch.
+    var dataParallel: DataParallel? { get }
     /// The sampler's position (joint modes), saved with checkpoints at the start of each epoch; nil when the
     /// batches of an epoch depend only on the epoch number.
     var samplerState: Data? { get }
@@ -85,6 +87,7 @@ protocol RunAdapter: AnyObject {
 
 extension RunAdapter {
     var samplerState: Data? { nil }
+    var dataParallel: DataParallel? { nil }
     func restoreSampler(_ state: Data) throws {}
     var suiteMode: SuiteMode? { nil }
     func writeArtifacts(_ loop: RunLoop) throws -> (name: String, hash: String) { (base.name, base.contentHash) }
@@ -96,9 +99,17 @@ extension RunAdapter {
 /// from ``TrainingControl``; then ``trainStep(_:optimizer:settings:sharing:)``; then one step event per view.
 /// Per epoch: BatchNorm recalibration and validation of every member, an epoch event, model selection.
 /// At the end: restore the selected epoch, test, write exports, snapshots and `summary.json`, end events.
+///
+/// Data-parallel (``RunAdapter/dataParallel``): every rank runs this loop on its shard of each global batch; rank 0
+/// alone reads the control box and broadcasts stop and lambda at each step boundary, and alone writes checkpoints,
+/// exports, snapshots and summaries. Evaluation runs in full on every rank (so model selection agrees everywhere).
 final class RunLoop {
     let adapter: any RunAdapter
     let control: TrainingControl
+    /// The ranks of a data-parallel run (nil: one process).
+    let dataParallel: DataParallel?
+    /// Whether this process writes the run folder (every plain run; rank 0 of a data-parallel run).
+    let isWriter: Bool
     private(set) var step = 0
     private(set) var epoch = 0
     private(set) var status = RunStatus.done
@@ -128,6 +139,8 @@ final class RunLoop {
     init(adapter: any RunAdapter, control: TrainingControl) {
         self.adapter = adapter
         self.control = control
+        dataParallel = adapter.dataParallel
+        isWriter = dataParallel?.group.isWriter ?? true
         lambda = control.lambda
         validation = Array(repeating: 0, count: adapter.members.count)
         trainAccuracy = Array(repeating: nil, count: adapter.members.count)
@@ -148,6 +161,8 @@ final class RunLoop {
     private var members: [RunMember] { adapter.members }
     private var views: [RunView] { adapter.views }
     private var normalization: Normalization { adapter.base.normalization }
+    /// Dropout layers of each member (data-parallel runs tell them which rows of the global batch are theirs).
+    private lazy var dropouts = members.map { dropoutLayers(in: $0.network) }
     /// Training augmentation (`--augment`; seeded by image index and epoch, so resumed runs draw the same crops).
     private lazy var augmentation = config.augmentation(for: adapter.base)
 
@@ -203,6 +218,12 @@ final class RunLoop {
                     + "the sparsity penalty never runs and every gate stays as it started (use --epochs above --warmup-epochs)")
             }
         }
+        if let dataParallel {
+            let size = dataParallel.group.size
+            notice(.info, "data-parallel over \(size) processes (MPI): each takes ~\(config.batchSize / size) of every "
+                + "\(config.batchSize)-image batch; \(DataParallel.gradientBytes(adapter.trainableParameters)) bytes of gradients "
+                + "all-reduced per step; BatchNorm statistics synchronised; rank 0 writes the run folder")
+        }
         let penaltyOnAt = config.warmupEpochs + 1
         lastCheckpoint = Date()
 
@@ -223,32 +244,45 @@ final class RunLoop {
             let streams = trainingStreams(epochBatches, from: resuming ? skipSteps : 0, epoch: e)
             for (i, indexBatch) in epochBatches.enumerated() where !resuming || i >= skipSteps {
                 if step >= totalSteps { break epochLoop }
-                guard stepBoundary(pausedSeconds: &pausedSeconds) else {
+                guard stepBoundary(pausedSeconds: &pausedSeconds, stepInEpoch: i, sums: sums) else {
                     if status != .failed { status = .stopped }
                     checkpoint(epochDone: false, stepInEpoch: i, sums: sums)
                     break epochLoop
                 }
-                if checkpointDue() { checkpoint(epochDone: false, stepInEpoch: i, sums: sums) }
-                if failure != nil { break epochLoop }
+                if dataParallel == nil {
+                    if checkpointDue() { checkpoint(epochDone: false, stepInEpoch: i, sums: sums) }
+                    if failure != nil { break epochLoop }
+                }
 
                 let t0 = Date()
                 let subBatches: [SubBatch]
                 do {
                     subBatches = try indexBatch.map { m, indices -> SubBatch in
+                        let mine = dataParallel?.shard(indices) ?? indices
+                        if let dataParallel {
+                            let rows = DataParallel.shard(count: indices.count, rank: dataParallel.group.rank, size: dataParallel.group.size)
+                            for d in dropouts[m] { d.batchShard = (rows.lowerBound, indices.count) }
+                        }
                         let (x, y) = try streams[m]?.next()
-                            ?? members[m].train.batch(indices, normalization: normalization, augmentation: augmentation,
+                            ?? members[m].train.batch(mine, normalization: normalization, augmentation: augmentation,
                                                       epoch: e, seed: config.seed)
-                        return SubBatch(network: members[m].network, gatedLayers: members[m].gatedLayers, images: x, labels: y)
+                        return SubBatch(network: members[m].network, gatedLayers: members[m].gatedLayers, images: x, labels: y,
+                                        globalCount: indices.count)
                     }
                 } catch {
                     fail("reading the training images failed at step \(step + 1): \(error)")
+                    if let dataParallel {  // this rank alone failed inside the step: end the whole run
+                        FileHandle.standardError.write(Data("error: rank \(dataParallel.group.rank): \(failure ?? "")\n".utf8))
+                        dataParallel.group.abort(code: 1)
+                    }
                     break epochLoop
                 }
                 let settings = StepSettings(
                     lambda: lambda, penaltyOn: adapter.usesPenalty && e >= penaltyOnAt && e < settleStart, penalty: config.penalty,
                     penaltyUpdate: config.penaltyUpdate, learningRate: schedule.learningRate(at: step),
                     scoreLearningRateScale: scoreScale)
-                switch trainStep(subBatches, optimizer: optimizer, settings: settings, sharing: adapter.sharing) {
+                switch trainStep(subBatches, optimizer: optimizer, settings: settings, sharing: adapter.sharing,
+                                 dataParallel: dataParallel).restoringDropout(dropouts) {
                 case .nonFinite(let loss):
                     status = .failed
                     failure = "loss became \(loss) at step \(step + 1) (epoch \(e)); lower --lr (now \(config.learningRate)) or check the data"
@@ -284,7 +318,8 @@ final class RunLoop {
             if e < adapter.epochs && step < totalSteps && Date().timeIntervalSince(lastCheckpoint) >= 30 {
                 checkpoint(epochDone: true, stepInEpoch: batches, sums: sums)
             }
-            if failure != nil { break }
+            // Data-parallel: rank 0 tells the others to stop at the next step boundary (none must leave alone).
+            if failure != nil && dataParallel == nil { break }
         }
         if status == .stopped { notice(.info, "stopped by request at step \(step); continue with --resume") }
         finalActive = members.map { m in m.gatedLayers.filter(\.isActive).map(\.name) }
@@ -296,7 +331,10 @@ final class RunLoop {
     private func trainingStreams(_ batches: [[(member: Int, indices: [Int])]], from first: Int, epoch e: Int) -> [BatchStream?] {
         members.indices.map { m in
             guard members[m].train.decodesOnDemand else { return nil }
-            let mine = batches.dropFirst(first).flatMap { step in step.filter { $0.member == m }.map(\.indices) }
+            // This process's rows of each sub-batch (all of them without MPI), as the step takes them.
+            let mine = batches.dropFirst(first).flatMap { step in
+                step.filter { $0.member == m }.map { dataParallel?.shard($0.indices) ?? $0.indices }
+            }
             return BatchStream(source: members[m].train, batches: mine, normalization: normalization,
                                augmentation: augmentation, epoch: e, seed: config.seed)
         }
@@ -445,7 +483,7 @@ final class RunLoop {
     /// Writes the complete training state (``Checkpoint``) into every view's folder. A failed write stops the run
     /// with a one-line error (the previous checkpoint stays: the write is atomic).
     private func checkpoint(epochDone: Bool, stepInEpoch: Int, sums: [(loss: Double, correct: Int, seen: Int)]) {
-        guard let optimizer, failure == nil else { return }
+        guard isWriter, let optimizer, failure == nil else { return }
         for v in views { v.store.flush() }
         var tensors: [String: Tensor] = [:]
         for (m, member) in members.enumerated() {
@@ -541,7 +579,29 @@ final class RunLoop {
     // MARK: - Step boundary: the control box
 
     /// Applies stop, pause, snapshot and lambda requests. Returns false when the run must stop.
-    private func stepBoundary(pausedSeconds: inout Double) -> Bool {
+    ///
+    /// Data-parallel: rank 0 does all of that (and a due checkpoint), then broadcasts whether to go on and the lambda
+    /// of the next step; the other ranks wait for it and apply it, so every rank takes the same steps.
+    private func stepBoundary(pausedSeconds: inout Double, stepInEpoch: Int,
+                              sums: [(loss: Double, correct: Int, seen: Int)]) -> Bool {
+        guard let dataParallel else { return localStepBoundary(pausedSeconds: &pausedSeconds) }
+        var message = [0.0, lambda]
+        if isWriter {
+            var proceed = localStepBoundary(pausedSeconds: &pausedSeconds)
+            if proceed && checkpointDue() { checkpoint(epochDone: false, stepInEpoch: stepInEpoch, sums: sums) }
+            if failure != nil { proceed = false }
+            message = [proceed ? 1 : 0, lambda]
+        }
+        dataParallel.group.broadcast(&message, from: 0)
+        if !isWriter && message[1] != lambda && adapter.usesPenalty {
+            lambda = message[1]
+            lambdaHistory.append(LambdaChange(step: step + 1, lambda: lambda))
+        }
+        return message[0] == 1
+    }
+
+    /// The control box of this process: stop, pause, snapshots, lambda (every plain run; rank 0 of a data-parallel run).
+    private func localStepBoundary(pausedSeconds: inout Double) -> Bool {
         if let broken = views.lazy.compactMap({ $0.store.writeFailure }).first {
             status = .failed
             failure = "\(broken); the last checkpoint is kept"
@@ -683,7 +743,10 @@ final class RunLoop {
         var testAccuracy = [Double?](repeating: nil, count: members.count)
         var exports = [String?](repeating: nil, count: members.count)
         var exportBase = (name: adapter.base.name, hash: adapter.base.contentHash)
-        if failure == nil {
+        // Data-parallel: the other ranks end here; rank 0 tests, exports and writes the summary.
+        if failure == nil && !isWriter {
+            if let best { validation = best.perMember }
+        } else if failure == nil {
             if let best {
                 for (member, state) in zip(members, best.state) {
                     for (p, v) in zip(member.network.parameters, state) { p.value = v }
@@ -723,7 +786,9 @@ final class RunLoop {
                 endActive = summary.activeLayers
                 endParameters = summary.taskSpecificParameters
                 do {
-                    try writeAtomically(try makeJSONEncoder().encode(summary), to: view.directory.appendingPathComponent("summary.json"))
+                    if isWriter {
+                        try writeAtomically(try makeJSONEncoder().encode(summary), to: view.directory.appendingPathComponent("summary.json"))
+                    }
                 } catch {
                     notice(.error, "cannot write summary.json: \(error)", views: [v])
                 }
@@ -736,7 +801,7 @@ final class RunLoop {
                 bestValidationAccuracy: evaluated ? acc.reduce(0, +) / Double(max(acc.count, 1)) : nil,
                 activeLayers: endActive, taskSpecificParameters: endParameters, seconds: seconds, message: failure)))
             view.store.flush()
-            if status == .done { try? FileManager.default.removeItem(at: view.directory.appendingPathComponent(Checkpoint.fileName)) }
+            if status == .done && isWriter { try? FileManager.default.removeItem(at: view.directory.appendingPathComponent(Checkpoint.fileName)) }
         }
         return summaries
     }
@@ -793,6 +858,7 @@ final class RunLoop {
 
     /// Writes one active-layer snapshot per gated member for each pending request (or one when `force`).
     private func writeSnapshots(force: Bool) {
+        guard isWriter else { return }
         let requests = control.takeSnapshotRequests()
         guard requests > 0 || force else { return }
         for (m, member) in members.enumerated() {
@@ -809,5 +875,13 @@ final class RunLoop {
                 notice(.error, "snapshot failed: \(error)", views: [member.view])
             }
         }
+    }
+}
+
+private extension StepResult {
+    /// Clears the data-parallel row ranges of `dropouts` after a step (evaluation and recalibration draw whole batches).
+    func restoringDropout(_ dropouts: [[Dropout]]) -> StepResult {
+        for layers in dropouts { for d in layers { d.batchShard = nil } }
+        return self
     }
 }
