@@ -99,7 +99,7 @@ public final class Trainer: @unchecked Sendable {
         }
         self.resumeFrom = resumeFrom
         if let group, group.size > 1 {
-            try Self.checkSplit(config: config, trainImages: trainSet.count, network: task.network, ranks: group.size)
+            try Self.checkSplit(config: config, trainImages: data.train.count, network: task.network, ranks: group.size)
             for bn in batchNormLayers(in: task.network) { bn.statisticsReducer = group }
             dataParallel = DataParallel(group: group)
         } else {
