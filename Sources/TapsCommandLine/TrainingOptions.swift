@@ -60,6 +60,18 @@ public struct TrainingOptions: ParsableArguments {
     @Flag(help: "Start afresh in --out even if it holds a finished run (its summary, export and checkpoint are removed).")
     public var force = false
 
+    @Flag(help: "The trade-off in one run: after warm-up lambda (from --lambda) rises step by step; each new active set settles briefly, is evaluated and kept as a point with its own export (points/), and the run writes path.csv, path.md, path.json and tradeoff.svg like taps sweep.")
+    public var path = false
+
+    @Option(name: .customLong("path-growth"), help: "--path: factor lambda is multiplied by at each raise (default 1.5).")
+    public var pathGrowth: Double?
+
+    @Option(name: .customLong("path-raise-every"), help: "--path: steps between raises (default: a quarter of an epoch).")
+    public var pathRaiseEvery: Int?
+
+    @Option(name: .customLong("path-settle-steps"), help: "--path: steps a new active set trains with frozen gates before it is evaluated (default: a quarter of an epoch).")
+    public var pathSettleSteps: Int?
+
     public init() {}
 
     /// What to do with a run folder that already holds a finished run.
@@ -81,6 +93,11 @@ public struct TrainingOptions: ParsableArguments {
         shared.overlay(&c)
         if let task { c.task = task } else if let path = c.dataPath, !fileKeys.contains("task") { c.task = Dataset.displayName(for: path) }
         if let mode { c.mode = mode }
+        if path || pathGrowth != nil || pathRaiseEvery != nil || pathSettleSteps != nil {
+            let d = PathSettings()
+            c.path = PathSettings(growth: pathGrowth ?? d.growth, raiseEvery: pathRaiseEvery ?? d.raiseEvery,
+                                  settleSteps: pathSettleSteps ?? d.settleSteps)
+        }
         if let out {
             c.outputDirectory = out
         } else if !fileKeys.contains("output_directory") {

@@ -19,7 +19,7 @@ struct Taps: ParsableCommand {
         discussion: "The live dashboard is taps-tui; it takes the same training options as `taps train`. "
             + "--json output of every command is described in docs/cli-json.md.",
         version: "taps \(TapsVersion.description)",
-        subcommands: [Train.self, Eval.self, Predict.self, Tasks.self, Inspect.self, Bench.self, Suite.self, Sweep.self, Compare.self,
+        subcommands: [Train.self, Eval.self, Predict.self, Tasks.self, Inspect.self, Bench.self, Suite.self, Sweep.self, Path.self, Compare.self,
                       Export.self, DataCommand.self, Merge.self])
 }
 

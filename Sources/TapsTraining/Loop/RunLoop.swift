@@ -278,8 +278,10 @@ final class RunLoop {
                     break epochLoop
                 }
                 let settings = StepSettings(
-                    lambda: lambda, penaltyOn: adapter.usesPenalty && e >= penaltyOnAt && e < settleStart, penalty: config.penalty,
-                    penaltyUpdate: config.penaltyUpdate, learningRate: schedule.learningRate(at: step),
+                    lambda: lambda, penaltyOn: adapter.usesPenalty && e >= penaltyOnAt && e < settleStart && pathSettleLeft == 0,
+                    penalty: config.penalty,
+                    penaltyUpdate: config.penaltyUpdate,
+                    learningRate: config.path != nil ? Float(config.learningRate) : schedule.learningRate(at: step),
                     scoreLearningRateScale: scoreScale)
                 switch trainStep(subBatches, optimizer: optimizer, settings: settings, sharing: adapter.sharing,
                                  dataParallel: dataParallel).restoringDropout(dropouts) {
@@ -295,6 +297,10 @@ final class RunLoop {
                     batches += 1
                     trackGates(votes: e == settleStart - 1)
                     reportStep(results, members: indexBatch.map(\.member), settings: settings, sums: &sums)
+                    if config.path != nil && adapter.usesPenalty && e >= penaltyOnAt && advancePath() {
+                        notice(.info, "path complete: every gate is off after \(pathPoints.count) points")
+                        break epochLoop
+                    }
                 }
             }
             guard batches > 0 else { break }
@@ -307,7 +313,7 @@ final class RunLoop {
             let eligible = settleStart != Int.max ? e >= settleStart
                 : !adapter.usesPenalty || e >= penaltyOnAt || adapter.epochs < penaltyOnAt
             let mean = validation.reduce(0, +) / Double(max(validation.count, 1))
-            if adapter.selectsBestEpoch && eligible && mean > (best?.accuracy ?? -1) {
+            if adapter.selectsBestEpoch && config.path == nil && eligible && mean > (best?.accuracy ?? -1) {
                 best = (mean, e, validation, members.map { $0.network.parameters.map(\.value) })
                 notice(.best, String(format: members.count > 1
                     ? "best mean validation accuracy over the tasks so far: %.4f (epoch %d)"
@@ -393,6 +399,118 @@ final class RunLoop {
     /// most accurate one that fits).
     private var candidateSets: [[(set: String, accuracy: Double)]] = []
 
+    // MARK: - The trade-off in one run (`--path`; docs/method.md "The trade-off in one run")
+
+    private var pathPoints: [PathPoint] = []
+    /// Steps left in the current settle (0: searching).
+    private var pathSettleLeft = 0
+    private var pathSinceRaise = 0
+    /// Active sets already recorded as points (`1`/`0` per gated layer).
+    private var pathSeenSets: Set<String> = []
+    /// A new set and the consecutive steps it has held so far.
+    private var pathCandidate: String?
+    private var pathCandidateSteps = 0
+
+    /// The gated member a path follows (a path is a single-task run).
+    private var pathMember: Int? { members.firstIndex { $0.task != nil } }
+
+    private func activeKey(_ m: Int) -> String { String(members[m].gatedLayers.map { $0.isActive ? "1" : "0" }) }
+
+    /// After a penalty step of a path run: settle an active set not recorded yet once it has held for a few steps
+    /// (a gate chattering at tau back to a recorded set is not a new point), record it when settled, else raise
+    /// lambda on schedule. Returns true when the path is complete (every gate off and recorded).
+    private func advancePath() -> Bool {
+        guard let path = config.path, let m = pathMember else { return false }
+        let (raiseEvery, settleSteps) = path.resolved(stepsPerEpoch: adapter.stepsPerEpoch)
+        let set = activeKey(m)
+        if pathSettleLeft > 0 {
+            pathSettleLeft -= 1
+            guard pathSettleLeft == 0 else { return false }
+            recordPathPoint(m)
+            pathSeenSets.insert(set)
+            unfreezeGates()
+            return !set.contains("1")
+        }
+        if pathSeenSets.contains(set) {
+            pathCandidate = nil
+        } else {
+            pathCandidateSteps = set == pathCandidate ? pathCandidateSteps + 1 : 1
+            pathCandidate = set
+            if pathCandidateSteps >= max(2, raiseEvery / 4) {
+                pathCandidate = nil
+                pathSettleLeft = settleSteps
+                freezeGates()
+                return false
+            }
+        }
+        pathSinceRaise += 1
+        if pathSinceRaise >= raiseEvery {
+            pathSinceRaise = 0
+            control.lambda = min(max(lambda, 1e-3) * path.growth, TrainingControl.maximumLambda)
+        }
+        return false
+    }
+
+    /// Evaluates member `m`'s current set on validation and test, writes its export to `points/point-NN.safetensors`
+    /// and records it.
+    private func recordPathPoint(_ m: Int) {
+        guard let task = members[m].task else { return }
+        let member = members[m]
+        recalibrate(m)
+        let val = member.validation.count > 0 ? accuracy(m, on: member.validation, phase: .validating) : (trainAccuracy[m] ?? 0)
+        let test = member.test.map { accuracy(m, on: $0, phase: .testing) }
+        guard failure == nil else { return }
+        let index = pathPoints.count
+        var export: String? = String(format: "points/point-%02d.safetensors", index)
+        if isWriter, let name = export {
+            let dir = views[member.view].directory
+            do {
+                try FileManager.default.createDirectory(at: dir.appendingPathComponent("points"), withIntermediateDirectories: true)
+                _ = try writeExport(m, base: (adapter.base.name, adapter.base.contentHash), testAccuracy: test,
+                                    validationAccuracy: val, to: dir.appendingPathComponent(name))
+            } catch {
+                fail("writing \(name) failed: \(error)")
+                export = nil
+            }
+        }
+        let accounting = ParameterAccounting(task)
+        let active = task.activeIndices.map { task.gatedLayers[$0].name }
+        pathPoints.append(PathPoint(index: index, step: step, lambda: lambda, activeLayers: active,
+                                    gatedLayers: task.gatedLayers.count, taskSpecificParameters: accounting.taskSpecificParameters,
+                                    backboneParameters: accounting.backboneParameters, fractionOfBackbone: accounting.fractionOfBackbone,
+                                    validationAccuracy: val, testAccuracy: test, export: export,
+                                    seconds: Date().timeIntervalSince(started)))
+        notice(.info, String(format: "path point %d at step %d: lambda %@, %d/%d active (%.2f%% of the backbone), validation %.4f",
+                             index, step, ProgressFormatter.fmt(lambda), active.count, task.gatedLayers.count,
+                             100 * accounting.fractionOfBackbone, val)
+               + (test.map { String(format: ", test %.4f", $0) } ?? ""), views: [member.view])
+    }
+
+    /// Unfreezes every learned gate after a path point (scores and deltas train again).
+    private func unfreezeGates() {
+        for member in members {
+            for g in member.gatedLayers where g.behaviour == .learned {
+                g.score.requiresGrad = true
+                g.delta.requiresGrad = true
+            }
+        }
+    }
+
+    /// At the end of a path run: records the set in training if it is not a point yet, and writes `path.csv`,
+    /// `path.md`, `path.json` and `tradeoff.svg`.
+    private func finishPath() {
+        guard let m = pathMember else { return }
+        if pathPoints.last.map({ p in p.activeLayers != members[m].gatedLayers.filter(\.isActive).map(\.name) }) ?? true {
+            recordPathPoint(m)
+        }
+        guard isWriter, failure == nil else { return }
+        do {
+            try PathReport.write(pathPoints, task: members[m].name, seed: config.seed, to: views[members[m].view].directory)
+        } catch {
+            fail("writing the path files failed: \(error)")
+        }
+    }
+
     // MARK: - Gates: flips and the settle phase
 
     /// Counts gate flips and, in the last penalty epoch, how many steps each active set was held.
@@ -475,6 +593,7 @@ final class RunLoop {
 
     /// Due by `--checkpoint-every` steps, by the time interval (default every 5 minutes), or on request (a key).
     private func checkpointDue() -> Bool {
+        guard config.path == nil else { return false }  // path runs are not resumable (their points are not checkpointed)
         if control.takeCheckpointRequest() { return true }
         if let every = config.checkpointEvery, every > 0, step > 0, step % every == 0 { return true }
         return Date().timeIntervalSince(lastCheckpoint) >= (config.checkpointMinutes ?? 5) * 60 && step > 0
@@ -483,7 +602,7 @@ final class RunLoop {
     /// Writes the complete training state (``Checkpoint``) into every view's folder. A failed write stops the run
     /// with a one-line error (the previous checkpoint stays: the write is atomic).
     private func checkpoint(epochDone: Bool, stepInEpoch: Int, sums: [(loss: Double, correct: Int, seen: Int)]) {
-        guard isWriter, let optimizer, failure == nil else { return }
+        guard isWriter, let optimizer, failure == nil, config.path == nil else { return }
         for v in views { v.store.flush() }
         var tensors: [String: Tensor] = [:]
         for (m, member) in members.enumerated() {
@@ -761,6 +880,7 @@ final class RunLoop {
             }
             reportSkippedFiles()
         }
+        if failure == nil && config.path != nil { finishPath() }
         if failure == nil {
             do {
                 exportBase = try adapter.writeArtifacts(self)
@@ -821,7 +941,8 @@ final class RunLoop {
     }
 
     /// Writes member `m`'s `task.safetensors` (the one export path: typed metadata, atomic write).
-    private func writeExport(_ m: Int, base: (name: String, hash: String), testAccuracy: Double?) throws -> String {
+    private func writeExport(_ m: Int, base: (name: String, hash: String), testAccuracy: Double?,
+                             validationAccuracy: Double? = nil, to file: URL? = nil) throws -> String {
         let member = members[m]
         guard let task = member.task else { return "" }
         var metadata = TaskExportMetadata(
@@ -829,10 +950,10 @@ final class RunLoop {
             architecture: adapter.base.architecture, imageSize: adapter.base.inputShape[1], classes: member.classes,
             tau: config.tau, head: task.headName, gatedLayers: task.gatedLayers.map(\.name),
             lambdaHistory: lambdaHistory, seed: config.seed, steps: step, testAccuracy: testAccuracy,
-            validationAccuracy: best?.perMember[m])
+            validationAccuracy: validationAccuracy ?? best?.perMember[m])
         metadata.data = config.dataPath.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         metadata.dataFormat = config.dataFormat
-        let url = views[member.view].directory.appendingPathComponent("task.safetensors")
+        let url = file ?? views[member.view].directory.appendingPathComponent("task.safetensors")
         try TaskExport(task: task, metadata: metadata).write(to: url)
         return url.path
     }
@@ -851,7 +972,7 @@ final class RunLoop {
             secondsPerEpoch: epochsCompleted > 0 ? trainingSeconds / Double(epochsCompleted) : 0,
             samplesPerSecond: throughput, export: export,
             finalActiveLayers: m < finalActive.count && !members[m].gatedLayers.isEmpty ? finalActive[m] : nil,
-            gateFlips: flips[m], lateGateFlips: lateFlips)
+            gateFlips: flips[m], lateGateFlips: lateFlips, pathPoints: config.path != nil ? pathPoints : nil)
     }
 
     // MARK: - Snapshots
