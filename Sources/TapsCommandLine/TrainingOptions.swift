@@ -69,7 +69,7 @@ public struct TrainingOptions: ParsableArguments {
     @Option(name: .customLong("path-raise-every"), help: "--path: steps between raises (default: a quarter of an epoch).")
     public var pathRaiseEvery: Int?
 
-    @Option(name: .customLong("path-settle-steps"), help: "--path: steps a new active set trains with frozen gates before it is evaluated (default: a quarter of an epoch).")
+    @Option(name: .customLong("path-settle-steps"), help: "--path: steps a new active set trains with frozen gates, the learning rate decaying to 0, before it is evaluated (default: one epoch).")
     public var pathSettleSteps: Int?
 
     public init() {}

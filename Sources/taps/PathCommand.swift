@@ -41,6 +41,8 @@ struct Path: ParsableCommand {
             if c.path == nil { c.path = PathSettings() }
             if options.shared.lambda == nil && !((try? options.shared.loadConfigFile().keys.contains("lambda")) ?? false) { c.lambda = 0.1 }
             if options.out == nil { c.outputDirectory = "runs/\(c.task)-path" }
+            // Room for the walk (the run ends when every gate is off): 12 epochs unless --epochs says otherwise.
+            if options.shared.epochs == nil && !((try? options.shared.loadConfigFile().keys.contains("epochs")) ?? false) { c.epochs = 12 }
             try FileError.checkWritableDirectory(c.outputDirectory)
             return try Trainer(config: c, store: store, control: control, folder: options.folderPolicy)
         }

@@ -281,7 +281,7 @@ final class RunLoop {
                     lambda: lambda, penaltyOn: adapter.usesPenalty && e >= penaltyOnAt && e < settleStart && pathSettleLeft == 0,
                     penalty: config.penalty,
                     penaltyUpdate: config.penaltyUpdate,
-                    learningRate: config.path != nil ? Float(config.learningRate) : schedule.learningRate(at: step),
+                    learningRate: config.path != nil ? pathLearningRate : schedule.learningRate(at: step),
                     scoreLearningRateScale: scoreScale)
                 switch trainStep(subBatches, optimizer: optimizer, settings: settings, sharing: adapter.sharing,
                                  dataParallel: dataParallel).restoringDropout(dropouts) {
@@ -402,8 +402,19 @@ final class RunLoop {
     // MARK: - The trade-off in one run (`--path`; docs/method.md "The trade-off in one run")
 
     private var pathPoints: [PathPoint] = []
-    /// Steps left in the current settle (0: searching).
+    /// Steps left in the current settle (0: searching), of `pathSettleTotal`.
     private var pathSettleLeft = 0
+    private var pathSettleTotal = 1
+
+    /// The learning rate of a path run's next step: `--lr` while searching; during a settle a cosine decay from
+    /// `--lr` towards 0 over the settle's steps, so each point is evaluated converged, like the end of a sweep run
+    /// (then the search restarts at `--lr`).
+    private var pathLearningRate: Float {
+        let peak = Float(config.learningRate)
+        guard pathSettleLeft > 0 else { return peak }
+        let done = Float(pathSettleTotal - pathSettleLeft) / Float(max(1, pathSettleTotal))
+        return 0.5 * peak * (1 + cos(Float.pi * done))
+    }
     private var pathSinceRaise = 0
     /// Active sets already recorded as points (`1`/`0` per gated layer).
     private var pathSeenSets: Set<String> = []
@@ -439,6 +450,7 @@ final class RunLoop {
             if pathCandidateSteps >= max(2, raiseEvery / 4) {
                 pathCandidate = nil
                 pathSettleLeft = settleSteps
+                pathSettleTotal = settleSteps
                 freezeGates()
                 return false
             }

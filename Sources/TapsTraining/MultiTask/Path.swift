@@ -6,25 +6,25 @@ import TAPS
 /// How a path run raises lambda and settles (`--path`, `--path-growth`, `--path-raise-every`, `--path-settle-steps`).
 ///
 /// After warm-up, lambda (starting at `--lambda`) is multiplied by `growth` every `raiseEvery` steps while the active
-/// set stays the same. When the set changes, the gates are frozen for `settleSteps` steps without the penalty (the kept
-/// deltas, norms and head re-fit to the new set), then the set is evaluated on validation and test, recorded as a
+/// set stays the same. When the set changes, the gates are frozen for `settleSteps` steps without the penalty while the
+/// learning rate decays to 0 (the kept deltas, norms and head re-fit to the new set), then the set is evaluated on validation and test, recorded as a
 /// point with its own export, and the search goes on. The run ends when every gate is off (or at `--epochs`).
 public struct PathSettings: Codable, Sendable, Equatable {
     /// Factor lambda is multiplied by at each raise (> 1).
     public var growth: Double
     /// Steps between raises; 0: a quarter of an epoch.
     public var raiseEvery: Int
-    /// Steps a new active set trains with frozen gates before it is evaluated; 0: a quarter of an epoch.
+    /// Steps a new active set trains with frozen gates (the learning rate decaying to 0) before it is evaluated;
+    /// 0: one epoch.
     public var settleSteps: Int
 
     public init(growth: Double = 1.5, raiseEvery: Int = 0, settleSteps: Int = 0) {
         self.growth = growth; self.raiseEvery = raiseEvery; self.settleSteps = settleSteps
     }
 
-    /// `raiseEvery` and `settleSteps` with 0 replaced by a quarter of `stepsPerEpoch` (at least 1).
+    /// `raiseEvery` with 0 replaced by a quarter of `stepsPerEpoch`, `settleSteps` with 0 by `stepsPerEpoch` (at least 1).
     public func resolved(stepsPerEpoch: Int) -> (raiseEvery: Int, settleSteps: Int) {
-        let quarter = max(1, stepsPerEpoch / 4)
-        return (raiseEvery > 0 ? raiseEvery : quarter, settleSteps > 0 ? settleSteps : quarter)
+        (raiseEvery > 0 ? raiseEvery : max(1, stepsPerEpoch / 4), settleSteps > 0 ? settleSteps : max(1, stepsPerEpoch))
     }
 
     /// - Throws: `ConfigError.invalid` naming the option.
