@@ -135,6 +135,8 @@ final class RunLoop {
     private var started = Date()
     /// Undecodable files of each lazy split already reported (`member.split` -> count).
     private var reportedBadFiles: [String: Int] = [:]
+    /// The run folder's control file (`control.json`, written by an attached dashboard); the writer only.
+    private let controlFile: ControlFileWatcher?
 
     init(adapter: any RunAdapter, control: TrainingControl) {
         self.adapter = adapter
@@ -142,6 +144,8 @@ final class RunLoop {
         dataParallel = adapter.dataParallel
         isWriter = dataParallel?.group.isWriter ?? true
         lambda = control.lambda
+        controlFile = isWriter
+            ? adapter.views.first.map { ControlFileWatcher(directory: $0.directory, control: control) } : nil
         validation = Array(repeating: 0, count: adapter.members.count)
         trainAccuracy = Array(repeating: nil, count: adapter.members.count)
         flips = adapter.members.map { Array(repeating: 0, count: $0.gatedLayers.count) }
@@ -738,11 +742,12 @@ final class RunLoop {
             failure = "\(broken); the last checkpoint is kept"
             return false
         }
+        pollControlFile()
         if control.isStopRequested { return false }
         if control.isPaused {
             notice(.paused, "paused at step \(step)")
             let t0 = Date()
-            control.waitWhilePaused { [self] in writeSnapshots(force: false) }
+            control.waitWhilePaused(poll: { [self] in pollControlFile() }) { [self] in writeSnapshots(force: false) }
             pausedSeconds += Date().timeIntervalSince(t0)
             notice(.resumed, "resumed at step \(step)")
             if control.isStopRequested { return false }
@@ -757,6 +762,13 @@ final class RunLoop {
             lambdaHistory.append(LambdaChange(step: step + 1, lambda: lambda))
         }
         return true
+    }
+
+    /// Moves a new request of the control file into the control box (at most one `stat` every 0.5 s); a file that
+    /// cannot be used gives one error notice per version of the file (docs/method.md "Control file").
+    private func pollControlFile() {
+        guard let controlFile else { return }
+        if case .problem(let message) = controlFile.poll(step: step) { notice(.error, message) }
     }
 
     // MARK: - Metrics

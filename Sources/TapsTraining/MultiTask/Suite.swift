@@ -287,6 +287,18 @@ public final class SuiteRunner: @unchecked Sendable {
         return c
     }
 
+    /// The folder name of `task`'s run inside the suite folder: the task's name, or the dataset's display name for
+    /// a task given as a path (as ``taskConfig(_:base:)`` names it).
+    public static func runFolderName(task: String, config: SuiteConfig) -> String {
+        config.training.dataDirectory == nil && !EmbeddedPack.taskNames.contains(task) && FileManager.default.fileExists(atPath: task)
+            ? Dataset.displayName(for: task) : task
+    }
+
+    /// The view names of a suite folder's runs in order (`stage1` first in joint mode), i.e. its subfolders.
+    public static func viewFolderNames(config: SuiteConfig) -> [String] {
+        (config.mode == .joint ? ["stage1"] : []) + config.tasks.map { runFolderName(task: $0, config: config) }
+    }
+
     /// Name of the suite's settings file in the suite folder, written by job-array tasks for the collector.
     public static let configFileName = "suite-config.json"
 
