@@ -121,7 +121,7 @@ struct DataAndBaseTests {
         c.skipBad = true; c.outputDirectory = dir.appendingPathComponent("skip").path
         let (summary, store, _) = try train(c)
         #expect(summary.status == .done, "\(summary.message ?? "")")
-        #expect(store.snapshot().notices.contains { $0.message.hasPrefix("--skip-bad: 1 of 60 training images") },
+        #expect(store.snapshot().notices.contains { $0.message.hasPrefix("--skip-bad: skipped 1 of 60 training images") },
                 "\(store.snapshot().notices.map(\.message))")
     }
 

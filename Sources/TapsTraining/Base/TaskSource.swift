@@ -111,8 +111,19 @@ public struct RunData {
                            description: data.description, notes: data.notes)
         }
         let dataset = try openDataset(path, config: config)
-        if case .files(let trainList) = dataset.train, case .files(let testList) = dataset.test {
+        if case .files(var trainList) = dataset.train, case .files(var testList) = dataset.test {
             try recordHeldOutSplit(of: dataset, in: recordSplit ? config.outputDirectory : nil)
+            var notes = dataset.notes
+            if config.skipBad ?? false {
+                // --skip-bad drops what does not decode before the split, as reading into memory does (one decode pass).
+                for (label, list) in [("training", trainList), ("test", testList)] {
+                    let (good, skipped) = try list.decodableFiles(recipe: base.inputRecipe)
+                    if !skipped.isEmpty {
+                        notes.append("--skip-bad: skipped \(skipped.count) of \(list.count) \(label) images that failed to decode; first: \(skipped[0])")
+                    }
+                    if label == "training" { trainList = good } else { testList = good }
+                }
+            }
             var split = trainValidationSplitIndices(labels: trainList.labels, classes: trainList.classes,
                                                     validationFraction: config.validationFraction, seed: config.seed)
             if let limit = config.trainLimit, limit < split.train.count {
@@ -128,7 +139,6 @@ public struct RunData {
             let validation = ImageFolderSource(list: trainList.subset(split.validation), recipe: recipe,
                                                cacheMB: cacheMB - trainMB, skipBad: skipBad)
             let test = ImageFolderSource(list: testList, recipe: recipe, cacheMB: 0, skipBad: skipBad)
-            var notes = dataset.notes
             notes.append("images decoded at \(recipe.size)x\(recipe.size) on worker threads as training needs them (shorter side resized to \(recipe.resize), centre crop"
                          + (recipe.channels == 1 ? ", colour converted to grey (BT.601 luma) for this grey base" : ", grey files replicated to RGB")
                          + "); up to \(cacheMB) MB of decoded training and validation images cached (--cache-mb), the rest decoded again each epoch")
