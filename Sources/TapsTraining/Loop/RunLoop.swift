@@ -805,7 +805,8 @@ final class RunLoop {
             sums[v].loss += taskLoss; sums[v].correct += correct; sums[v].seen += count
             let gated = members[mine[0].0].gatedLayers
             view.store.append(.step(StepEvent(
-                step: step, epoch: epoch, phase: settings.penaltyOn ? .sparsify : .warmup,
+                step: step, epoch: epoch,
+                phase: settings.penaltyOn ? .sparsify : adapter.usesPenalty && epoch > config.warmupEpochs ? .settle : .warmup,
                 loss: taskLoss + (settings.penaltyOn ? settings.lambda * penalty : 0), taskLoss: taskLoss,
                 penalty: penalty, lambda: settings.lambda, accuracy: Double(correct) / Double(max(count, 1)),
                 learningRate: Double(settings.learningRate), scores: gated.map { Double($0.score.value.storage[0]) },
