@@ -285,7 +285,8 @@ final class RunLoop {
                     lambda: lambda, penaltyOn: adapter.usesPenalty && e >= penaltyOnAt && e < settleStart && pathSettleLeft == 0,
                     penalty: config.penalty,
                     penaltyUpdate: config.penaltyUpdate,
-                    learningRate: config.path != nil ? pathLearningRate : schedule.learningRate(at: step),
+                    learningRate: config.path != nil ? pathLearningRate
+                        : e >= settleStart ? settleLearningRate(epoch: e, stepInEpoch: i) : schedule.learningRate(at: step),
                     scoreLearningRateScale: scoreScale)
                 switch trainStep(subBatches, optimizer: optimizer, settings: settings, sharing: adapter.sharing,
                                  dataParallel: dataParallel).restoringDropout(dropouts) {
@@ -334,6 +335,15 @@ final class RunLoop {
         if status == .stopped { notice(.info, "stopped by request at step \(step); continue with --resume") }
         finalActive = members.map { m in m.gatedLayers.filter(\.isActive).map(\.name) }
         return finish()
+    }
+
+    /// The learning rate in the settle phase: a restart at `--lr` annealed to 0 (cosine) over the settle epochs, so the
+    /// kept deltas, norms and head re-fit to the fixed set (the penalty phase's deltas of layers now off no longer
+    /// count; at the tail of the run's own schedule the rate would be near 0 and could not re-fit).
+    private func settleLearningRate(epoch e: Int, stepInEpoch i: Int) -> Float {
+        let total = max(1, (adapter.epochs - settleStart + 1) * adapter.stepsPerEpoch)
+        let done = Float((e - settleStart) * adapter.stepsPerEpoch + i) / Float(total)
+        return 0.5 * Float(config.learningRate) * (1 + cos(Float.pi * min(1, done)))
     }
 
     /// Per member whose training images decode on demand, a stream of its sub-batches of this epoch from step
