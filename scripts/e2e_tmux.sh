@@ -67,7 +67,8 @@ start_pane() {
 # The terminal in the pane is sane: canonical mode and echo back on.
 terminal_sane() {
     "${TM[@]}" send-keys -t "$PANE" "clear; stty -a | tr ' ;' '\n\n' | grep -x -e echo -e icanon | sort | tr '\n' ' '; echo STTY-DONE" Enter
-    poll 10 screen_has "STTY-DONE" && screen | grep -q "^echo icanon STTY-DONE"
+    # Wait for the output line (the typed command line also holds STTY-DONE but starts with the prompt), then check it.
+    poll 10 screen_matches '^[a-z ]*STTY-DONE$' && screen | grep -q "^echo icanon STTY-DONE$"
 }
 
 jsonl_query() {  # python expression over `events` (the decoded metrics.jsonl of $1); prints the result
