@@ -439,6 +439,7 @@ final class RunLoop {
     /// The gated member a path follows (a path is a single-task run).
     private var pathMember: Int? { members.firstIndex { $0.task != nil } }
 
+    /// Member `m`'s active set as `1`/`0` per gated layer (the key of set votes, candidates and path points).
     private func activeKey(_ m: Int) -> String { String(members[m].gatedLayers.map { $0.isActive ? "1" : "0" }) }
 
     /// After a penalty step of a path run: settle an active set not recorded yet once it has held for a few steps
@@ -556,7 +557,7 @@ final class RunLoop {
     private func recordCandidates() {
         if candidateSets.count != members.count { candidateSets = members.map { _ in [] } }
         for (m, member) in members.enumerated() where !member.gatedLayers.isEmpty {
-            candidateSets[m].append((String(member.gatedLayers.map { $0.isActive ? "1" : "0" }), validation[m]))
+            candidateSets[m].append((activeKey(m), validation[m]))
         }
     }
 
@@ -580,7 +581,7 @@ final class RunLoop {
     /// to their side of tau and frozen.
     private func settleGates() {
         for (m, member) in members.enumerated() where !member.gatedLayers.isEmpty {
-            let current = String(member.gatedLayers.map { $0.isActive ? "1" : "0" })
+            let current = activeKey(m)
             let total = setVotes[m].values.reduce(0, +)
             let voted = setVotes[m].max { a, b in a.value != b.value ? a.value < b.value : b.key == current }?.key ?? current
             let chosen = fitBudget(voted, member: m)
