@@ -73,13 +73,20 @@ public struct DashboardOptions {
     public var colorMode: ColorMode
     public var forceASCII: Bool
     public var framesPerSecond: Double
+    /// Frame rate once no key has been pressed for ``idleAfterSeconds`` (at most ``framesPerSecond``): the charts
+    /// stay live while the UI thread takes less of the cores the trainer uses. Any key restores the full rate.
+    public var idleFramesPerSecond: Double
+    /// Seconds without a key after which the dashboard drops to ``idleFramesPerSecond``.
+    public var idleAfterSeconds: Double
     /// Crash on purpose after the first frame (tests the terminal restore).
     public var crashTest: Bool
 
     public init(theme: Theme = .builtInDefault, startupMessage: String? = nil, colorMode: ColorMode = .auto,
-                forceASCII: Bool = false, framesPerSecond: Double = 10, crashTest: Bool = false) {
+                forceASCII: Bool = false, framesPerSecond: Double = 10, idleFramesPerSecond: Double = 4,
+                idleAfterSeconds: Double = 3, crashTest: Bool = false) {
         self.theme = theme; self.startupMessage = startupMessage; self.colorMode = colorMode
         self.forceASCII = forceASCII; self.framesPerSecond = framesPerSecond; self.crashTest = crashTest
+        self.idleFramesPerSecond = idleFramesPerSecond; self.idleAfterSeconds = idleAfterSeconds
     }
 }
 
@@ -180,7 +187,9 @@ public final class DashboardApp {
         glyphs = terminal.capabilities.glyphs
         let theme = terminal.capabilities.colorDepth == .none ? Theme.builtInMono : options.theme
         let frame = 1 / max(1, options.framesPerSecond)
+        let idleFrame = 1 / max(1, min(options.framesPerSecond, options.idleFramesPerSecond))
         let started = now()
+        var lastKey = started
         var frames = 0
         var nextFrame = started
         var lastDrawn: (DashboardState, Size, GlyphSet)?
@@ -194,6 +203,8 @@ public final class DashboardApp {
                 handle(key, terminal: terminal)
                 while let more = terminal.readKey(timeoutMilliseconds: 0) { handle(more, terminal: terminal) }
                 dirty = true
+                lastKey = now()
+                nextFrame = min(nextFrame, lastKey + frame)
             }
             if let s = terminal.stopSignal, stopSignal == nil {
                 stopSignal = s
@@ -202,7 +213,7 @@ public final class DashboardApp {
             let t = now()
             let frameDue = t >= nextFrame
             if frameDue {
-                nextFrame = max(nextFrame + frame, t)
+                nextFrame = max(nextFrame + (t - lastKey < options.idleAfterSeconds ? frame : idleFrame), t)
                 frames += 1
                 frameTimes.append(t)
                 frameTimes.removeAll { $0 < t - 1 }

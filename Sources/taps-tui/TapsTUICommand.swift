@@ -47,7 +47,8 @@ struct TapsTUICommand: ParsableCommand {
             + " heatmaps shown beside it. A file that does not exist yet is waited for."))
     var attach: [String] = []
 
-    @Option(help: "Frames per second of the dashboard (1-30).")
+    @Option(help: ArgumentHelp("Frames per second of the dashboard (1-30); after 3 s without a key it draws at most 4"
+                               + " per second, so the trainer keeps its cores (any key restores the full rate)."))
     var fps: Double = 10
 
     @Flag(name: .customLong("crash-test"), help: .hidden)
