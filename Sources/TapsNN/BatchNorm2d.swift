@@ -69,24 +69,29 @@ public final class BatchNorm2d: Layer {
         if training {
             precondition(M > 1, "BatchNorm2d \(weight.name): expected more than 1 value per channel when training")
             var variance = [Float](repeating: 0, count: C)
-            x.withBuffer { xb in
-                for c in 0..<C {
-                    var s = 0.0
-                    for n in 0..<N { s += serialSum(xb.baseAddress! + (n * C + c) * HW, HW) }
-                    let mu = s / Double(M)
-                    var q = 0.0
-                    for n in 0..<N {
-                        let p = xb.baseAddress! + (n * C + c) * HW
-                        var partial: Float = 0
-                        let m = Float(mu)
-                        for i in 0..<HW { let d = p[i] - m; partial += d * d }
-                        q += Double(partial)
+            x.withBuffer { xb in mean.withUnsafeMutableBufferPointer { mb in
+                variance.withUnsafeMutableBufferPointer { vb in rstd.withUnsafeMutableBufferPointer { rb in
+                    nonisolated(unsafe) let xp = xb.baseAddress!, mp = mb.baseAddress!, vp = vb.baseAddress!, rp = rb.baseAddress!
+                    let eps = Double(eps)
+                    // One channel per item, images summed in order: the same bits for any thread count.
+                    Parallel.forEach(C) { c, _ in
+                        var s = 0.0
+                        for n in 0..<N { s += serialSum(xp + (n * C + c) * HW, HW) }
+                        let mu = s / Double(M)
+                        var q = 0.0
+                        for n in 0..<N {
+                            let p = xp + (n * C + c) * HW
+                            var partial: Float = 0
+                            let m = Float(mu)
+                            for i in 0..<HW { let d = p[i] - m; partial += d * d }
+                            q += Double(partial)
+                        }
+                        mp[c] = Float(mu)
+                        vp[c] = Float(q / Double(M))
+                        rp[c] = Float(1 / (q / Double(M) + eps).squareRoot())
                     }
-                    mean[c] = Float(mu)
-                    variance[c] = Float(q / Double(M))
-                    rstd[c] = Float(1 / (q / Double(M) + Double(eps)).squareRoot())
-                }
-            }
+                } }
+            } }
             numBatchesTracked.value.storage[0] += 1
             let m = momentum ?? 1 / numBatchesTracked.value.storage[0]
             let unbias = Float(M) / Float(M - 1)
@@ -105,16 +110,19 @@ public final class BatchNorm2d: Layer {
             }
         }
         let y = x.withBuffer { xb in Tensor(shape: x.shape) { yb in
-            weight.value.withBuffer { gb in bias.value.withBuffer { bb in
-                for n in 0..<N {
-                    for c in 0..<C {
-                        let scale = gb[c] * rstd[c]
-                        let shift = bb[c] - mean[c] * scale
-                        let src = xb.baseAddress! + (n * C + c) * HW, dst = yb.baseAddress! + (n * C + c) * HW
+            weight.value.withBuffer { gb in bias.value.withBuffer { bb in mean.withUnsafeBufferPointer { mb in
+                rstd.withUnsafeBufferPointer { rb in
+                    nonisolated(unsafe) let xp = xb.baseAddress!, yp = yb.baseAddress!, gp = gb.baseAddress!
+                    nonisolated(unsafe) let bp = bb.baseAddress!, mp = mb.baseAddress!, rp = rb.baseAddress!
+                    Parallel.forEach(N * C) { item, _ in
+                        let c = item % C
+                        let scale = gp[c] * rp[c]
+                        let shift = bp[c] - mp[c] * scale
+                        let src = xp + item * HW, dst = yp + item * HW
                         for i in 0..<HW { dst[i] = src[i] * scale + shift }
                     }
                 }
-            } }
+            } } }
         } }
         cache = Cache(input: x, mean: mean, rstd: rstd, training: training)
         return y
@@ -128,25 +136,33 @@ public final class BatchNorm2d: Layer {
         precondition(dOut.shape == x.shape, "BatchNorm2d \(weight.name): dOut \(dOut.shape) vs input \(x.shape)")
         let N = x.shape[0], C = channels, HW = x.shape[2] * x.shape[3], M = Float(N * HW)
         var sumDy = [Float](repeating: 0, count: C), sumDyXhat = [Float](repeating: 0, count: C)
+        let training = cache.training
         let dx = x.withBuffer { xb in dOut.withBuffer { db in weight.value.withBuffer { gb in Tensor(shape: x.shape) { dxb in
-            for c in 0..<C {
-                let mu = cache.mean[c], r = cache.rstd[c]
-                var s = 0.0, sx = 0.0
-                for n in 0..<N {
-                    let o = (n * C + c) * HW
-                    let (ps, pd) = vectorSumAndCenteredDot(db.baseAddress! + o, xb.baseAddress! + o, HW, mean: mu, scale: r)
-                    s += ps; sx += pd
-                }
-                sumDy[c] = Float(s); sumDyXhat[c] = Float(sx)
-                let k = gb[c] * r
-                let meanDy = cache.training ? sumDy[c] / M : 0
-                let meanDyXhat = cache.training ? sumDyXhat[c] / M : 0
-                for n in 0..<N {
-                    let o = (n * C + c) * HW
-                    let xp = xb.baseAddress! + o, dp = db.baseAddress! + o, dxp = dxb.baseAddress! + o
-                    for i in 0..<HW { dxp[i] = k * (dp[i] - meanDy - (xp[i] - mu) * r * meanDyXhat) }
-                }
-            }
+            sumDy.withUnsafeMutableBufferPointer { sb in sumDyXhat.withUnsafeMutableBufferPointer { sxb in
+                cache.mean.withUnsafeBufferPointer { mb in cache.rstd.withUnsafeBufferPointer { rb in
+                    nonisolated(unsafe) let xp = xb.baseAddress!, dp = db.baseAddress!, gp = gb.baseAddress!, dxp = dxb.baseAddress!
+                    nonisolated(unsafe) let sp = sb.baseAddress!, sxp = sxb.baseAddress!, mp = mb.baseAddress!, rp = rb.baseAddress!
+                    // One channel per item (statistics, then dx of that channel while it is in cache).
+                    Parallel.forEach(C) { c, _ in
+                        let mu = mp[c], r = rp[c]
+                        var s = 0.0, sx = 0.0
+                        for n in 0..<N {
+                            let o = (n * C + c) * HW
+                            let (ps, pd) = vectorSumAndCenteredDot(dp + o, xp + o, HW, mean: mu, scale: r)
+                            s += ps; sx += pd
+                        }
+                        sp[c] = Float(s); sxp[c] = Float(sx)
+                        let k = gp[c] * r
+                        let meanDy = training ? sp[c] / M : 0
+                        let meanDyXhat = training ? sxp[c] / M : 0
+                        for n in 0..<N {
+                            let o = (n * C + c) * HW
+                            let xq = xp + o, dq = dp + o, dxq = dxp + o
+                            for i in 0..<HW { dxq[i] = k * (dq[i] - meanDy - (xq[i] - mu) * r * meanDyXhat) }
+                        }
+                    }
+                } }
+            } }
         } } } }
         if weight.requiresGrad { for c in 0..<C { weight.grad.storage[c] += sumDyXhat[c] } }
         if bias.requiresGrad { for c in 0..<C { bias.grad.storage[c] += sumDy[c] } }
