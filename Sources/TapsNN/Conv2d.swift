@@ -155,11 +155,13 @@ public final class Conv2d: WeightedLayer {
             }
             if direct {
                 // y[n, g] = W_g · x[n, g]: the input planes are the column matrix.
-                Parallel.forEach(N * G) { item, _ in
-                    let n = item / G, gi = item % G
-                    gemm(.none, .none, m: Og, n: P, k: Cg, wp + gi * Og * K, lda: K,
-                         xp + n * C * HW + gi * Cg * HW, ldb: P, yp + (n * O + gi * Og) * P, ldc: P)
-                    addBias(n, gi * Og, Og)
+                GEMMStatistics.timed {
+                    Parallel.forEach(N * G) { item, _ in
+                        let n = item / G, gi = item % G
+                        gemm(.none, .none, m: Og, n: P, k: Cg, wp + gi * Og * K, lda: K,
+                             xp + n * C * HW + gi * Cg * HW, ldb: P, yp + (n * O + gi * Og) * P, ldc: P)
+                        addBias(n, gi * Og, Og)
+                    }
                 }
                 return
             }
@@ -256,9 +258,11 @@ public final class Conv2d: WeightedLayer {
                                  beta: overwriteWeightGradient && n0 == 0 ? 0 : 1, gwp! + gi * Og * K, ldc: K)
                         }
                         if directInput {   // dx[n, g] = W_gᵀ · dY[n, g], written in place (no zero fill)
-                            Parallel.forEach(B) { b, _ in
-                                gemm(.transposed, .none, m: Cg, n: P, k: Og, wg, lda: K, dyg + b * P, ldb: LD,
-                                     dxp + (n0 + b) * C * HW + gi * Cg * HW, ldc: P)
+                            GEMMStatistics.timed {
+                                Parallel.forEach(B) { b, _ in
+                                    gemm(.transposed, .none, m: Cg, n: P, k: Og, wg, lda: K, dyg + b * P, ldb: LD,
+                                         dxp + (n0 + b) * C * HW + gi * Cg * HW, ldc: P)
+                                }
                             }
                         } else {   // dcols = W_gᵀ · dY_g → col2im (image slices zeroed by the worker that folds them)
                             gemm(.transposed, .none, m: K, n: LD, k: Og, wg, lda: K, dyg, ldb: LD, cols, ldc: LD)

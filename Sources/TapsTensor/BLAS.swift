@@ -1,6 +1,8 @@
 // TapsTensor: the only file that talks to OpenBLAS.
 import CBLAS
+import Dispatch
 import Foundation
+import Synchronization
 
 /// Whether an operand of ``gemm(_:_:_:_:_:_:_:_:_:_:_:)`` is used as stored or transposed.
 public enum Transpose: Sendable {
@@ -42,6 +44,9 @@ public func gemm(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: In
         return
     }
     Parallel.prepareBLAS()
+    let timed = !Parallel.isInsideParallelRegion   // time top-level calls only (workers' calls overlap)
+    let t0 = timed ? DispatchTime.now().uptimeNanoseconds : 0
+    defer { GEMMStatistics.record(flops: 2 * m * n * k, nanoseconds: timed ? DispatchTime.now().uptimeNanoseconds - t0 : 0) }
     if 2 * m * n * k < gemmParallelMinimumFlops {  // (m, n, k > 0 here)
         cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
                     alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
@@ -73,6 +78,29 @@ public func gemm(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: In
 /// `TAPS_GEMM_SPLIT=0` in the environment never splits (to compare against one-call rounding).
 public let gemmParallelMinimumFlops =
     ProcessInfo.processInfo.environment["TAPS_GEMM_SPLIT"] == "0" ? Int.max : 1 << 21
+
+/// Running totals of every GEMM's flops and of the wall time spent in them. Calls made inside a parallel loop
+/// (e.g. one per image of a pointwise convolution) overlap with their siblings: their time is not added;
+/// the loop that makes them wraps itself in ``timed(_:)`` instead. `taps bench` reads the totals around
+/// the timed steps.
+public enum GEMMStatistics {
+    private static let flopCount = Atomic<Int>(0)
+    private static let nanosecondCount = Atomic<Int>(0)
+    static func record(flops: Int, nanoseconds: UInt64) {
+        flopCount.add(flops, ordering: .relaxed)
+        nanosecondCount.add(Int(nanoseconds), ordering: .relaxed)
+    }
+    /// Runs `body` (a parallel loop of GEMMs) and adds its wall time.
+    public static func timed<R>(_ body: () throws -> R) rethrows -> R {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        defer { record(flops: 0, nanoseconds: DispatchTime.now().uptimeNanoseconds - t0) }
+        return try body()
+    }
+    /// Floating-point operations (`2·m·n·k` per call) and wall seconds spent in counted GEMMs so far.
+    public static var totals: (flops: Double, seconds: Double) {
+        (Double(flopCount.load(ordering: .relaxed)), Double(nanosecondCount.load(ordering: .relaxed)) / 1e9)
+    }
+}
 
 /// Reference triple loop for ``gemm(_:_:_:_:_:_:_:_:_:_:_:)`` with the same contract, accumulating in
 /// Double. Used by tests on odd shapes and as the readable statement of what the fast path computes.
