@@ -18,7 +18,7 @@ public enum Transpose: Sendable {
 ///
 /// All matrices are row-major and contiguous. `A` is `[m, k]` (or `[k, m]` when transposed), `B` is
 /// `[k, n]` (or `[n, k]`), `C` is `[m, n]`. Pointers must hold at least that many elements.
-/// Large products are split into up to four blocks of rows or columns of `C` computed on ``Parallel/threads``
+/// Large products are split into ``gemmBlocks`` blocks of rows or columns of `C` computed on ``Parallel/threads``
 /// workers (OpenBLAS single-threaded in each); the blocks depend only on the shape, so the result does not
 /// depend on the thread count.
 /// References: BLAS level 3 `SGEMM`; llm.c `matmul_forward`.
@@ -52,12 +52,13 @@ public func gemm(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: In
                     alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
         return
     }
-    // Split the larger side of C into up to four blocks of whole 16-element panels. OpenBLAS's result for
-    // an element depends on the block it lies in (edge kernels sum in another order), so the blocks depend
-    // on the shape only, never on the thread count: one worker runs the same four calls in turn.
+    // Split the larger side of C into `gemmBlocks` blocks of whole 16-element panels (rows when C is taller:
+    // each block then repacks the smaller operand). OpenBLAS's result for an element depends on the block it
+    // lies in (edge kernels sum in another order), so the blocks depend on the shape and the machine only,
+    // never on the thread count: one worker runs the same calls in turn.
     let splitRows = m >= n
     let side = splitRows ? m : n
-    let block = max(64, ((side + 3) / 4 + 15) / 16 * 16)
+    let block = max(64, ((side + gemmBlocks - 1) / gemmBlocks + 15) / 16 * 16)
     let count = (side + block - 1) / block
     nonisolated(unsafe) let (ua, ub, uc) = (a, b, c)
     Parallel.forEach(count) { p, _ in
@@ -73,6 +74,11 @@ public func gemm(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: In
         }
     }
 }
+
+/// Blocks a large GEMM is split into: the machine's active cores (at least 2), fixed for the process so
+/// results do not depend on ``Parallel/threads``. Each block repacks one operand, so more blocks than cores
+/// only cost repacking (one thread runs every block in turn).
+public let gemmBlocks = max(2, ProcessInfo.processInfo.activeProcessorCount)
 
 /// Products below this many flops (`2·m·n·k`) run as one call: splitting costs more than it saves.
 /// `TAPS_GEMM_SPLIT=0` in the environment never splits (to compare against one-call rounding).
