@@ -274,7 +274,7 @@ public final class Conv2d: WeightedLayer {
                             Parallel.forEach(B) { b, _ in
                                 let dst = dxp + (n0 + b) * C * HW + gi * Cg * HW
                                 dst.update(repeating: 0, count: Cg * HW)
-                                col2im(cols + b * P, g, dst, rowStride: LD)
+                                col2imConsumingColumns(cols + b * P, g, dst, rowStride: LD)
                             }
                         }
                     }
