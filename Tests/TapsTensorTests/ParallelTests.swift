@@ -2,7 +2,7 @@ import Synchronization
 import Testing
 import TapsTensor
 
-@Suite("Parallel loops, split GEMMs and the workspace")
+@Suite("Parallel loops, split GEMMs and the workspace", .serialized)   // one test changes Parallel.threads
 struct ParallelTests {
     @Test("forEach runs every item exactly once, and a nested loop runs serially")
     func forEachCoversItems() {
@@ -12,7 +12,8 @@ struct ParallelTests {
             #expect(worker >= 0 && worker < Parallel.threads)
             counts.withLock { $0[i] += 1 }
             if i == 3 {
-                #expect(Parallel.isInsideParallelRegion)
+                // (A loop on one worker, e.g. under TAPS_THREADS=1, runs inline without marking a region.)
+                #expect(Parallel.isInsideParallelRegion || Parallel.threads == 1)
                 Parallel.forEach(5) { _, w in nested.withLock { $0 += 1 }; #expect(w == 0) }
             }
         }
