@@ -7,3 +7,5 @@ int openblas_get_num_threads(void);
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
+// The kernel family OpenBLAS chose at load time (DYNAMIC_ARCH builds), reported by `taps bench`.
+char *openblas_get_corename(void);
