@@ -3,7 +3,7 @@
 SWIFT ?= swift
 CONFIG ?= release
 BIN = .build/$(CONFIG)
-APT_PACKAGES = libopenblas-dev libncursesw5-dev zlib1g-dev libpng-dev libturbojpeg0-dev librsvg2-dev libisal-dev pkg-config tmux
+APT_PACKAGES = libopenblas-dev libncursesw5-dev zlib1g-dev libpng-dev libturbojpeg0-dev librsvg2-dev libisal-dev libopenmpi-dev openmpi-bin pkg-config tmux
 ARGS ?=
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= safetensors export idx npy csv cifar dataset image theme metrics dashboard
@@ -31,6 +31,7 @@ test: setup
 	bash scripts/cli_smoke.sh $(BIN)
 	bash scripts/resilience.sh $(BIN)
 	bash scripts/hostile_inputs.sh $(BIN)
+	bash scripts/mpi_check.sh $(BIN)
 	bash scripts/e2e_tmux.sh $(BIN)
 
 # libFuzzer + AddressSanitizer build in its own scratch path (the normal build stays valid), then each target for

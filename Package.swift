@@ -28,6 +28,7 @@ let package = Package(
         .target(name: "CTermGuard"),
         .systemLibrary(name: "CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
         .systemLibrary(name: "CRsvg", pkgConfig: "librsvg-2.0", providers: [.apt(["librsvg2-dev"])]),
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
 
         // MARK: - Libraries, in dependency order
         // Atomic file writes, the content hash and the lock wrapper (Foundation only; every layer uses them).
@@ -45,6 +46,9 @@ let package = Package(
         // TensorBoard event files (CRC32C from ISA-L) and PNG rendering of the SVG figures (librsvg).
         .target(name: "TapsReports", dependencies: ["TapsTraining", "CISAL", "CRsvg"], swiftSettings: strict),
 
+        // Data-parallel training over MPI (`mpirun -np R taps train`; docs/scaling.md): the only importer of CMPI.
+        .target(name: "TapsDistributed", dependencies: ["CMPI", "TapsTraining"], swiftSettings: strict),
+
         // The version (package version + git commit stamped at build time by the VersionStamp plugin).
         .plugin(name: "VersionStamp", capability: .buildTool()),
         .target(name: "TapsVersion", plugins: ["VersionStamp"]),
@@ -58,7 +62,7 @@ let package = Package(
 
         // MARK: - Executables
         .executableTarget(name: "taps", dependencies: [
-            "TapsTraining", "TapsCommandLine", "TapsReports", "TapsVersion", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "TapsTraining", "TapsCommandLine", "TapsReports", "TapsVersion", "TapsDistributed", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "taps-tui", dependencies: [
             "TapsTUI", "TapsTraining", "TapsCommandLine", "TapsVersion",

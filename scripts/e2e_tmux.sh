@@ -67,7 +67,8 @@ start_pane() {
 # The terminal in the pane is sane: canonical mode and echo back on.
 terminal_sane() {
     "${TM[@]}" send-keys -t "$PANE" "clear; stty -a | tr ' ;' '\n\n' | grep -x -e echo -e icanon | sort | tr '\n' ' '; echo STTY-DONE" Enter
-    poll 10 screen_has "STTY-DONE" && screen | grep -q "^echo icanon STTY-DONE"
+    # Wait for the output line (the typed command line also holds STTY-DONE but starts with the prompt), then check it.
+    poll 10 screen_matches '^[a-z ]*STTY-DONE$' && screen | grep -q "^echo icanon STTY-DONE$"
 }
 
 jsonl_query() {  # python expression over `events` (the decoded metrics.jsonl of $1); prints the result
@@ -323,6 +324,77 @@ fi
 if poll 120 screen_has "conv_layers.0" && ! screen_has "waiting for $LATE"; then pass "the run appears once its file does"; else fail "the late file is not picked up"; fi
 "${TM[@]}" send-keys -t "$PANE" "q"; poll 30 screen_matches "^EXIT=0$"
 wait
+
+# MARK: - Steering a headless run from an attached dashboard (RUN/control.json), and a suite folder of job-array tasks
+TAPS="$(dirname "$BIN")/taps"
+if [ -x "$TAPS" ]; then
+    STEER="$WORK/steer"
+    "$TAPS" train --epochs 200 --lambda 2 --out "$STEER" > "$WORK/steer.out" 2>&1 &
+    STEER_PID=$!
+    start_pane steer "$BIN --attach $STEER"
+    if poll 120 screen_has "attached: steering" && poll 60 step_at_least 2; then
+        pass "--attach of a running headless taps train: steering (not read-only)"
+    else
+        fail "--attach of a running run is not steerable"
+    fi
+    "${TM[@]}" send-keys -t "$PANE" "]"
+    if poll 30 grep -q '"from":2,"kind":"lambda".*"to":2.5' "$STEER/metrics.jsonl"; then
+        pass "] in the attached dashboard: lambda 2 -> 2.5 notice in the run's metrics.jsonl"
+    else
+        fail "] did not reach the headless run: $(cat "$STEER/control.json" 2>/dev/null)"
+    fi
+    if poll 30 screen_has "(2→2.5)" && poll 10 screen_has "attached: steering"; then
+        pass "the dashboard shows the run's new lambda; the request is picked up"
+    else
+        fail "the attached dashboard does not show lambda 2.5"
+    fi
+    "${TM[@]}" send-keys -t "$PANE" " "
+    if poll 30 screen_has "PAUSED" && grep -q '"kind":"paused"' "$STEER/metrics.jsonl"; then pass "space pauses the headless run"; else fail "space did not pause the run"; fi
+    "${TM[@]}" send-keys -t "$PANE" "c"
+    "${TM[@]}" send-keys -t "$PANE" " "
+    if poll 30 grep -q '"kind":"resumed"' "$STEER/metrics.jsonl" && poll 30 grep -q '"kind":"checkpoint"' "$STEER/metrics.jsonl"; then
+        pass "c and space while paused: checkpoint written, run resumed"
+    else
+        fail "checkpoint/resume through the control file"
+    fi
+    echo '{"format":"taps-control","version":1,"sequence":"many"}' > "$STEER/control.json"
+    if poll 30 grep -q 'field sequence: expected a whole number' "$STEER/metrics.jsonl" && kill -0 "$STEER_PID"; then
+        pass "a malformed control.json: one error notice, the run goes on"
+    else
+        fail "malformed control.json"
+    fi
+    "${TM[@]}" send-keys -t "$PANE" "q"; poll 30 screen_matches "^EXIT=0$"
+    kill -INT "$STEER_PID"; wait "$STEER_PID"
+    start_pane steerdone "$BIN --attach $STEER"
+    "${TM[@]}" send-keys -t "$PANE" "]"
+    if poll 30 screen_has "attached (read-only)" && poll 10 screen_has "read-only: attached"; then
+        pass "--attach of the finished run: read-only"
+    else
+        fail "a finished run is steerable"
+    fi
+    "${TM[@]}" send-keys -t "$PANE" "q"; poll 30 screen_matches "^EXIT=0$"
+
+    SUITE="$WORK/suite"
+    "$TAPS" suite --tasks fashion,ucidigits,lfwfaces --epochs 1 --steps 20 --array-index 0 --out "$SUITE" > "$WORK/suite0.out" 2>&1
+    "$TAPS" suite --tasks fashion,ucidigits,lfwfaces --epochs 1 --steps 20 --array-index 2 --out "$SUITE" > "$WORK/suite2.out" 2>&1
+    start_pane suite "$BIN --attach $SUITE"
+    if poll 60 screen_has "fashion" && screen_has "ucidigits…" && screen_has "lfwfaces" && screen_has "t: next task"; then
+        pass "--attach SUITE_DIR (job-array tasks 0 and 2): one tab per task, task 1 waiting"
+    else
+        fail "--attach SUITE_DIR shows no tabs"
+    fi
+    if screen_has "ucidigits: waiting for $SUITE/ucidigits/metrics.jsonl"; then
+        pass "the suite view starts on the first unfinished task (waiting)"
+    else
+        fail "the suite view does not start on the waiting task"
+    fi
+    "${TM[@]}" send-keys -t "$PANE" "t"
+    if poll 10 screen_has "viewing lfwfaces: done" && poll 10 screen_has "DONE"; then pass "t cycles to the next task (done)"; else fail "t in an attached suite"; fi
+    "${TM[@]}" send-keys -t "$PANE" "q"
+    if poll 30 screen_matches "^EXIT=0$"; then pass "attached suite quits"; else fail "attached suite did not quit"; fi
+else
+    fail "no taps binary next to taps-tui: cannot test steering or suite folders"
+fi
 
 # MARK: - Run 2: NO_COLOR=1 emits no colour
 start_pane nocolor "NO_COLOR=1 $BIN --seed 2 --epochs 20 --out $WORK/run2"

@@ -60,6 +60,18 @@ public struct TrainingOptions: ParsableArguments {
     @Flag(help: "Start afresh in --out even if it holds a finished run (its summary, export and checkpoint are removed).")
     public var force = false
 
+    @Flag(help: "The trade-off in one run: after warm-up lambda (from --lambda) rises step by step; each new active set settles briefly, is evaluated and kept as a point with its own export (points/), and the run writes path.csv, path.md, path.json and tradeoff.svg like taps sweep.")
+    public var path = false
+
+    @Option(name: .customLong("path-growth"), help: "--path: factor lambda is multiplied by at each raise (default 1.5).")
+    public var pathGrowth: Double?
+
+    @Option(name: .customLong("path-raise-every"), help: "--path: steps between raises (default: a quarter of an epoch).")
+    public var pathRaiseEvery: Int?
+
+    @Option(name: .customLong("path-settle-steps"), help: "--path: steps a new active set trains with frozen gates, the learning rate decaying to 0, before it is evaluated (default: one epoch).")
+    public var pathSettleSteps: Int?
+
     public init() {}
 
     /// What to do with a run folder that already holds a finished run.
@@ -67,9 +79,10 @@ public struct TrainingOptions: ParsableArguments {
 
     /// The trainer these options ask for: a fresh run of ``config()``, or the run in `--resume` continued.
     /// - Throws: the errors of `Trainer.init(config:store:control:folder:)` / `Trainer.init(resuming:store:control:)`.
-    public func makeTrainer(store: MetricsStore, control: TrainingControl) throws -> Trainer {
-        if let resume { return try Trainer(resuming: URL(fileURLWithPath: resume), store: store, control: control) }
-        return try Trainer(config: try config(), store: store, control: control, folder: folderPolicy)
+    /// - Parameter group: the ranks of a data-parallel run (`mpirun`), nil for a plain run.
+    public func makeTrainer(store: MetricsStore, control: TrainingControl, group: (any ProcessGroup)? = nil) throws -> Trainer {
+        if let resume { return try Trainer(resuming: URL(fileURLWithPath: resume), store: store, control: control, group: group) }
+        return try Trainer(config: try config(), store: store, control: control, folder: folderPolicy, group: group)
     }
 
     /// The run configuration these options describe: defaults, then `--config`, then the flags given.
@@ -80,6 +93,11 @@ public struct TrainingOptions: ParsableArguments {
         shared.overlay(&c)
         if let task { c.task = task } else if let path = c.dataPath, !fileKeys.contains("task") { c.task = Dataset.displayName(for: path) }
         if let mode { c.mode = mode }
+        if path || pathGrowth != nil || pathRaiseEvery != nil || pathSettleSteps != nil {
+            let d = PathSettings()
+            c.path = PathSettings(growth: pathGrowth ?? d.growth, raiseEvery: pathRaiseEvery ?? d.raiseEvery,
+                                  settleSteps: pathSettleSteps ?? d.settleSteps)
+        }
         if let out {
             c.outputDirectory = out
         } else if !fileKeys.contains("output_directory") {
@@ -276,7 +294,7 @@ public struct DataOptions: ParsableArguments {
     @Option(help: "Training augmentation: none, flip, crop-flip (random-resized-crop + flip; default for image-network bases on --data, else none). Seeded.")
     public var augment: Augmentation?
 
-    @Option(name: .customLong("cache-mb"), help: "Memory budget in MB for decoded ImageFolder images in the lazy pipeline (beyond it, images are decoded again each epoch); taps bench --data uses it; taps train still decodes into memory until the run loop takes the pipeline.")
+    @Option(name: .customLong("cache-mb"), help: "Memory budget in MB for decoded ImageFolder images (default 1024): training and validation images are decoded on worker threads as batches need them and cached up to this budget; beyond it they are decoded again each epoch, so any dataset size trains in bounded memory.")
     public var cacheMB: Int?
 
     @Flag(name: .customLong("skip-bad"), help: "Skip and count image files that fail to decode instead of stopping at the first.")

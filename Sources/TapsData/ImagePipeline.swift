@@ -21,6 +21,13 @@ public protocol ImageBatchSource: Sendable {
     /// - Throws: ``DatasetError`` naming a file that fails to decode (lazy sources without `skipBad`).
     func batch(_ indices: [Int], normalization: Normalization, augmentation: Augmentation, epoch: Int,
                seed: UInt64) throws -> (images: Tensor, labels: [Int])
+    /// Whether making a batch decodes files (worth doing ahead on worker threads, ``BatchStream``); false for
+    /// images in memory, whose batches cost a copy.
+    var decodesOnDemand: Bool { get }
+}
+
+extension ImageBatchSource {
+    public var decodesOnDemand: Bool { false }
 }
 
 extension LabeledImages: ImageBatchSource {}
@@ -60,6 +67,7 @@ public final class ImageFolderSource: ImageBatchSource, @unchecked Sendable {
     public var labels: [Int] { list.labels }
     public var classes: Int { list.classes }
     public var imageShape: [Int] { [recipe.channels, recipe.size, recipe.size] }
+    public var decodesOnDemand: Bool { true }
 
     /// Bytes of decoded images held in the cache now.
     public var cachedBytes: Int { lock.lock(); defer { lock.unlock() }; return cached * recipe.imageSize }
@@ -209,5 +217,45 @@ public final class BatchPrefetcher: @unchecked Sendable {
             condition.broadcast()
             condition.unlock()
         }
+    }
+}
+
+/// The batches of one pass over a source, in order: made on the caller's thread when the source holds its images
+/// in memory, ahead on worker threads by a ``BatchPrefetcher`` when it decodes files (``ImageBatchSource/decodesOnDemand``).
+/// Either way the tensors are those of `source.batch(batches[k], ...)`, so the choice never changes a result.
+/// Dropping the stream stops its workers.
+public final class BatchStream {
+    private let source: any ImageBatchSource
+    private let batches: [[Int]]
+    private let normalization: Normalization
+    private let augmentation: Augmentation
+    private let epoch: Int
+    private let seed: UInt64
+    private let prefetcher: BatchPrefetcher?
+    private var position = 0
+
+    /// - Parameters:
+    ///   - batches: the index lists, in the order ``next()`` returns them.
+    ///   - workers, depth: as ``BatchPrefetcher``'s (used only for sources that decode on demand).
+    public init(source: any ImageBatchSource, batches: [[Int]], normalization: Normalization,
+                augmentation: Augmentation = .none, epoch: Int = 0, seed: UInt64 = 0, workers: Int = 2, depth: Int = 4) {
+        self.source = source; self.batches = batches; self.normalization = normalization
+        self.augmentation = augmentation; self.epoch = epoch; self.seed = seed
+        prefetcher = source.decodesOnDemand && !batches.isEmpty
+            ? BatchPrefetcher(source: source, batches: batches, normalization: normalization, augmentation: augmentation,
+                              epoch: epoch, seed: seed, workers: workers, depth: depth)
+            : nil
+    }
+
+    deinit { prefetcher?.cancel() }
+
+    /// The next batch (`images` `[B, C, H, W]`, `labels` `[B]`), nil after the last.
+    /// - Throws: the source's error for this batch (a ``DatasetError`` naming a file that fails to decode).
+    public func next() throws -> (images: Tensor, labels: [Int])? {
+        if let prefetcher { return try prefetcher.next() }
+        guard position < batches.count else { return nil }
+        defer { position += 1 }
+        return try source.batch(batches[position], normalization: normalization, augmentation: augmentation,
+                                epoch: epoch, seed: seed)
     }
 }

@@ -98,6 +98,37 @@ extension ImageList {
     }
 }
 
+extension ImageList {
+    /// The files that decode with `recipe` (each decoded once on `workers` threads, nothing kept), for `--skip-bad`
+    /// on a lazily read folder: the same files are dropped as ``decodeAll(recipe:skipBad:workers:)`` drops.
+    /// - Returns: the decodable files in order, and one message per dropped file (in file order).
+    /// - Throws: ``DatasetError`` when no file decodes.
+    public func decodableFiles(recipe: ImageRecipe, workers: Int = ProcessInfo.processInfo.activeProcessorCount)
+        throws -> (list: ImageList, skipped: [String]) {
+        let n = count
+        let failures = LockedBox([Int: String]())
+        let files = self.files
+        DispatchQueue.concurrentPerform(iterations: max(1, min(workers, n))) { worker in
+            let threads = max(1, min(workers, n))
+            var i = worker
+            while i < n {
+                do { _ = try recipe.load(files[i]) } catch {
+                    let message = "\(error)"
+                    failures.withValue { $0[i] = message }
+                }
+                i += threads
+            }
+        }
+        let failed = failures.withValue { $0 }
+        let keep = (0..<n).filter { failed[$0] == nil }
+        guard !keep.isEmpty || n == 0 else {
+            throw DatasetError.malformed(file: files.first.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path } ?? "<images>",
+                                         field: "images", expected: "at least one decodable image", found: "all \(n) failed")
+        }
+        return (failed.isEmpty ? self : subset(keep), failed.keys.sorted().map { failed[$0]! })
+    }
+}
+
 /// A decoding error carried across threads as its one-line message.
 public struct FirstError: Error, CustomStringConvertible, Equatable {
     /// The original error's one-line message (names the file).

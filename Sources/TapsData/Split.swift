@@ -1,25 +1,36 @@
 // TapsData: seeded, stratified train/validation split (model selection never touches test).
 import TapsTensor
 
-/// Splits `data` into disjoint training and validation sets, stratified by class.
-///
-/// For each class `k` with `n_k` examples, `round(validationFraction * n_k)` of them (chosen by a
-/// seeded shuffle) go to validation, the rest to training; when the fraction is positive and the class
-/// has at least 2 examples, validation gets at least one. Both outputs keep the original example order.
-/// The same `data`, fraction and seed always give the same split.
+/// Splits `data` into disjoint training and validation sets, stratified by class
+/// (``trainValidationSplitIndices(labels:classes:validationFraction:seed:)``).
 ///
 /// - Parameters:
 ///   - validationFraction: in `[0, 1)`.
 ///   - seed: seeds the shuffle (``SeededRNG``).
-/// - Returns: `train` and `validation`; together they hold every example exactly once.
+/// - Returns: `train` and `validation`; together they hold every example exactly once, in the original order.
 public func trainValidationSplit(_ data: LabeledImages, validationFraction: Double, seed: UInt64)
     -> (train: LabeledImages, validation: LabeledImages) {
+    let split = trainValidationSplitIndices(labels: data.labels, classes: data.classes,
+                                            validationFraction: validationFraction, seed: seed)
+    return (data.subset(split.train), data.subset(split.validation))
+}
+
+/// The indices of a seeded, stratified train/validation split of examples with `labels` (in `0..<classes`).
+///
+/// For each class `k` with `n_k` examples, `round(validationFraction * n_k)` of them (chosen by a
+/// seeded shuffle) go to validation, the rest to training; when the fraction is positive and the class
+/// has at least 2 examples, validation gets at least one. Both lists are ascending. The same labels, fraction and
+/// seed always give the same split, whether the images are in memory or files (``ImageFolderSource``).
+/// - Precondition: `validationFraction` in `[0, 1)` (checked by the callers' option validation); every label in
+///   `0..<classes`.
+public func trainValidationSplitIndices(labels: [Int], classes: Int, validationFraction: Double, seed: UInt64)
+    -> (train: [Int], validation: [Int]) {
     precondition(validationFraction >= 0 && validationFraction < 1,
                  "trainValidationSplit: validationFraction must be in [0, 1), got \(validationFraction)")
-    var byClass = [[Int]](repeating: [], count: data.classes)
-    for (i, y) in data.labels.enumerated() { byClass[y].append(i) }
+    var byClass = [[Int]](repeating: [], count: classes)
+    for (i, y) in labels.enumerated() { byClass[y].append(i) }
     var rng = SeededRNG(seed: seed)
-    var isValidation = [Bool](repeating: false, count: data.count)
+    var isValidation = [Bool](repeating: false, count: labels.count)
     for members in byClass where !members.isEmpty {
         var take = Int((validationFraction * Double(members.count)).rounded())
         if validationFraction > 0, members.count >= 2 { take = max(take, 1) }
@@ -27,9 +38,7 @@ public func trainValidationSplit(_ data: LabeledImages, validationFraction: Doub
         let order = rng.permutation(members.count)
         for k in order.prefix(take) { isValidation[members[k]] = true }
     }
-    let validation = (0..<data.count).filter { isValidation[$0] }
-    let train = (0..<data.count).filter { !isValidation[$0] }
-    return (data.subset(train), data.subset(validation))
+    return ((0..<labels.count).filter { !isValidation[$0] }, (0..<labels.count).filter { isValidation[$0] })
 }
 
 /// Indices of a stratified, seeded random subset of `limit` examples: each class gets a share proportional to its

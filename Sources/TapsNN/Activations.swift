@@ -92,6 +92,11 @@ public final class Dropout: Layer {
     public let p: Float
     private var rng: SeededRNG
     private struct Cache { var scaledMask: Tensor }
+    /// Data-parallel training: this process's rows `offset..<offset+N` of a global batch of `globalCount` images.
+    /// The mask is then drawn for the whole global batch (rows in order, as one process would draw it) and this
+    /// process keeps its rows, so the masks do not depend on how many processes share the batch. nil: `x` is the
+    /// whole batch.
+    public var batchShard: (offset: Int, globalCount: Int)?
     private var cache: Cache?
 
     /// Creates a dropout layer with drop probability `p` and mask generator seed `seed`.
@@ -116,9 +121,15 @@ public final class Dropout: Layer {
         guard mode == .training else { return x }
         var mask = Tensor(zeros: x.shape)
         let keep: Float = p < 1 ? 1 / (1 - p) : 0
+        let rows = x.shape.first ?? 0, perRow = rows > 0 ? x.count / rows : 0
+        let shard = batchShard.flatMap { s in
+            s.offset >= 0 && s.offset + rows <= s.globalCount ? (before: s.offset * perRow, after: (s.globalCount - s.offset - rows) * perRow) : nil
+        }
+        if let shard { for _ in 0..<shard.before { _ = rng.nextUniform() } }
         mask.withMutableBuffer { m in
             for i in 0..<m.count { m[i] = rng.nextUniform() >= p ? keep : 0 }
         }
+        if let shard { for _ in 0..<shard.after { _ = rng.nextUniform() } }
         cache = Cache(scaledMask: mask)
         var y = x
         y.withMutableBuffer { yp in mask.withBuffer { m in for i in 0..<yp.count { yp[i] *= m[i] } } }

@@ -19,7 +19,13 @@ import TapsTensor
 /// `momentum == nil` uses the cumulative average `m = 1 / num_batches_tracked`, as PyTorch.
 /// Unlike the other layers, the cache is also kept after an inference-mode forward, so a frozen-statistics
 /// backward (BN in `eval()` inside a training graph) is available.
-/// References: https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html; Ioffe & Szegedy 2015.
+///
+/// With a ``statisticsReducer`` (data-parallel training, set by the MPI layer) the layer behaves as PyTorch's
+/// `SyncBatchNorm`: the per-channel sums behind `μ`, `σ²` (forward) and `mean(dy)`, `mean(dy·x̂)` (backward) are
+/// summed over every process, so `M` counts the values of the global batch and the result does not depend on how
+/// many processes share it. The parameter gradients stay this process's share (the gradient all-reduce sums them).
+/// References: https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html; Ioffe & Szegedy 2015;
+/// https://pytorch.org/docs/stable/generated/torch.nn.SyncBatchNorm.html.
 public final class BatchNorm2d: Layer {
     /// `<name>.weight` γ `[C]`, initialised to ones.
     public let weight: Parameter
@@ -37,8 +43,11 @@ public final class BatchNorm2d: Layer {
     public let eps: Float
     /// Running-statistics momentum `m`; `nil` for a cumulative moving average.
     public var momentum: Float?
+    /// Sums per-channel statistics over the processes of a data-parallel run (nil: this process's batch alone).
+    /// Used by training-mode forwards and their backward only; every process must call them in the same order.
+    public var statisticsReducer: (any BatchStatisticsReducer)?
 
-    private struct Cache { var input: Tensor; var mean: [Float]; var rstd: [Float]; var training: Bool }
+    private struct Cache { var input: Tensor; var mean: [Float]; var rstd: [Float]; var training: Bool; var count: Int }
     private var cache: Cache?
 
     /// Creates a layer whose tensors are named `<name>.weight`, `.bias`, `.running_mean`, `.running_var`
@@ -63,35 +72,47 @@ public final class BatchNorm2d: Layer {
     public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor {
         precondition(x.rank == 4 && x.shape[1] == channels,
                      "BatchNorm2d \(weight.name): expected [N, \(channels), H, W], got \(x.shape)")
-        let N = x.shape[0], C = channels, HW = x.shape[2] * x.shape[3], M = N * HW
+        let N = x.shape[0], C = channels, HW = x.shape[2] * x.shape[3]
+        var M = N * HW
         var mean = [Float](repeating: 0, count: C), rstd = [Float](repeating: 0, count: C)
+        var variance = [Float](repeating: 0, count: C)
         let training = mode == .training
         if training {
-            precondition(M > 1, "BatchNorm2d \(weight.name): expected more than 1 value per channel when training")
-            var variance = [Float](repeating: 0, count: C)
-            x.withBuffer { xb in mean.withUnsafeMutableBufferPointer { mb in
-                variance.withUnsafeMutableBufferPointer { vb in rstd.withUnsafeMutableBufferPointer { rb in
-                    nonisolated(unsafe) let xp = xb.baseAddress!, mp = mb.baseAddress!, vp = vb.baseAddress!, rp = rb.baseAddress!
-                    let eps = Double(eps)
-                    // One channel per item, images summed in order: the same bits for any thread count.
+            // Per-channel sums (then centred squares) of this process's batch, one channel per work item with
+            // the images summed in order: the same bits for any thread count. Without a reducer both passes run
+            // while the channel is in cache; with one (SyncBN), each pass's sums are added over every process.
+            var sums = [Double](repeating: 0, count: C), squares = [Double](repeating: 0, count: C)
+            let reducer = statisticsReducer
+            x.withBuffer { xb in sums.withUnsafeMutableBufferPointer { sb in squares.withUnsafeMutableBufferPointer { qb in
+                nonisolated(unsafe) let xp = xb.baseAddress!, sp = sb.baseAddress!, qp = qb.baseAddress!
+                let count = Double(M)
+                Parallel.forEach(C) { c, _ in
+                    var s = 0.0
+                    for n in 0..<N where HW > 0 { s += serialSum(xp + (n * C + c) * HW, HW) }
+                    sp[c] = s
+                    if reducer == nil { qp[c] = centredSquares(xp, channel: c, N: N, C: C, HW: HW, mean: Float(s / count)) }
+                }
+            } } }
+            if let reducer {
+                sums.append(Double(M))
+                reducer.allReduceSum(&sums)
+                M = Int(sums.removeLast())
+                precondition(M > 1, "BatchNorm2d \(weight.name): expected more than 1 value per channel when training")
+                x.withBuffer { xb in sums.withUnsafeBufferPointer { sb in squares.withUnsafeMutableBufferPointer { qb in
+                    nonisolated(unsafe) let xp = xb.baseAddress!, sp = sb.baseAddress!, qp = qb.baseAddress!
+                    let count = Double(M)
                     Parallel.forEach(C) { c, _ in
-                        var s = 0.0
-                        for n in 0..<N { s += serialSum(xp + (n * C + c) * HW, HW) }
-                        let mu = s / Double(M)
-                        var q = 0.0
-                        for n in 0..<N {
-                            let p = xp + (n * C + c) * HW
-                            var partial: Float = 0
-                            let m = Float(mu)
-                            for i in 0..<HW { let d = p[i] - m; partial += d * d }
-                            q += Double(partial)
-                        }
-                        mp[c] = Float(mu)
-                        vp[c] = Float(q / Double(M))
-                        rp[c] = Float(1 / (q / Double(M) + eps).squareRoot())
+                        qp[c] = centredSquares(xp, channel: c, N: N, C: C, HW: HW, mean: Float(sp[c] / count))
                     }
-                } }
-            } }
+                } } }
+                reducer.allReduceSum(&squares)
+            }
+            precondition(M > 1, "BatchNorm2d \(weight.name): expected more than 1 value per channel when training")
+            for c in 0..<C {
+                mean[c] = Float(sums[c] / Double(M))
+                variance[c] = Float(squares[c] / Double(M))
+                rstd[c] = Float(1 / (squares[c] / Double(M) + Double(eps)).squareRoot())
+            }
             numBatchesTracked.value.storage[0] += 1
             let m = momentum ?? 1 / numBatchesTracked.value.storage[0]
             let unbias = Float(M) / Float(M - 1)
@@ -124,7 +145,7 @@ public final class BatchNorm2d: Layer {
                 }
             } } }
         } }
-        cache = Cache(input: x, mean: mean, rstd: rstd, training: training)
+        cache = Cache(input: x, mean: mean, rstd: rstd, training: training, count: M)
         return y
     }
 
@@ -134,40 +155,70 @@ public final class BatchNorm2d: Layer {
         guard let cache else { preconditionFailure("BatchNorm2d \(weight.name): backward without a forward") }
         let x = cache.input
         precondition(dOut.shape == x.shape, "BatchNorm2d \(weight.name): dOut \(dOut.shape) vs input \(x.shape)")
-        let N = x.shape[0], C = channels, HW = x.shape[2] * x.shape[3], M = Float(N * HW)
-        var sumDy = [Float](repeating: 0, count: C), sumDyXhat = [Float](repeating: 0, count: C)
+        let N = x.shape[0], C = channels, HW = x.shape[2] * x.shape[3], M = Float(cache.count)
         let training = cache.training
+        // Per-channel sums of dy and dy·x̂ over this process's batch (the parameter gradients), one channel per work
+        // item with the images in order (the same bits for any thread count). Without a reducer, dx of the channel
+        // follows while it is in cache; with one (SyncBN), the sums are first added over every process.
+        var sums = [Double](repeating: 0, count: 2 * C)
+        let reducer = training ? statisticsReducer : nil
+        func channelGradient(_ c: Int, _ xp: UnsafePointer<Float>, _ dp: UnsafePointer<Float>, _ gp: UnsafePointer<Float>,
+                             _ dxp: UnsafeMutablePointer<Float>, sumDy: Float, sumDyXhat: Float) {
+            let mu = cache.mean[c], r = cache.rstd[c]
+            let k = gp[c] * r
+            let meanDy = training ? sumDy / M : 0
+            let meanDyXhat = training ? sumDyXhat / M : 0
+            for n in 0..<N where HW > 0 {
+                let o = (n * C + c) * HW
+                let xq = xp + o, dq = dp + o, dxq = dxp + o
+                for i in 0..<HW { dxq[i] = k * (dq[i] - meanDy - (xq[i] - mu) * r * meanDyXhat) }
+            }
+        }
         let dx = x.withBuffer { xb in dOut.withBuffer { db in weight.value.withBuffer { gb in Tensor(shape: x.shape) { dxb in
-            sumDy.withUnsafeMutableBufferPointer { sb in sumDyXhat.withUnsafeMutableBufferPointer { sxb in
-                cache.mean.withUnsafeBufferPointer { mb in cache.rstd.withUnsafeBufferPointer { rb in
-                    nonisolated(unsafe) let xp = xb.baseAddress!, dp = db.baseAddress!, gp = gb.baseAddress!, dxp = dxb.baseAddress!
-                    nonisolated(unsafe) let sp = sb.baseAddress!, sxp = sxb.baseAddress!, mp = mb.baseAddress!, rp = rb.baseAddress!
-                    // One channel per item (statistics, then dx of that channel while it is in cache).
-                    Parallel.forEach(C) { c, _ in
-                        let mu = mp[c], r = rp[c]
-                        var s = 0.0, sx = 0.0
-                        for n in 0..<N {
-                            let o = (n * C + c) * HW
-                            let (ps, pd) = vectorSumAndCenteredDot(dp + o, xp + o, HW, mean: mu, scale: r)
-                            s += ps; sx += pd
-                        }
-                        sp[c] = Float(s); sxp[c] = Float(sx)
-                        let k = gp[c] * r
-                        let meanDy = training ? sp[c] / M : 0
-                        let meanDyXhat = training ? sxp[c] / M : 0
-                        for n in 0..<N {
-                            let o = (n * C + c) * HW
-                            let xq = xp + o, dq = dp + o, dxq = dxp + o
-                            for i in 0..<HW { dxq[i] = k * (dq[i] - meanDy - (xq[i] - mu) * r * meanDyXhat) }
-                        }
+            nonisolated(unsafe) let xp = xb.baseAddress!, dp = db.baseAddress!, gp = gb.baseAddress!
+            nonisolated(unsafe) let dxp = dxb.baseAddress!
+            sums.withUnsafeMutableBufferPointer { sb in
+                nonisolated(unsafe) let sp = sb.baseAddress!
+                Parallel.forEach(C) { c, _ in
+                    var s = 0.0, sx = 0.0
+                    for n in 0..<N where HW > 0 {
+                        let o = (n * C + c) * HW
+                        let (ps, pd) = vectorSumAndCenteredDot(dp + o, xp + o, HW, mean: cache.mean[c], scale: cache.rstd[c])
+                        s += ps; sx += pd
                     }
-                } }
-            } }
+                    sp[c] = s; sp[C + c] = sx
+                    if reducer == nil { channelGradient(c, xp, dp, gp, dxp, sumDy: Float(s), sumDyXhat: Float(sx)) }
+                }
+            }
+            guard let reducer else { return }
+            var global = sums
+            reducer.allReduceSum(&global)
+            global.withUnsafeBufferPointer { sb in
+                nonisolated(unsafe) let sp = sb.baseAddress!
+                Parallel.forEach(C) { c, _ in
+                    channelGradient(c, xp, dp, gp, dxp, sumDy: Float(sp[c]), sumDyXhat: Float(sp[C + c]))
+                }
+            }
         } } } }
+        let sumDy = (0..<C).map { Float(sums[$0]) }, sumDyXhat = (0..<C).map { Float(sums[C + $0]) }
         if weight.requiresGrad { for c in 0..<C { weight.grad.storage[c] += sumDyXhat[c] } }
         if bias.requiresGrad { for c in 0..<C { bias.grad.storage[c] += sumDy[c] } }
         return dx
     }
+}
+
+/// Σ (x - mean)² over channel `c` of NCHW `x` (`N` images, `C` channels, `HW` values each), in Double with Float
+/// partials per image, images in order.
+@inline(__always)
+func centredSquares(_ x: UnsafePointer<Float>, channel c: Int, N: Int, C: Int, HW: Int, mean m: Float) -> Double {
+    var q = 0.0
+    for n in 0..<N where HW > 0 {
+        let p = x + (n * C + c) * HW
+        var partial: Float = 0
+        for i in 0..<HW { let d = p[i] - m; partial += d * d }
+        q += Double(partial)
+    }
+    return q
 }
 
 /// Sum of `count` floats in Double (Float partials per 1024).
@@ -182,4 +233,13 @@ func serialSum(_ p: UnsafePointer<Float>, _ count: Int) -> Double {
         i = end
     }
     return total
+}
+
+/// Sums per-channel statistics over the processes of a data-parallel run, so that ``BatchNorm2d`` normalises with
+/// the global batch's statistics (`SyncBatchNorm` semantics). TapsNN knows no transport: the MPI layer
+/// (TapsDistributed) supplies the implementation.
+public protocol BatchStatisticsReducer: AnyObject, Sendable {
+    /// Replaces `values` by their element-wise sum over every process. Every process calls it with arrays of the
+    /// same length, in the same order; the result is identical on every process.
+    func allReduceSum(_ values: inout [Double])
 }

@@ -8,9 +8,12 @@ public enum DashboardSource {
     /// A trainer in this process. `newRun`, when given, starts another run with the given lambda once this one has
     /// ended (the `r` key); the earlier runs stay on screen for comparison.
     case live(LiveRun, newRun: (@Sendable (NewRunRequest) throws -> LiveRun)?)
-    /// Metrics JSONL files written by other processes (read-only); the first is the main run, the others are
-    /// overlaid for comparison. A file that does not exist yet is waited for.
+    /// Metrics JSONL files written by other processes; the first is the main run, the others are overlaid for
+    /// comparison. A file that does not exist yet is waited for. While the main run has not ended, the steering keys
+    /// write its folder's control file (``RemoteControl``); the other runs are read-only.
     case attached([MetricsFollower])
+    /// A suite folder trained elsewhere (`taps suite --out DIR`, job-array processes): one tab per task (read-only).
+    case attachedSuite(AttachedSuite)
     /// Several runs in this process (a suite): one store per view, one control box for the run in training.
     case suite(SuiteSource)
 }
@@ -104,9 +107,12 @@ public final class DashboardApp {
     /// Live only: the run shown now (replaced by `r`), and a reader of its metrics.jsonl for the fields the typed
     /// events do not carry (evaluation progress, per-layer gradients).
     private var live: LiveRun?
-    private var extrasFollower: MetricsFollower?
+    /// The metrics version ``followExtras()`` last built `state.extras` from.
+    private var extrasVersion = -1
     /// The last frame drawn (for the plain-text copy of the screen in a snapshot).
     private var lastFrame: ScreenBuffer?
+    /// Attached: the main run's control file, while the run can be steered (nil once it has ended).
+    private var remote: RemoteControl?
 
     public init(source: DashboardSource, options: DashboardOptions) {
         self.source = source
@@ -121,6 +127,17 @@ public final class DashboardApp {
         case .attached(let followers):
             state.readOnly = true
             if followers.count > 1 { state.runName = Self.runName(followers[0].url) }
+            if let first = followers.first {
+                let folder = first.url.deletingLastPathComponent()
+                if Self.hasEnded(folder) {
+                    state.message = "the run has ended (summary.json): attached read-only"
+                } else {
+                    remote = RemoteControl(directory: folder)
+                    state.readOnly = false
+                }
+            }
+        case .attachedSuite:
+            state.readOnly = true
         }
     }
 
@@ -136,6 +153,11 @@ public final class DashboardApp {
         x.metrics = MetricsSnapshot(); y.metrics = MetricsSnapshot()
         x.comparisons = []; y.comparisons = []
         return x == y
+    }
+
+    /// Whether a run folder holds a finished run (`summary.json`).
+    static func hasEnded(_ folder: URL) -> Bool {
+        FileManager.default.fileExists(atPath: folder.appendingPathComponent("summary.json").path)
     }
 
     /// A run's short name: its folder's name (or the file's, for a bare JSONL).
@@ -232,7 +254,7 @@ public final class DashboardApp {
             let store = suite.views[view].store
             if view != shownView || store.version != state.metrics.version {
                 state.metrics = store.snapshot()
-                if view != shownView { messageNoticeCount = state.metrics.notices.count; extrasFollower = nil }
+                if view != shownView { messageNoticeCount = state.metrics.notices.count; extrasVersion = -1 }
                 if state.metrics.notices.count > messageNoticeCount && !quitRequested { state.message = nil }
                 shownView = view
             }
@@ -275,19 +297,61 @@ public final class DashboardApp {
             }) {
                 state.comparisons = comparisons
             }
+            refreshRemote()
+            return true
+        case .attachedSuite(let suite):
+            let view = min(chosenView ?? suite.defaultView, max(0, suite.names.count - 1))
+            let problem = suite.poll(viewing: view)
+            guard suite.followers.indices.contains(view) else { return true }
+            let follower = suite.followers[view]
+            if view != shownView || follower.snapshot.version != state.metrics.version {
+                state.metrics = follower.snapshot
+                shownView = view
+            }
+            if follower.extras != state.extras { state.extras = follower.extras }
+            if let problem { state.message = problem }
+            let waitingNote = " (not started yet; t: next task, q quits)"
+            if !follower.fileExists {
+                state.message = "\(suite.names[view]): waiting for \(follower.url.path)" + waitingNote
+            } else if state.message?.hasSuffix(waitingNote) == true {
+                state.message = nil
+            }
+            let tabs = suite.tabs(viewing: view, following: chosenView == nil)
+            if tabs != state.suite { state.suite = tabs }
             return true
         }
     }
 
-    /// Reads the live run's metrics.jsonl (once its start event names the folder) for the fields the store's typed
-    /// events do not carry. Runs on the UI thread; the trainer never waits for it.
+    /// Attached: the main run's lambda and pause state from its metrics, and whether the run has picked up the
+    /// dashboard's requests; once the run has ended the dashboard becomes read-only.
+    private func refreshRemote() {
+        guard let remote else { return }
+        if state.metrics.end != nil {
+            self.remote = nil
+            state.readOnly = true
+            state.remoteStatus = nil
+            state.lambda = nil
+            state.message = "the run has ended: attached read-only"
+            return
+        }
+        remote.refreshAcknowledgement()
+        let status = remote.status
+        if status != state.remoteStatus { state.remoteStatus = status }
+        state.lambda = RemoteControl.runLambda(state.metrics)
+        state.initialLambda = state.metrics.start?.lambda
+        state.paused = RemoteControl.runPaused(state.metrics)
+        if let ceiling = state.extras.lambdaCeiling, ceiling.isFinite, ceiling > 0, ceiling != state.lambdaCeiling {
+            state.lambdaCeiling = ceiling
+        }
+    }
+
+    /// The live run's extras (evaluation progress, per-layer gradients, penalty weights) from the store's typed
+    /// events, rebuilt only when the metrics changed: no file is read and nothing is decoded on the UI thread.
     private func followExtras() {
-        guard let dir = state.metrics.start?.runDirectory, !dir.isEmpty else { return }
-        let url = URL(fileURLWithPath: dir).appendingPathComponent("metrics.jsonl")
-        if extrasFollower?.url != url { extrasFollower = MetricsFollower(url: url, typedEvents: false) }
-        guard let follower = extrasFollower else { return }
-        _ = try? follower.poll()
-        if follower.extras != state.extras { state.extras = follower.extras }
+        guard state.metrics.version != extrasVersion else { return }
+        extrasVersion = state.metrics.version
+        let extras = RunExtras(snapshot: state.metrics)
+        if extras != state.extras { state.extras = extras }
         // The trainer's own ceiling when its start event states one (TrainingControl.maximumLambda).
         let ceiling = state.extras.lambdaCeiling.flatMap { $0.isFinite && $0 > 0 ? $0 : nil }
             ?? DashboardState.defaultLambdaCeiling
@@ -323,7 +387,7 @@ public final class DashboardApp {
         switch source {
         case .live: control = live?.control
         case let .suite(suite): control = suite.control
-        case .attached: control = nil
+        case .attached, .attachedSuite: control = nil
         }
         switch binding.action {
         case .newRun:
@@ -338,6 +402,10 @@ public final class DashboardApp {
         default: break
         }
         if binding.steersTraining {
+            if case .attached = source {
+                steerRemote(binding.action)
+                return
+            }
             guard let control else {
                 state.message = "read-only: attached to a run started elsewhere"
                 return
@@ -389,6 +457,10 @@ public final class DashboardApp {
             state.lambdaPrompt = nil
             switch Self.parseLambda(typed, ceiling: state.lambdaCeiling) {
             case .success(let value):
+                if case .attached = source {
+                    sendRemote(lambda: value)
+                    return
+                }
                 guard let control = liveControl, state.metrics.end == nil || isSuite else {
                     state.message = "the run is over; lambda unchanged"
                     return
@@ -438,7 +510,7 @@ public final class DashboardApp {
         switch source {
         case .live: return live?.control
         case .suite(let suite): return suite.isFinished() ? nil : suite.control
-        case .attached: return nil
+        case .attached, .attachedSuite: return nil
         }
     }
 
@@ -462,6 +534,13 @@ public final class DashboardApp {
 
     /// `t`: shows the next view of a suite; coming back to the run in training follows it again.
     private func nextTask() {
+        if case .attachedSuite(let suite) = source, !suite.names.isEmpty {
+            let next = ((chosenView ?? suite.defaultView) + 1) % suite.names.count
+            chosenView = next == suite.defaultView ? nil : next
+            let note = suite.waiting[next] ? ": not started yet" : suite.done[next] ? ": done" : ""
+            state.message = "viewing \(suite.names[next])\(note)"
+            return
+        }
         guard case .suite(let suite) = source, !suite.views.isEmpty else {
             state.message = "t switches between the tasks of a suite (taps-tui --tasks a,b,...)"
             return
@@ -471,6 +550,62 @@ public final class DashboardApp {
         chosenView = next == current ? nil : next
         state.message = "viewing \(suite.views[next].name)" + (chosenView == nil ? " (the task in training)" : "")
             + (next > current && !suite.isFinished() ? ": not started yet" : "")
+    }
+
+    // MARK: - Steering an attached run (its control file)
+
+    /// A steering key while attached: the request goes into the main run's `control.json`; the run picks it up at
+    /// its next step boundary (the status line says so until it has).
+    private func steerRemote(_ action: Action) {
+        guard let remote else {
+            state.message = "read-only: attached to a run that has ended"
+            return
+        }
+        guard state.metrics.start != nil else {
+            state.message = "the run has not started yet; the steering keys work once it has"
+            return
+        }
+        let ceiling = state.lambdaCeiling
+        let before = remote.pendingLambda ?? RemoteControl.runLambda(state.metrics) ?? 0
+        switch action {
+        case .lambdaMultiply(let f): sendRemote(lambda: min(ceiling, max(0, before * f)))
+        case .lambdaDivide(let f): sendRemote(lambda: min(ceiling, max(0, before / f)))
+        case .lambdaReset: sendRemote(lambda: min(ceiling, max(0, state.metrics.start?.lambda ?? before)))
+        case .lambdaPrompt:
+            state.lambdaPrompt = ""
+            state.message = nil
+        case .togglePause:
+            let paused = !(remote.pendingPause ?? RemoteControl.runPaused(state.metrics))
+            send(remote.request.requestingPause(paused),
+                 paused ? "pause requested (at the run's next step boundary); space resumes" : "resume requested")
+        case .checkpoint:
+            send(remote.request.requestingCheckpoint(), "checkpoint requested (at the run's next step boundary)")
+        default:
+            state.message = "not available while attached"
+        }
+    }
+
+    /// Asks the attached run for `lambda` (unless it already has it).
+    private func sendRemote(lambda: Double) {
+        guard let remote else { return }
+        let before = remote.pendingLambda ?? RemoteControl.runLambda(state.metrics) ?? 0
+        guard lambda != before else {
+            state.message = before >= state.lambdaCeiling ? "lambda is at its ceiling \(Format.number(before))" : nil
+            return
+        }
+        send(remote.request.requestingLambda(lambda),
+             "lambda \(Format.number(before)) -> \(Format.number(lambda)) requested (from the run's next step)")
+    }
+
+    private func send(_ request: ControlRequest, _ message: String) {
+        guard let remote else { return }
+        do {
+            try remote.send(request)
+            state.message = message
+            state.remoteStatus = remote.status
+        } catch {
+            state.message = "cannot steer the run: \(error)"
+        }
     }
 
     private func steer(_ action: Action, control: TrainingControl) {
@@ -506,6 +641,10 @@ public final class DashboardApp {
     /// `e`: while a live run trains, the trainer writes its snapshot at the next step boundary; after the run, and
     /// when attached, the dashboard writes its own (scalars CSV, screen text, SVG chart) into the run folder.
     private func exportSnapshot(control: TrainingControl?) {
+        if case .attached = source, let remote, state.metrics.start != nil, state.metrics.end == nil {
+            send(remote.request.requestingSnapshot(), "snapshot requested (the run writes it at its next step boundary)")
+            return
+        }
         if let control, state.metrics.end == nil, !quitRequested, liveControl != nil {
             control.requestSnapshot()
             state.message = "snapshot requested (written at the next step boundary)"
@@ -557,7 +696,7 @@ public final class DashboardApp {
             state.metrics = MetricsSnapshot()
             state.extras = RunExtras()
             state.runName = nil
-            extrasFollower = nil
+            extrasVersion = -1
             messageNoticeCount = 0
             state.initialLambda = next.control.initialLambda
             state.message = "new run with lambda \(Format.number(next.control.initialLambda))"

@@ -16,6 +16,10 @@ public struct SuiteTabs: Sendable, Equatable {
     public var following: Bool
     /// What the views are: `tasks` (a suite) or `settings` (a sweep).
     public var label: String
+    /// A suite attached from its folder: which views are in training now (several with a job array); empty otherwise.
+    public var running: [Bool] = []
+    /// A suite attached from its folder: which views have not started (no metrics file yet); empty otherwise.
+    public var waiting: [Bool] = []
 
     public init(names: [String], viewing: Int, training: Int?, done: [Bool], following: Bool, label: String = "tasks") {
         self.names = names; self.viewing = viewing; self.training = training; self.done = done; self.following = following
@@ -53,6 +57,9 @@ public struct DashboardState: Sendable, Equatable {
     public var showHelp: Bool
     /// Attached to a file: keys that steer training are off.
     public var readOnly: Bool
+    /// Attached to a run that can be steered through its control file: what the status line says (steering, or the
+    /// requests the run has not picked up yet); nil otherwise.
+    public var remoteStatus: String?
     /// Step budget of the run when `--steps` is given (else epochs x steps per epoch).
     public var totalSteps: Int?
     /// A message from the UI itself (theme fallback, "read-only", last key effect); shown on the event line.

@@ -2,6 +2,7 @@
 // score gradients and delta norms, the penalty's weights, the head's size. Read from the JSONL lines themselves,
 // so the dashboard shows them whether or not the trainer's event types know them, and ignores them when absent.
 import Foundation
+import TapsTraining
 
 /// Evaluation in progress (`{"event":"progress","step":S,"phase":"validating","done":D,"total":T}`).
 public struct EvaluationProgress: Sendable, Equatable, Codable {
@@ -52,6 +53,19 @@ public struct RunExtras: Sendable, Equatable {
     public static let historyLength = 64
 
     public init() {}
+
+    /// The extras of a run whose typed events carry them (a live run's ``MetricsStore``): no file is read. The
+    /// per-layer history is the snapshot's newest ``historyLength`` steps.
+    public init(snapshot: MetricsSnapshot) {
+        if let start = snapshot.start {
+            penaltyKind = start.penaltyKind?.rawValue; penaltyWeights = start.penaltyWeights
+            lambdaCeiling = start.lambdaCeiling; headParameters = start.headParameters
+        }
+        progress = snapshot.progress.map { EvaluationProgress(step: $0.step, phase: $0.phase.rawValue, done: $0.done, total: $0.total) }
+        for e in snapshot.steps.suffix(Self.historyLength) where e.scoreTaskGradients != nil || e.deltaRatios != nil {
+            recentSteps.append(LayerStepExtras(step: e.step, scoreTaskGradients: e.scoreTaskGradients, deltaRatios: e.deltaRatios))
+        }
+    }
 
     /// The penalty weight w_i of layer `i`: from the start event, else 1/N (the mean penalty, docs/method.md §3).
     public func penaltyWeight(layer i: Int, layerCount n: Int) -> Double {
@@ -121,4 +135,4 @@ struct LooseLine: Decodable {
 }
 
 /// A metrics stream's event kinds that `MetricsEvent` decodes (others are skipped, not errors).
-let typedEventKinds: Set<String> = ["start", "step", "epoch", "notice", "end"]
+let typedEventKinds: Set<String> = ["start", "step", "epoch", "notice", "progress", "end"]

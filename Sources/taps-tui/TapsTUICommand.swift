@@ -41,9 +41,10 @@ struct TapsTUICommand: ParsableCommand {
     var theme: String = "default"
 
     @Option(help: ArgumentHelp(
-        "View a run started elsewhere by following its metrics.jsonl or run folder (keys that steer training are off).",
-        discussion: "Repeat to compare runs: the first is the main run, the others are overlaid and their heatmaps shown"
-            + " beside it. A file that does not exist yet is waited for."))
+        "View a run started elsewhere by following its metrics.jsonl or run folder, or a suite folder (one tab per task).",
+        discussion: "While the run has not ended, the steering keys write its control.json (docs/method.md \"Control file\")."
+            + " Repeat to compare runs: the first is the main run (the one steered), the others are overlaid and their"
+            + " heatmaps shown beside it. A file that does not exist yet is waited for."))
     var attach: [String] = []
 
     @Option(help: "Frames per second of the dashboard (1-30).")

@@ -4,6 +4,7 @@ import Foundation
 import TAPS
 import TapsCommandLine
 import TapsData
+import TapsDistributed
 import TapsNN
 import TapsReports
 import TapsTensor
@@ -18,7 +19,7 @@ struct Taps: ParsableCommand {
         discussion: "The live dashboard is taps-tui; it takes the same training options as `taps train`. "
             + "--json output of every command is described in docs/cli-json.md.",
         version: "taps \(TapsVersion.description)",
-        subcommands: [Train.self, Eval.self, Predict.self, Tasks.self, Inspect.self, Bench.self, Suite.self, Sweep.self, Compare.self,
+        subcommands: [Train.self, Eval.self, Predict.self, Tasks.self, Inspect.self, Bench.self, Suite.self, Sweep.self, Path.self, Compare.self,
                       Export.self, DataCommand.self, Merge.self])
 }
 
@@ -51,7 +52,9 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Adapt the base to one task and write metrics.jsonl, summary.json and task.safetensors.",
         discussion: "Every run folder also gets run.json: the taps version and git commit, the exact command line and "
-            + "the machine (cores, BLAS threads). `taps train --config RUN/config.json --out NEW` repeats a run exactly.")
+            + "the machine (cores, BLAS threads). `taps train --config RUN/config.json --out NEW` repeats a run exactly. "
+            + "Under `mpirun -np R` the R processes train the task together (data-parallel: each takes its share of "
+            + "every --batch-size batch, gradients are all-reduced; rank 0 writes the run folder; docs/scaling.md).")
 
     @OptionGroup var options: TrainingOptions
 
@@ -67,13 +70,26 @@ struct Train: ParsableCommand {
     func run() throws {
         let store = MetricsStore()
         let control = TrainingControl(lambda: 0)
-        if let tensorboard { try reportingErrors { try FileError.checkWritableDirectory(tensorboard) } }
+        // Under mpirun with several processes: the MPI world (nil for a plain run, which never initialises MPI).
+        let world = try reportingErrors { try Communicator.world() }
+        let writer = world?.isWriter ?? true
+        if let tensorboard, writer { try reportingErrors { try FileError.checkWritableDirectory(tensorboard) } }
         let trainer = try reportingErrors { () throws -> Trainer in
-            if options.resume == nil { try FileError.checkWritableDirectory(try options.config().outputDirectory) }
-            return try options.makeTrainer(store: store, control: control)
+            if options.resume == nil && writer { try FileError.checkWritableDirectory(try options.config().outputDirectory) }
+            return try options.makeTrainer(store: store, control: control, group: world)
         }
         let config = trainer.config
         if options.resume == nil { control.lambda = config.lambda }
+        guard writer else {
+            // Ranks > 0 train silently; rank 0 prints, writes the run folder and relays stop and lambda. A signal
+            // (scancel sends SIGTERM to every rank) must not kill them mid-collective: rank 0's stop ends all ranks.
+            let signals = SignalStop(control)
+            let summary = trainer.runOnBackgroundQueue()
+            signals.cancel()
+            Communicator.finalize()
+            if summary.status == .failed { throw ExitCode.failure }
+            return
+        }
         RunProvenance.record(on: store)
         let board = try reportingErrors { try tensorboard.map { try TensorBoardWriter(directory: $0) } }
         board?.follow(store)
@@ -88,6 +104,7 @@ struct Train: ParsableCommand {
         }
         let signals = SignalStop(control)
         let summary = trainer.runOnBackgroundQueue()
+        Communicator.finalize()
         signals.cancel()
         printer.finish()
         board?.close()

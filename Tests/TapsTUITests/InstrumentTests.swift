@@ -408,6 +408,19 @@ enum Odd {
         let state = DashboardState(metrics: follower.snapshot, readOnly: true, extras: follower.extras)
         let text = render(state, size: Size(width: 80, height: 24), theme: .builtInMono, caps: Capabilities()).text
         #expect(text.contains("validating 120/400"))
+        // The live dashboard builds the same extras from the store's typed events, without reading the file.
+        var fromStore = RunExtras(snapshot: follower.snapshot)
+        fromStore.unknownEvents = follower.extras.unknownEvents
+        #expect(fromStore == follower.extras)
+        var more = follower.snapshot
+        for k in 2...100 {
+            more.apply(.step(StepEvent(step: k, epoch: 1, phase: .sparsify, loss: 1, taskLoss: 1, penalty: 0, lambda: 0.3,
+                                       accuracy: 0.5, learningRate: 0.1, scores: [], active: [], samplesPerSecond: 1,
+                                       elapsed: 1, scoreTaskGradients: [Double(k)], deltaRatios: nil)))
+        }
+        let live = RunExtras(snapshot: more)
+        #expect(live.progress == nil, "a step ends the evaluation in progress")
+        #expect(live.recentSteps.count == RunExtras.historyLength && live.recentSteps.last?.scoreTaskGradients == [100])
     }
 }
 

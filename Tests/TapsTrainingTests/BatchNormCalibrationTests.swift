@@ -15,8 +15,8 @@ struct BatchNormCalibrationTests {
         bn.runningMean.value = Tensor(repeating: 50, shape: [3])
         let data = try EmbeddedPack.load("lfwfaces").train
         #expect(recalibrateBatchNorm(net, on: data, normalization: .digitCNN, batchSize: 64, maxBatches: 1) == 1)
-        // Reference: per-channel mean of the conv output over the first 64 images.
-        let (x, _) = data.batch(Array(0..<64), normalization: .digitCNN)
+        // Reference: per-channel mean of the conv output over the 64 images recalibration samples (stratified, shuffled).
+        let (x, _) = data.batch(recalibrationIndices(labels: data.labels, count: 64), normalization: .digitCNN)
         let y = conv.forward(x, mode: .inference)
         let plane = 28 * 28
         for c in 0..<3 {

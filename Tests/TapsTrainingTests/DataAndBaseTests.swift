@@ -49,6 +49,82 @@ struct DataAndBaseTests {
         }
     }
 
+    @Test("an ImageFolder trains lazily: the batches are those decoded into memory, and any --cache-mb gives the same run")
+    func lazyImageFolder() throws {
+        let dir = try scratch("lazy")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = dir.appendingPathComponent("data")
+        try ExampleDatasets.writeImageFolder(EmbeddedPack.load("fashion"), to: data, perClass: 12, testPerClass: 3, size: 40,
+                                             oddSizes: true)
+        var c = quickConfig("lazy", epochs: 2, warmup: 1, trainLimit: 90)
+        c.dataPath = data.path; c.base = "efficientnet-lite0"; c.imageSize = 32; c.batchSize = 16
+        let base = try BaseModel.load(for: c)
+        let lazy = try RunData.load(config: c, base: base, recordSplit: false)
+        #expect(lazy.train.decodesOnDemand && lazy.validation.decodesOnDemand && lazy.test.decodesOnDemand)
+        // The same split and the same augmented pixels as the images decoded into memory.
+        let memory = try base.taskData(from: Dataset.open(data), name: "lazy", skipBad: false)
+        var (inMemory, validation) = trainValidationSplit(memory.train, validationFraction: c.validationFraction, seed: c.seed)
+        inMemory = applyTrainLimit(inMemory, limit: c.trainLimit, seed: c.seed)
+        #expect(lazy.train.count == 90 && lazy.train.labels == inMemory.labels && lazy.validation.labels == validation.labels)
+        let indices = Array(0..<lazy.train.count).shuffled()
+        for start in stride(from: 0, to: indices.count, by: 32) {
+            let idx = Array(indices[start..<min(start + 32, indices.count)])
+            let a = try lazy.train.batch(idx, normalization: base.normalization, augmentation: .cropFlip, epoch: 2, seed: 7)
+            let b = try inMemory.batch(idx, normalization: base.normalization, augmentation: .cropFlip, epoch: 2, seed: 7)
+            #expect(a.images.storage == b.images.storage && a.labels == b.labels)
+        }
+        // Prefetched streams give the same batches in order.
+        let batches = stride(from: 0, to: 90, by: 16).map { Array($0..<min($0 + 16, 90)) }
+        let stream = BatchStream(source: lazy.train, batches: batches, normalization: base.normalization, augmentation: .cropFlip,
+                                 epoch: 1, seed: 0)
+        var k = 0
+        while let (x, y) = try stream.next() {
+            let direct = try lazy.train.batch(batches[k], normalization: base.normalization, augmentation: .cropFlip, epoch: 1, seed: 0)
+            #expect(x.storage == direct.images.storage && y == direct.labels)
+            k += 1
+        }
+        #expect(k == batches.count)
+        // Whole runs: no cache (every image decoded every epoch) and a cache holding everything agree bit for bit.
+        var summaries: [RunSummary] = []
+        var exports: [Data] = []
+        for cacheMB in [0, 64] {
+            var run = c
+            run.cacheMB = cacheMB; run.outputDirectory = dir.appendingPathComponent("run-\(cacheMB)").path
+            let (summary, store, trainer) = try train(run)
+            #expect(summary.status == .done, "\(summary.message ?? "")")
+            #expect(store.snapshot().notices.contains { $0.message.contains("on worker threads") })
+            if cacheMB == 64, let source = trainer.data.train as? ImageFolderSource { #expect(source.cachedBytes == 90 * 3 * 32 * 32) }
+            summaries.append(summary)
+            exports.append(try Data(contentsOf: URL(fileURLWithPath: run.outputDirectory).appendingPathComponent("task.safetensors")))
+        }
+        #expect(summaries[0].testAccuracy == summaries[1].testAccuracy && summaries[0].activeLayers == summaries[1].activeLayers)
+        #expect(summaries[0].bestValidationAccuracy == summaries[1].bestValidationAccuracy)
+        #expect(exports[0] == exports[1])
+    }
+
+    @Test("a truncated JPEG in a lazy ImageFolder stops the run with its file name, or is replaced and counted with --skip-bad")
+    func lazyBadImage() throws {
+        let dir = try scratch("lazy-bad")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = dir.appendingPathComponent("data")
+        try ExampleDatasets.writeImageFolder(EmbeddedPack.load("fashion"), to: data, perClass: 6, testPerClass: 2, size: 40)
+        let classFolder = data.appendingPathComponent("train")
+        let first = try FileManager.default.contentsOfDirectory(atPath: classFolder.path).sorted()[0]
+        let victimFolder = classFolder.appendingPathComponent(first)
+        let victim = victimFolder.appendingPathComponent(try FileManager.default.contentsOfDirectory(atPath: victimFolder.path).sorted()[0])
+        let bytes = try Data(contentsOf: victim)
+        try bytes.prefix(bytes.count / 3).write(to: victim)
+        var c = quickConfig("lazy-bad", epochs: 1, warmup: 0, trainLimit: nil)
+        c.dataPath = data.path; c.base = "efficientnet-lite0"; c.imageSize = 32; c.batchSize = 8; c.validationFraction = 0
+        let (failed, _, _) = try train(c)
+        #expect(failed.status == .failed && failed.message?.contains(victim.lastPathComponent) == true, "\(failed.message ?? "")")
+        c.skipBad = true; c.outputDirectory = dir.appendingPathComponent("skip").path
+        let (summary, store, _) = try train(c)
+        #expect(summary.status == .done, "\(summary.message ?? "")")
+        #expect(store.snapshot().notices.contains { $0.message.hasPrefix("--skip-bad: skipped 1 of 60 training images") },
+                "\(store.snapshot().notices.map(\.message))")
+    }
+
     @Test("architectures recognised from torchvision and timm names; torchvision model names accepted")
     func recognition() throws {
         var rng = SeededRNG(seed: 0)
@@ -130,7 +206,8 @@ struct DataAndBaseTests {
         #expect(!file.tensors.contains { $0.name.hasSuffix(".weight_delta") || $0.name.hasSuffix(".score") })
         #expect(file.metadata["format"] == "taps-merged/1" && file.metadata["architecture"] == "digitcnn")
         let (network, _) = try TaskExport.load(export, onto: trainer.base)
-        let (x, _) = trainer.data.test.batch(Array(0..<16), normalization: trainer.base.normalization)
+        let (x, _) = try trainer.data.test.batch(Array(0..<16), normalization: trainer.base.normalization, augmentation: .none,
+                                                epoch: 0, seed: 0)
         let expected = network.forward(x, mode: .inference)
         // The merged file as a plain network (strict load: every torchvision-style key present, nothing extra).
         let plain = try BaseModel.load(merged.path).pretrainedNetwork()

@@ -64,6 +64,18 @@ struct RecalibrationModesTests {
         #expect(notice != nil && epoch != nil && notice! < epoch!, "\(label): no recalibration notice before validation")
     }
 
+    @Test("recalibration samples every class in a shuffled order, even from a folder listed class by class")
+    func recalibrationSampleIsStratifiedAndShuffled() {
+        let labels = (0..<10).flatMap { Array(repeating: $0, count: 5000) }  // an ImageFolder's order
+        let order = recalibrationIndices(labels: labels, count: 1024)
+        #expect(order.count == 1024 && Set(order).count == 1024)
+        let perClass = Dictionary(grouping: order.map { labels[$0] }, by: { $0 }).mapValues(\.count)
+        #expect(perClass.count == 10 && perClass.values.allSatisfy { (102...103).contains($0) }, "\(perClass)")
+        #expect(Set(order.prefix(64).map { labels[$0] }).count >= 8, "the first batch mixes the classes")
+        #expect(order == recalibrationIndices(labels: labels, count: 1024), "the same sample every time")
+        #expect(recalibrationIndices(labels: [0, 1, 1], count: 1024).sorted() == [0, 1, 2])
+    }
+
     @Test("single task: notice before validation, and the export holds recalibrated statistics")
     func singleTask() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("taps-recal-single-\(getpid())")

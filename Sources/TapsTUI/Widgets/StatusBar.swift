@@ -45,6 +45,7 @@ enum StatusBar {
             }
         }
         if state.readOnly { segments.append(("attached (read-only)", 7)) }
+        if let remote = state.remoteStatus { segments.append((remote, 7)) }
         let room = width - badge.count - 2
         var kept = segments
         while !kept.isEmpty && kept.map({ TextWidth.cells($0.0) + 2 }).reduce(0, +) > room {
@@ -154,9 +155,11 @@ enum SuiteTabsLine {
         for (i, name) in tabs.names.enumerated() {
             var key: ThemeKey = .dimFg
             var text = name
-            if tabs.training == i { key = .running; text += glyphs.usesBraille ? " ▶" : " >" }
+            let training = tabs.training == i || (tabs.running.indices.contains(i) && tabs.running[i])
+            if training { key = .running; text += glyphs.usesBraille ? " ▶" : " >" }
             else if tabs.done.indices.contains(i) && tabs.done[i] { key = .done }
-            var attrs: CellAttributes = tabs.training == i ? .bold : []
+            else if tabs.waiting.indices.contains(i) && tabs.waiting[i] { text += glyphs.ellipsis }
+            var attrs: CellAttributes = training ? .bold : []
             if tabs.viewing == i { attrs.insert(.reverse) }
             spans.append(Span(text: " \(text) ", style: theme.style(key, attrs)))
         }

@@ -55,16 +55,14 @@ public func loadTask(_ name: String, config: TrainingConfig, base: BaseModel) th
 
 /// Opens the dataset at `path` (format forced by `config.dataFormat` or detected) and brings it to `base`.
 func loadDataset(_ path: String, name: String, config: TrainingConfig, base: BaseModel, recordSplitIn folder: String?) throws -> TaskData {
-    var format: DataFormat?
-    if let f = config.dataFormat {
-        guard let v = DataFormat(rawValue: f) else { throw ConfigError.invalid(option: "--format", expected: DataFormat.names, got: f) }
-        format = v
-    }
-    let dataset = try Dataset.open(URL(fileURLWithPath: path), format: format)
-    var task = try base.taskData(from: dataset, name: name, skipBad: config.skipBad ?? false)
-    if config.cacheMB != nil, case .files = dataset.train {
-        task.notes.append("--cache-mb: this run loop decodes the images into memory once (the lazy pipeline is used by taps bench --data)")
-    }
+    let dataset = try openDataset(path, config: config)
+    let task = try base.taskData(from: dataset, name: name, skipBad: config.skipBad ?? false)
+    try recordHeldOutSplit(of: dataset, in: folder)
+    return task
+}
+
+/// Writes `folder/data-split.json` naming the test files held out of a dataset without a test split of its own.
+func recordHeldOutSplit(of dataset: Dataset, in folder: String?) throws {
     if let folder, let heldOut = dataset.heldOut {
         let record: [String: String] = [
             "data": dataset.path, "format": dataset.format.rawValue, "test": dataset.testSource,
@@ -74,7 +72,96 @@ func loadDataset(_ path: String, name: String, config: TrainingConfig, base: Bas
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         try writeAtomically(try makeJSONEncoder().encode(record), to: dir.appendingPathComponent("data-split.json"))
     }
-    return task
+}
+
+// MARK: - The splits of one run
+
+/// The three splits a single-task run trains, selects and tests on, at the base's input. In memory for the embedded
+/// tasks and array formats; lazy ``ImageFolderSource``s for an ImageFolder (decoded on worker threads as batches are
+/// needed, cached up to `--cache-mb`), so a dataset larger than memory trains with bounded memory.
+public struct RunData {
+    /// Task name.
+    public var name: String
+    /// Classes; labels are in `0..<classes`.
+    public var classes: Int
+    /// Training part of the training split (after the validation hold-out and `--train-limit`).
+    public var train: any ImageBatchSource
+    /// Validation hold-out of the training split (model selection).
+    public var validation: any ImageBatchSource
+    /// Test split.
+    public var test: any ImageBatchSource
+    /// Where the data came from (one line).
+    public var description: String
+    /// What reading and adapting the data did that a user should know (each reported as a notice).
+    public var notes: [String]
+
+    /// Default decoded-image cache of the lazy pipeline when `--cache-mb` is not given, in MB.
+    public static let defaultCacheMB = 1024
+
+    /// The splits of `config`'s task (``loadTask(config:base:recordSplit:)`` for in-memory data, split by
+    /// ``splitForTraining(_:config:)``). An ImageFolder's training files are split the same way (same indices, so
+    /// the same images train as if decoded into memory) into lazy sources sharing the `--cache-mb` budget in
+    /// proportion to their sizes; its test files are decoded when tested, without a cache.
+    /// - Throws: as ``loadTask(config:base:recordSplit:)``; `ConfigError` for a split without images.
+    public static func load(config: TrainingConfig, base: BaseModel, recordSplit: Bool = true) throws -> RunData {
+        guard let path = config.dataPath else {
+            let data = try loadTask(config: config, base: base, recordSplit: recordSplit)
+            let (train, validation) = splitForTraining(data, config: config)
+            return RunData(name: data.name, classes: data.classes, train: train, validation: validation, test: data.test,
+                           description: data.description, notes: data.notes)
+        }
+        let dataset = try openDataset(path, config: config)
+        if case .files(var trainList) = dataset.train, case .files(var testList) = dataset.test {
+            try recordHeldOutSplit(of: dataset, in: recordSplit ? config.outputDirectory : nil)
+            var notes = dataset.notes
+            if config.skipBad ?? false {
+                // --skip-bad drops what does not decode before the split, as reading into memory does (one decode pass).
+                for (label, list) in [("training", trainList), ("test", testList)] {
+                    let (good, skipped) = try list.decodableFiles(recipe: base.inputRecipe)
+                    if !skipped.isEmpty {
+                        notes.append("--skip-bad: skipped \(skipped.count) of \(list.count) \(label) images that failed to decode; first: \(skipped[0])")
+                    }
+                    if label == "training" { trainList = good } else { testList = good }
+                }
+            }
+            var split = trainValidationSplitIndices(labels: trainList.labels, classes: trainList.classes,
+                                                    validationFraction: config.validationFraction, seed: config.seed)
+            if let limit = config.trainLimit, limit < split.train.count {
+                let labels = split.train.map { trainList.labels[$0] }
+                split.train = stratifiedSubsetIndices(labels: labels, limit: max(1, limit), seed: config.seed).map { split.train[$0] }
+            }
+            let recipe = base.inputRecipe
+            let skipBad = config.skipBad ?? false
+            let cacheMB = config.cacheMB ?? defaultCacheMB
+            let seen = max(1, split.train.count + split.validation.count)
+            let trainMB = Int((Double(cacheMB) * Double(split.train.count) / Double(seen)).rounded(.down))
+            let train = ImageFolderSource(list: trainList.subset(split.train), recipe: recipe, cacheMB: trainMB, skipBad: skipBad)
+            let validation = ImageFolderSource(list: trainList.subset(split.validation), recipe: recipe,
+                                               cacheMB: cacheMB - trainMB, skipBad: skipBad)
+            let test = ImageFolderSource(list: testList, recipe: recipe, cacheMB: 0, skipBad: skipBad)
+            notes.append("images decoded at \(recipe.size)x\(recipe.size) on worker threads as training needs them (shorter side resized to \(recipe.resize), centre crop"
+                         + (recipe.channels == 1 ? ", colour converted to grey (BT.601 luma) for this grey base" : ", grey files replicated to RGB")
+                         + "); up to \(cacheMB) MB of decoded training and validation images cached (--cache-mb), the rest decoded again each epoch")
+            return RunData(name: config.task, classes: dataset.classes, train: train, validation: validation, test: test,
+                           description: "\(dataset.format.rawValue) dataset \(dataset.path) (\(dataset.layout))", notes: notes)
+        }
+        let data = try base.taskData(from: dataset, name: config.task, skipBad: config.skipBad ?? false)
+        try recordHeldOutSplit(of: dataset, in: recordSplit ? config.outputDirectory : nil)
+        let (train, validation) = splitForTraining(data, config: config)
+        return RunData(name: data.name, classes: data.classes, train: train, validation: validation, test: data.test,
+                       description: data.description, notes: data.notes)
+    }
+}
+
+/// Opens the dataset at `path`, in `config.dataFormat` when set (`--format`), else the detected format.
+/// - Throws: `ConfigError` for an unknown `--format`; `DatasetError` naming the file for unreadable data.
+func openDataset(_ path: String, config: TrainingConfig) throws -> Dataset {
+    var format: DataFormat?
+    if let f = config.dataFormat {
+        guard let v = DataFormat(rawValue: f) else { throw ConfigError.invalid(option: "--format", expected: DataFormat.names, got: f) }
+        format = v
+    }
+    return try Dataset.open(URL(fileURLWithPath: path), format: format)
 }
 
 extension BaseModel {

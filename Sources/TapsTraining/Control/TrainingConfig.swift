@@ -82,10 +82,14 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var dataFormat: String? = nil
     /// `--augment`: training augmentation; nil: `crop-flip` for image-network bases on `--data`, else `none`.
     public var augment: Augmentation? = nil
-    /// `--cache-mb`: memory budget for decoded ImageFolder images in MB; nil: decode everything into memory once.
+    /// `--cache-mb`: memory budget for decoded ImageFolder images in MB (``RunData/load(config:base:recordSplit:)``);
+    /// nil: ``RunData/defaultCacheMB``.
     public var cacheMB: Int? = nil
     /// `--skip-bad`: skip (and count) image files that fail to decode instead of stopping; nil means false.
     public var skipBad: Bool? = nil
+    /// `--path` (`taps path`): raise lambda through the run and record a point, with its own export, each time the
+    /// active set changes (``PathSettings``); nil: an ordinary run.
+    public var path: PathSettings? = nil
 
     public init() {}
 
@@ -101,7 +105,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     }
 
     /// The settle epochs this run uses.
-    public var effectiveSettleEpochs: Int { mode == .taps ? (settleEpochs ?? defaultSettleEpochs) : 0 }
+    public var effectiveSettleEpochs: Int { mode == .taps && path == nil ? (settleEpochs ?? defaultSettleEpochs) : 0 }
 
     /// Checks ranges and names.
     /// - Throws: `ConfigError.invalid` naming the option and what was expected.
@@ -137,6 +141,12 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         if let s = imageSize, s < 1 { throw bad("--image-size", "an integer >= 1 (pixels)", s) }
         if let cacheMB, cacheMB < 0 { throw bad("--cache-mb", "megabytes >= 0", cacheMB) }
         if let dataFormat, DataFormat(rawValue: dataFormat) == nil { throw bad("--format", DataFormat.names, dataFormat) }
+        if let path {
+            try path.validate()
+            guard mode == .taps else { throw bad("--path", "taps mode (the path raises lambda)", mode.rawValue) }
+            guard budget == nil && budgetBytes == nil else { throw bad("--path", "no --budget (the path visits every budget)", "a budget") }
+            guard epochs > warmupEpochs else { throw bad("--epochs", "more than --warmup-epochs \(warmupEpochs) for --path", epochs) }
+        }
     }
 }
 

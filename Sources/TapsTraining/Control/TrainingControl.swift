@@ -97,9 +97,10 @@ public final class TrainingControl: @unchecked Sendable {
     }
 
     /// Trainer side: blocks while paused (waking for stop or snapshot requests). Returns true if it waited.
-    /// `whilePaused` runs (unlocked) each time the trainer wakes with a snapshot request while paused.
+    /// `whilePaused` runs (unlocked) each time the trainer wakes with a snapshot request while paused; `poll` runs
+    /// (unlocked) about every 0.25 s while paused, so requests from outside (the control file) can resume the run.
     @discardableResult
-    public func waitWhilePaused(whilePaused: () -> Void = {}) -> Bool {
+    public func waitWhilePaused(poll: () -> Void = {}, whilePaused: () -> Void = {}) -> Bool {
         var waited = false
         condition.lock()
         while _paused && !_stop {
@@ -109,6 +110,7 @@ public final class TrainingControl: @unchecked Sendable {
                 continue
             }
             _ = condition.wait(until: Date().addingTimeInterval(0.25))
+            condition.unlock(); poll(); condition.lock()
         }
         condition.unlock()
         return waited

@@ -16,24 +16,34 @@ public let evaluationBatchSize = 256
 /// - Returns: accuracy in 0...1 and mean cross-entropy; `(0, 0)` for an empty split.
 public func evaluate(_ network: any Layer, on data: LabeledImages, normalization: Normalization,
                      progress: ((Int, Int) -> Void)? = nil) -> (accuracy: Double, loss: Double) {
-    guard data.count > 0 else { return (0, 0) }
-    var correct = 0
-    var lossSum = 0.0
-    var start = 0
-    while start < data.count {
-        let idx = Array(start..<min(start + evaluationBatchSize, data.count))
-        let (x, y) = data.batch(idx, normalization: normalization)
-        let r = softmaxCrossEntropy(logits: network.forward(x, mode: .inference), labels: y)
-        correct += r.correct
-        lossSum += r.loss * Double(idx.count)
-        start += idx.count
-        progress?(start, data.count)
-    }
-    return (Double(correct) / Double(data.count), lossSum / Double(data.count))
+    // In-memory images never fail to make a batch.
+    (try? evaluate(network, on: data as any ImageBatchSource, normalization: normalization, progress: progress)) ?? (0, 0)
 }
 
 /// ``evaluate(_:on:normalization:progress:)`` for a task network (TAPS-gated base + head).
 public func evaluate(_ task: TaskNetwork, on data: LabeledImages, normalization: Normalization,
                      progress: ((Int, Int) -> Void)? = nil) -> (accuracy: Double, loss: Double) {
     evaluate(task.network, on: data, normalization: normalization, progress: progress)
+}
+
+/// ``evaluate(_:on:normalization:progress:)`` for any source, in the same fixed batches; files are decoded ahead on
+/// worker threads (``BatchStream``).
+/// - Throws: the source's error naming a file that fails to decode.
+public func evaluate(_ network: any Layer, on data: any ImageBatchSource, normalization: Normalization,
+                     progress: ((Int, Int) -> Void)? = nil) throws -> (accuracy: Double, loss: Double) {
+    guard data.count > 0 else { return (0, 0) }
+    let batches = stride(from: 0, to: data.count, by: evaluationBatchSize).map {
+        Array($0..<min($0 + evaluationBatchSize, data.count))
+    }
+    let stream = BatchStream(source: data, batches: batches, normalization: normalization, depth: 2)
+    var correct = 0, done = 0
+    var lossSum = 0.0
+    while let (x, y) = try stream.next() {
+        let r = softmaxCrossEntropy(logits: network.forward(x, mode: .inference), labels: y)
+        correct += r.correct
+        lossSum += r.loss * Double(y.count)
+        done += y.count
+        progress?(done, data.count)
+    }
+    return (Double(correct) / Double(data.count), lossSum / Double(data.count))
 }

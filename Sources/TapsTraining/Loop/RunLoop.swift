@@ -16,17 +16,18 @@ final class RunMember {
     /// The TAPS view of `network` (nil for joint stage 1's plain networks, which have no gates or export).
     let task: TaskNetwork?
     let classes: Int
-    let train: LabeledImages
-    let validation: LabeledImages
+    /// Training images (in memory, or decoded on worker threads as the epoch's batches need them).
+    let train: any ImageBatchSource
+    let validation: any ImageBatchSource
     /// Test split (nil: the run does not test this member, e.g. joint stage 1).
-    let test: LabeledImages?
+    let test: (any ImageBatchSource)?
     /// Index of the metrics view this member reports to.
     let view: Int
     /// What loading the data did that a user should know (colour or size conversions, skipped files).
     let notes: [String]
 
-    init(name: String, network: any Layer, task: TaskNetwork?, classes: Int, train: LabeledImages,
-         validation: LabeledImages, test: LabeledImages?, view: Int, notes: [String] = []) {
+    init(name: String, network: any Layer, task: TaskNetwork?, classes: Int, train: any ImageBatchSource,
+         validation: any ImageBatchSource, test: (any ImageBatchSource)?, view: Int, notes: [String] = []) {
         self.name = name; self.network = network; self.task = task; self.classes = classes
         self.train = train; self.validation = validation; self.test = test; self.view = view; self.notes = notes
     }
@@ -72,6 +73,8 @@ protocol RunAdapter: AnyObject {
     /// The index batches of epoch `epoch`'s steps; per step one `(member, indices)` per sub-batch, members in
     /// order. Called once per epoch, in order.
     func batches(epoch: Int) -> [[(member: Int, indices: [Int])]]
+    /// The ranks of a data-parallel run (nil: one process). Each rank trains on its shard of every global batch.
+    var dataParallel: DataParallel? { get }
     /// The sampler's position (joint modes), saved with checkpoints at the start of each epoch; nil when the
     /// batches of an epoch depend only on the epoch number.
     var samplerState: Data? { get }
@@ -84,6 +87,7 @@ protocol RunAdapter: AnyObject {
 
 extension RunAdapter {
     var samplerState: Data? { nil }
+    var dataParallel: DataParallel? { nil }
     func restoreSampler(_ state: Data) throws {}
     var suiteMode: SuiteMode? { nil }
     func writeArtifacts(_ loop: RunLoop) throws -> (name: String, hash: String) { (base.name, base.contentHash) }
@@ -95,9 +99,17 @@ extension RunAdapter {
 /// from ``TrainingControl``; then ``trainStep(_:optimizer:settings:sharing:)``; then one step event per view.
 /// Per epoch: BatchNorm recalibration and validation of every member, an epoch event, model selection.
 /// At the end: restore the selected epoch, test, write exports, snapshots and `summary.json`, end events.
+///
+/// Data-parallel (``RunAdapter/dataParallel``): every rank runs this loop on its shard of each global batch; rank 0
+/// alone reads the control box and broadcasts stop and lambda at each step boundary, and alone writes checkpoints,
+/// exports, snapshots and summaries. Evaluation runs in full on every rank (so model selection agrees everywhere).
 final class RunLoop {
     let adapter: any RunAdapter
     let control: TrainingControl
+    /// The ranks of a data-parallel run (nil: one process).
+    let dataParallel: DataParallel?
+    /// Whether this process writes the run folder (every plain run; rank 0 of a data-parallel run).
+    let isWriter: Bool
     private(set) var step = 0
     private(set) var epoch = 0
     private(set) var status = RunStatus.done
@@ -121,11 +133,19 @@ final class RunLoop {
     /// Active layers of each member at the run's last step, before model selection.
     private var finalActive: [[String]] = []
     private var started = Date()
+    /// Undecodable files of each lazy split already reported (`member.split` -> count).
+    private var reportedBadFiles: [String: Int] = [:]
+    /// The run folder's control file (`control.json`, written by an attached dashboard); the writer only.
+    private let controlFile: ControlFileWatcher?
 
     init(adapter: any RunAdapter, control: TrainingControl) {
         self.adapter = adapter
         self.control = control
+        dataParallel = adapter.dataParallel
+        isWriter = dataParallel?.group.isWriter ?? true
         lambda = control.lambda
+        controlFile = isWriter
+            ? adapter.views.first.map { ControlFileWatcher(directory: $0.directory, control: control) } : nil
         validation = Array(repeating: 0, count: adapter.members.count)
         trainAccuracy = Array(repeating: nil, count: adapter.members.count)
         flips = adapter.members.map { Array(repeating: 0, count: $0.gatedLayers.count) }
@@ -145,6 +165,8 @@ final class RunLoop {
     private var members: [RunMember] { adapter.members }
     private var views: [RunView] { adapter.views }
     private var normalization: Normalization { adapter.base.normalization }
+    /// Dropout layers of each member (data-parallel runs tell them which rows of the global batch are theirs).
+    private lazy var dropouts = members.map { dropoutLayers(in: $0.network) }
     /// Training augmentation (`--augment`; seeded by image index and epoch, so resumed runs draw the same crops).
     private lazy var augmentation = config.augmentation(for: adapter.base)
 
@@ -200,6 +222,12 @@ final class RunLoop {
                     + "the sparsity penalty never runs and every gate stays as it started (use --epochs above --warmup-epochs)")
             }
         }
+        if let dataParallel {
+            let size = dataParallel.group.size
+            notice(.info, "data-parallel over \(size) processes (MPI): each takes ~\(config.batchSize / size) of every "
+                + "\(config.batchSize)-image batch; \(DataParallel.gradientBytes(adapter.trainableParameters)) bytes of gradients "
+                + "all-reduced per step; BatchNorm statistics synchronised; rank 0 writes the run folder")
+        }
         let penaltyOnAt = config.warmupEpochs + 1
         lastCheckpoint = Date()
 
@@ -216,27 +244,52 @@ final class RunLoop {
             if e == settleStart && !resuming { settleGates() }
             if e > settleStart || (e == settleStart && resuming) { freezeGates() }
             epochSampler = adapter.samplerState
-            for (i, indexBatch) in adapter.batches(epoch: e).enumerated() where !resuming || i >= skipSteps {
+            let epochBatches = adapter.batches(epoch: e)
+            let streams = trainingStreams(epochBatches, from: resuming ? skipSteps : 0, epoch: e)
+            for (i, indexBatch) in epochBatches.enumerated() where !resuming || i >= skipSteps {
                 if step >= totalSteps { break epochLoop }
-                guard stepBoundary(pausedSeconds: &pausedSeconds) else {
+                guard stepBoundary(pausedSeconds: &pausedSeconds, stepInEpoch: i, sums: sums) else {
                     if status != .failed { status = .stopped }
                     checkpoint(epochDone: false, stepInEpoch: i, sums: sums)
                     break epochLoop
                 }
-                if checkpointDue() { checkpoint(epochDone: false, stepInEpoch: i, sums: sums) }
-                if failure != nil { break epochLoop }
+                if dataParallel == nil {
+                    if checkpointDue() { checkpoint(epochDone: false, stepInEpoch: i, sums: sums) }
+                    if failure != nil { break epochLoop }
+                }
 
                 let t0 = Date()
-                let subBatches = indexBatch.map { m, indices -> SubBatch in
-                    let (x, y) = members[m].train.batch(indices, normalization: normalization, augmentation: augmentation,
-                                                        epoch: e, seed: config.seed)
-                    return SubBatch(network: members[m].network, gatedLayers: members[m].gatedLayers, images: x, labels: y)
+                let subBatches: [SubBatch]
+                do {
+                    subBatches = try indexBatch.map { m, indices -> SubBatch in
+                        let mine = dataParallel?.shard(indices) ?? indices
+                        if let dataParallel {
+                            let rows = DataParallel.shard(count: indices.count, rank: dataParallel.group.rank, size: dataParallel.group.size)
+                            for d in dropouts[m] { d.batchShard = (rows.lowerBound, indices.count) }
+                        }
+                        let (x, y) = try streams[m]?.next()
+                            ?? members[m].train.batch(mine, normalization: normalization, augmentation: augmentation,
+                                                      epoch: e, seed: config.seed)
+                        return SubBatch(network: members[m].network, gatedLayers: members[m].gatedLayers, images: x, labels: y,
+                                        globalCount: indices.count)
+                    }
+                } catch {
+                    fail("reading the training images failed at step \(step + 1): \(error)")
+                    if let dataParallel {  // this rank alone failed inside the step: end the whole run
+                        FileHandle.standardError.write(Data("error: rank \(dataParallel.group.rank): \(failure ?? "")\n".utf8))
+                        dataParallel.group.abort(code: 1)
+                    }
+                    break epochLoop
                 }
                 let settings = StepSettings(
-                    lambda: lambda, penaltyOn: adapter.usesPenalty && e >= penaltyOnAt && e < settleStart, penalty: config.penalty,
-                    penaltyUpdate: config.penaltyUpdate, learningRate: schedule.learningRate(at: step),
+                    lambda: lambda, penaltyOn: adapter.usesPenalty && e >= penaltyOnAt && e < settleStart && pathSettleLeft == 0,
+                    penalty: config.penalty,
+                    penaltyUpdate: config.penaltyUpdate,
+                    learningRate: config.path != nil ? pathLearningRate
+                        : e >= settleStart ? settleLearningRate(epoch: e, stepInEpoch: i) : schedule.learningRate(at: step),
                     scoreLearningRateScale: scoreScale)
-                switch trainStep(subBatches, optimizer: optimizer, settings: settings, sharing: adapter.sharing) {
+                switch trainStep(subBatches, optimizer: optimizer, settings: settings, sharing: adapter.sharing,
+                                 dataParallel: dataParallel).restoringDropout(dropouts) {
                 case .nonFinite(let loss):
                     status = .failed
                     failure = "loss became \(loss) at step \(step + 1) (epoch \(e)); lower --lr (now \(config.learningRate)) or check the data"
@@ -249,6 +302,10 @@ final class RunLoop {
                     batches += 1
                     trackGates(votes: e == settleStart - 1)
                     reportStep(results, members: indexBatch.map(\.member), settings: settings, sums: &sums)
+                    if config.path != nil && adapter.usesPenalty && e >= penaltyOnAt && advancePath() {
+                        notice(.info, "path complete: every gate is off after \(pathPoints.count) points")
+                        break epochLoop
+                    }
                 }
             }
             guard batches > 0 else { break }
@@ -261,7 +318,7 @@ final class RunLoop {
             let eligible = settleStart != Int.max ? e >= settleStart
                 : !adapter.usesPenalty || e >= penaltyOnAt || adapter.epochs < penaltyOnAt
             let mean = validation.reduce(0, +) / Double(max(validation.count, 1))
-            if adapter.selectsBestEpoch && eligible && mean > (best?.accuracy ?? -1) {
+            if adapter.selectsBestEpoch && config.path == nil && eligible && mean > (best?.accuracy ?? -1) {
                 best = (mean, e, validation, members.map { $0.network.parameters.map(\.value) })
                 notice(.best, String(format: members.count > 1
                     ? "best mean validation accuracy over the tasks so far: %.4f (epoch %d)"
@@ -272,11 +329,57 @@ final class RunLoop {
             if e < adapter.epochs && step < totalSteps && Date().timeIntervalSince(lastCheckpoint) >= 30 {
                 checkpoint(epochDone: true, stepInEpoch: batches, sums: sums)
             }
-            if failure != nil { break }
+            // Data-parallel: rank 0 tells the others to stop at the next step boundary (none must leave alone).
+            if failure != nil && dataParallel == nil { break }
         }
         if status == .stopped { notice(.info, "stopped by request at step \(step); continue with --resume") }
         finalActive = members.map { m in m.gatedLayers.filter(\.isActive).map(\.name) }
         return finish()
+    }
+
+    /// The learning rate in the settle phase: a restart at `--lr` annealed to 0 (cosine) over the settle epochs, so the
+    /// kept deltas, norms and head re-fit to the fixed set (the penalty phase's deltas of layers now off no longer
+    /// count; at the tail of the run's own schedule the rate would be near 0 and could not re-fit).
+    private func settleLearningRate(epoch e: Int, stepInEpoch i: Int) -> Float {
+        let total = max(1, (adapter.epochs - settleStart + 1) * adapter.stepsPerEpoch)
+        let done = Float((e - settleStart) * adapter.stepsPerEpoch + i) / Float(total)
+        return 0.5 * Float(config.learningRate) * (1 + cos(Float.pi * min(1, done)))
+    }
+
+    /// Per member whose training images decode on demand, a stream of its sub-batches of this epoch from step
+    /// `first` on, made ahead on worker threads (``BatchStream``); nil for members held in memory.
+    private func trainingStreams(_ batches: [[(member: Int, indices: [Int])]], from first: Int, epoch e: Int) -> [BatchStream?] {
+        members.indices.map { m in
+            guard members[m].train.decodesOnDemand else { return nil }
+            // This process's rows of each sub-batch (all of them without MPI), as the step takes them.
+            let mine = batches.dropFirst(first).flatMap { step in
+                step.filter { $0.member == m }.map { dataParallel?.shard($0.indices) ?? $0.indices }
+            }
+            return BatchStream(source: members[m].train, batches: mine, normalization: normalization,
+                               augmentation: augmentation, epoch: e, seed: config.seed)
+        }
+    }
+
+    /// A notice for files of a lazy split that failed to decode since the last report (`--skip-bad` replaces each
+    /// by the next decodable image of its class).
+    private func reportSkippedFiles() {
+        for (m, member) in members.enumerated() {
+            for (label, split) in [("training", member.train), ("validation", member.validation), ("test", member.test)] {
+                guard let source = split as? ImageFolderSource else { continue }
+                let bad = source.badFiles
+                let key = "\(m).\(label)"
+                guard bad.count > (reportedBadFiles[key] ?? 0), let first = bad.keys.min() else { continue }
+                reportedBadFiles[key] = bad.count
+                notice(.info, "--skip-bad: \(bad.count) of \(source.count) \(label) images of \(member.name) failed to decode and were replaced by the next image of their class; first: \(bad[first] ?? "")",
+                       views: [member.view])
+            }
+        }
+    }
+
+    /// Ends the run as failed with `message` (the first failure wins).
+    private func fail(_ message: String) {
+        status = .failed
+        if failure == nil { failure = message }
     }
 
     // MARK: - Storage budget (docs/method.md "Storage budget")
@@ -310,6 +413,131 @@ final class RunLoop {
     /// most accurate one that fits).
     private var candidateSets: [[(set: String, accuracy: Double)]] = []
 
+    // MARK: - The trade-off in one run (`--path`; docs/method.md "The trade-off in one run")
+
+    private var pathPoints: [PathPoint] = []
+    /// Steps left in the current settle (0: searching), of `pathSettleTotal`.
+    private var pathSettleLeft = 0
+    private var pathSettleTotal = 1
+
+    /// The learning rate of a path run's next step: `--lr` while searching; during a settle a cosine decay from
+    /// `--lr` towards 0 over the settle's steps, so each point is evaluated converged, like the end of a sweep run
+    /// (then the search restarts at `--lr`).
+    private var pathLearningRate: Float {
+        let peak = Float(config.learningRate)
+        guard pathSettleLeft > 0 else { return peak }
+        let done = Float(pathSettleTotal - pathSettleLeft) / Float(max(1, pathSettleTotal))
+        return 0.5 * peak * (1 + cos(Float.pi * done))
+    }
+    private var pathSinceRaise = 0
+    /// Active sets already recorded as points (`1`/`0` per gated layer).
+    private var pathSeenSets: Set<String> = []
+    /// A new set and the consecutive steps it has held so far.
+    private var pathCandidate: String?
+    private var pathCandidateSteps = 0
+
+    /// The gated member a path follows (a path is a single-task run).
+    private var pathMember: Int? { members.firstIndex { $0.task != nil } }
+
+    /// Member `m`'s active set as `1`/`0` per gated layer (the key of set votes, candidates and path points).
+    private func activeKey(_ m: Int) -> String { String(members[m].gatedLayers.map { $0.isActive ? "1" : "0" }) }
+
+    /// After a penalty step of a path run: settle an active set not recorded yet once it has held for a few steps
+    /// (a gate chattering at tau back to a recorded set is not a new point), record it when settled, else raise
+    /// lambda on schedule. Returns true when the path is complete (every gate off and recorded).
+    private func advancePath() -> Bool {
+        guard let path = config.path, let m = pathMember else { return false }
+        let (raiseEvery, settleSteps) = path.resolved(stepsPerEpoch: adapter.stepsPerEpoch)
+        let set = activeKey(m)
+        if pathSettleLeft > 0 {
+            pathSettleLeft -= 1
+            guard pathSettleLeft == 0 else { return false }
+            recordPathPoint(m)
+            pathSeenSets.insert(set)
+            unfreezeGates()
+            return !set.contains("1")
+        }
+        if pathSeenSets.contains(set) {
+            pathCandidate = nil
+        } else {
+            pathCandidateSteps = set == pathCandidate ? pathCandidateSteps + 1 : 1
+            pathCandidate = set
+            if pathCandidateSteps >= max(2, raiseEvery / 4) {
+                pathCandidate = nil
+                pathSettleLeft = settleSteps
+                pathSettleTotal = settleSteps
+                freezeGates()
+                return false
+            }
+        }
+        pathSinceRaise += 1
+        if pathSinceRaise >= raiseEvery {
+            pathSinceRaise = 0
+            control.lambda = min(max(lambda, 1e-3) * path.growth, TrainingControl.maximumLambda)
+        }
+        return false
+    }
+
+    /// Evaluates member `m`'s current set on validation and test, writes its export to `points/point-NN.safetensors`
+    /// and records it.
+    private func recordPathPoint(_ m: Int) {
+        guard let task = members[m].task else { return }
+        let member = members[m]
+        recalibrate(m)
+        let val = member.validation.count > 0 ? accuracy(m, on: member.validation, phase: .validating) : (trainAccuracy[m] ?? 0)
+        let test = member.test.map { accuracy(m, on: $0, phase: .testing) }
+        guard failure == nil else { return }
+        let index = pathPoints.count
+        var export: String? = String(format: "points/point-%02d.safetensors", index)
+        if isWriter, let name = export {
+            let dir = views[member.view].directory
+            do {
+                try FileManager.default.createDirectory(at: dir.appendingPathComponent("points"), withIntermediateDirectories: true)
+                _ = try writeExport(m, base: (adapter.base.name, adapter.base.contentHash), testAccuracy: test,
+                                    validationAccuracy: val, to: dir.appendingPathComponent(name))
+            } catch {
+                fail("writing \(name) failed: \(error)")
+                export = nil
+            }
+        }
+        let accounting = ParameterAccounting(task)
+        let active = task.activeIndices.map { task.gatedLayers[$0].name }
+        pathPoints.append(PathPoint(index: index, step: step, lambda: lambda, activeLayers: active,
+                                    gatedLayers: task.gatedLayers.count, taskSpecificParameters: accounting.taskSpecificParameters,
+                                    backboneParameters: accounting.backboneParameters, fractionOfBackbone: accounting.fractionOfBackbone,
+                                    validationAccuracy: val, testAccuracy: test, export: export,
+                                    seconds: Date().timeIntervalSince(started)))
+        notice(.info, String(format: "path point %d at step %d: lambda %@, %d/%d active (%.2f%% of the backbone), validation %.4f",
+                             index, step, ProgressFormatter.fmt(lambda), active.count, task.gatedLayers.count,
+                             100 * accounting.fractionOfBackbone, val)
+               + (test.map { String(format: ", test %.4f", $0) } ?? ""), views: [member.view])
+    }
+
+    /// Unfreezes every learned gate after a path point (scores and deltas train again).
+    private func unfreezeGates() {
+        for member in members {
+            for g in member.gatedLayers where g.behaviour == .learned {
+                g.score.requiresGrad = true
+                g.delta.requiresGrad = true
+            }
+        }
+    }
+
+    /// At the end of a path run: records the set in training if it is not a point yet, and writes `path.csv`,
+    /// `path.md`, `path.json` and `tradeoff.svg`.
+    private func finishPath() {
+        guard let m = pathMember else { return }
+        if pathPoints.last.map({ p in p.activeLayers != members[m].gatedLayers.filter(\.isActive).map(\.name) }) ?? true {
+            recordPathPoint(m)
+        }
+        guard isWriter, failure == nil else { return }
+        do {
+            try PathReport.write(pathPoints, task: members[m].name, seed: config.seed, to: views[members[m].view].directory)
+        } catch {
+            fail("writing the path files failed: \(error)")
+        }
+    }
+
     // MARK: - Gates: flips and the settle phase
 
     /// Counts gate flips and, in the last penalty epoch, how many steps each active set was held.
@@ -329,7 +557,7 @@ final class RunLoop {
     private func recordCandidates() {
         if candidateSets.count != members.count { candidateSets = members.map { _ in [] } }
         for (m, member) in members.enumerated() where !member.gatedLayers.isEmpty {
-            candidateSets[m].append((String(member.gatedLayers.map { $0.isActive ? "1" : "0" }), validation[m]))
+            candidateSets[m].append((activeKey(m), validation[m]))
         }
     }
 
@@ -353,7 +581,7 @@ final class RunLoop {
     /// to their side of tau and frozen.
     private func settleGates() {
         for (m, member) in members.enumerated() where !member.gatedLayers.isEmpty {
-            let current = String(member.gatedLayers.map { $0.isActive ? "1" : "0" })
+            let current = activeKey(m)
             let total = setVotes[m].values.reduce(0, +)
             let voted = setVotes[m].max { a, b in a.value != b.value ? a.value < b.value : b.key == current }?.key ?? current
             let chosen = fitBudget(voted, member: m)
@@ -392,6 +620,7 @@ final class RunLoop {
 
     /// Due by `--checkpoint-every` steps, by the time interval (default every 5 minutes), or on request (a key).
     private func checkpointDue() -> Bool {
+        guard config.path == nil else { return false }  // path runs are not resumable (their points are not checkpointed)
         if control.takeCheckpointRequest() { return true }
         if let every = config.checkpointEvery, every > 0, step > 0, step % every == 0 { return true }
         return Date().timeIntervalSince(lastCheckpoint) >= (config.checkpointMinutes ?? 5) * 60 && step > 0
@@ -400,7 +629,7 @@ final class RunLoop {
     /// Writes the complete training state (``Checkpoint``) into every view's folder. A failed write stops the run
     /// with a one-line error (the previous checkpoint stays: the write is atomic).
     private func checkpoint(epochDone: Bool, stepInEpoch: Int, sums: [(loss: Double, correct: Int, seen: Int)]) {
-        guard let optimizer, failure == nil else { return }
+        guard isWriter, let optimizer, failure == nil, config.path == nil else { return }
         for v in views { v.store.flush() }
         var tensors: [String: Tensor] = [:]
         for (m, member) in members.enumerated() {
@@ -496,17 +725,40 @@ final class RunLoop {
     // MARK: - Step boundary: the control box
 
     /// Applies stop, pause, snapshot and lambda requests. Returns false when the run must stop.
-    private func stepBoundary(pausedSeconds: inout Double) -> Bool {
+    ///
+    /// Data-parallel: rank 0 does all of that (and a due checkpoint), then broadcasts whether to go on and the lambda
+    /// of the next step; the other ranks wait for it and apply it, so every rank takes the same steps.
+    private func stepBoundary(pausedSeconds: inout Double, stepInEpoch: Int,
+                              sums: [(loss: Double, correct: Int, seen: Int)]) -> Bool {
+        guard let dataParallel else { return localStepBoundary(pausedSeconds: &pausedSeconds) }
+        var message = [0.0, lambda]
+        if isWriter {
+            var proceed = localStepBoundary(pausedSeconds: &pausedSeconds)
+            if proceed && checkpointDue() { checkpoint(epochDone: false, stepInEpoch: stepInEpoch, sums: sums) }
+            if failure != nil { proceed = false }
+            message = [proceed ? 1 : 0, lambda]
+        }
+        dataParallel.group.broadcast(&message, from: 0)
+        if !isWriter && message[1] != lambda && adapter.usesPenalty {
+            lambda = message[1]
+            lambdaHistory.append(LambdaChange(step: step + 1, lambda: lambda))
+        }
+        return message[0] == 1
+    }
+
+    /// The control box of this process: stop, pause, snapshots, lambda (every plain run; rank 0 of a data-parallel run).
+    private func localStepBoundary(pausedSeconds: inout Double) -> Bool {
         if let broken = views.lazy.compactMap({ $0.store.writeFailure }).first {
             status = .failed
             failure = "\(broken); the last checkpoint is kept"
             return false
         }
+        pollControlFile()
         if control.isStopRequested { return false }
         if control.isPaused {
             notice(.paused, "paused at step \(step)")
             let t0 = Date()
-            control.waitWhilePaused { [self] in writeSnapshots(force: false) }
+            control.waitWhilePaused(poll: { [self] in pollControlFile() }) { [self] in writeSnapshots(force: false) }
             pausedSeconds += Date().timeIntervalSince(t0)
             notice(.resumed, "resumed at step \(step)")
             if control.isStopRequested { return false }
@@ -521,6 +773,13 @@ final class RunLoop {
             lambdaHistory.append(LambdaChange(step: step + 1, lambda: lambda))
         }
         return true
+    }
+
+    /// Moves a new request of the control file into the control box (at most one `stat` every 0.5 s); a file that
+    /// cannot be used gives one error notice per version of the file (docs/method.md "Control file").
+    private func pollControlFile() {
+        guard let controlFile else { return }
+        if case .problem(let message) = controlFile.poll(step: step) { notice(.error, message) }
     }
 
     // MARK: - Metrics
@@ -557,7 +816,8 @@ final class RunLoop {
             sums[v].loss += taskLoss; sums[v].correct += correct; sums[v].seen += count
             let gated = members[mine[0].0].gatedLayers
             view.store.append(.step(StepEvent(
-                step: step, epoch: epoch, phase: settings.penaltyOn ? .sparsify : .warmup,
+                step: step, epoch: epoch,
+                phase: settings.penaltyOn ? .sparsify : adapter.usesPenalty && epoch > config.warmupEpochs ? .settle : .warmup,
                 loss: taskLoss + (settings.penaltyOn ? settings.lambda * penalty : 0), taskLoss: taskLoss,
                 penalty: penalty, lambda: settings.lambda, accuracy: Double(correct) / Double(max(count, 1)),
                 learningRate: Double(settings.learningRate), scores: gated.map { Double($0.score.value.storage[0]) },
@@ -579,8 +839,14 @@ final class RunLoop {
     private func recalibrate(_ m: Int) {
         let member = members[m]
         let store = views[member.view].store
-        let layers = recalibrateBatchNorm(member.network, on: member.train, normalization: normalization) { done, total in
-            store.append(.progress(ProgressEvent(step: self.step, phase: .recalibrating, done: done, total: total)))
+        let layers: Int
+        do {
+            layers = try recalibrateBatchNorm(member.network, on: member.train, normalization: normalization) { done, total in
+                store.append(.progress(ProgressEvent(step: self.step, phase: .recalibrating, done: done, total: total)))
+            }
+        } catch {
+            fail("reading the training images of \(member.name) failed while re-estimating BatchNorm statistics: \(error)")
+            return
         }
         if layers > 0 && member.train.count > 0 && !announcedRecalibration.contains(m) {
             announcedRecalibration.insert(m)
@@ -590,12 +856,17 @@ final class RunLoop {
         }
     }
 
-    /// Accuracy of member `m` on `split`, with progress events.
-    private func accuracy(_ m: Int, on split: LabeledImages, phase: EvaluationPhase) -> Double {
+    /// Accuracy of member `m` on `split`, with progress events; 0 (and the run failed) when an image cannot be read.
+    private func accuracy(_ m: Int, on split: any ImageBatchSource, phase: EvaluationPhase) -> Double {
         let store = views[members[m].view].store
-        return evaluate(members[m].network, on: split, normalization: normalization) { done, total in
-            store.append(.progress(ProgressEvent(step: self.step, phase: phase, done: done, total: total)))
-        }.accuracy
+        do {
+            return try evaluate(members[m].network, on: split, normalization: normalization) { done, total in
+                store.append(.progress(ProgressEvent(step: self.step, phase: phase, done: done, total: total)))
+            }.accuracy
+        } catch {
+            fail("reading the \(phase == .testing ? "test" : "validation") images of \(members[m].name) failed: \(error)")
+            return 0
+        }
     }
 
     private func evaluateEpoch(sums: [(loss: Double, correct: Int, seen: Int)], batches: Int, seconds: Double) {
@@ -606,6 +877,7 @@ final class RunLoop {
             trainAccuracy[m] = train
             validation[m] = member.validation.count > 0 ? accuracy(m, on: member.validation, phase: .validating) : train
         }
+        reportSkippedFiles()
         for (v, view) in views.enumerated() {
             let acc = view.members.map { validation[$0] }
             view.store.append(.epoch(EpochEvent(
@@ -626,7 +898,10 @@ final class RunLoop {
         var testAccuracy = [Double?](repeating: nil, count: members.count)
         var exports = [String?](repeating: nil, count: members.count)
         var exportBase = (name: adapter.base.name, hash: adapter.base.contentHash)
-        if failure == nil {
+        // Data-parallel: the other ranks end here; rank 0 tests, exports and writes the summary.
+        if failure == nil && !isWriter {
+            if let best { validation = best.perMember }
+        } else if failure == nil {
             if let best {
                 for (member, state) in zip(members, best.state) {
                     for (p, v) in zip(member.network.parameters, state) { p.value = v }
@@ -639,6 +914,10 @@ final class RunLoop {
                 if best == nil { recalibrate(m) }   // a restored epoch carries its own recalibrated statistics
                 if let test = member.test { testAccuracy[m] = accuracy(m, on: test, phase: .testing) }
             }
+            reportSkippedFiles()
+        }
+        if failure == nil && config.path != nil { finishPath() }
+        if failure == nil {
             do {
                 exportBase = try adapter.writeArtifacts(self)
                 for (m, member) in members.enumerated() where member.task != nil {
@@ -663,7 +942,9 @@ final class RunLoop {
                 endActive = summary.activeLayers
                 endParameters = summary.taskSpecificParameters
                 do {
-                    try writeAtomically(try makeJSONEncoder().encode(summary), to: view.directory.appendingPathComponent("summary.json"))
+                    if isWriter {
+                        try writeAtomically(try makeJSONEncoder().encode(summary), to: view.directory.appendingPathComponent("summary.json"))
+                    }
                 } catch {
                     notice(.error, "cannot write summary.json: \(error)", views: [v])
                 }
@@ -676,7 +957,7 @@ final class RunLoop {
                 bestValidationAccuracy: evaluated ? acc.reduce(0, +) / Double(max(acc.count, 1)) : nil,
                 activeLayers: endActive, taskSpecificParameters: endParameters, seconds: seconds, message: failure)))
             view.store.flush()
-            if status == .done { try? FileManager.default.removeItem(at: view.directory.appendingPathComponent(Checkpoint.fileName)) }
+            if status == .done && isWriter { try? FileManager.default.removeItem(at: view.directory.appendingPathComponent(Checkpoint.fileName)) }
         }
         return summaries
     }
@@ -696,7 +977,8 @@ final class RunLoop {
     }
 
     /// Writes member `m`'s `task.safetensors` (the one export path: typed metadata, atomic write).
-    private func writeExport(_ m: Int, base: (name: String, hash: String), testAccuracy: Double?) throws -> String {
+    private func writeExport(_ m: Int, base: (name: String, hash: String), testAccuracy: Double?,
+                             validationAccuracy: Double? = nil, to file: URL? = nil) throws -> String {
         let member = members[m]
         guard let task = member.task else { return "" }
         var metadata = TaskExportMetadata(
@@ -704,10 +986,10 @@ final class RunLoop {
             architecture: adapter.base.architecture, imageSize: adapter.base.inputShape[1], classes: member.classes,
             tau: config.tau, head: task.headName, gatedLayers: task.gatedLayers.map(\.name),
             lambdaHistory: lambdaHistory, seed: config.seed, steps: step, testAccuracy: testAccuracy,
-            validationAccuracy: best?.perMember[m])
+            validationAccuracy: validationAccuracy ?? best?.perMember[m])
         metadata.data = config.dataPath.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         metadata.dataFormat = config.dataFormat
-        let url = views[member.view].directory.appendingPathComponent("task.safetensors")
+        let url = file ?? views[member.view].directory.appendingPathComponent("task.safetensors")
         try TaskExport(task: task, metadata: metadata).write(to: url)
         return url.path
     }
@@ -726,13 +1008,14 @@ final class RunLoop {
             secondsPerEpoch: epochsCompleted > 0 ? trainingSeconds / Double(epochsCompleted) : 0,
             samplesPerSecond: throughput, export: export,
             finalActiveLayers: m < finalActive.count && !members[m].gatedLayers.isEmpty ? finalActive[m] : nil,
-            gateFlips: flips[m], lateGateFlips: lateFlips)
+            gateFlips: flips[m], lateGateFlips: lateFlips, pathPoints: config.path != nil ? pathPoints : nil)
     }
 
     // MARK: - Snapshots
 
     /// Writes one active-layer snapshot per gated member for each pending request (or one when `force`).
     private func writeSnapshots(force: Bool) {
+        guard isWriter else { return }
         let requests = control.takeSnapshotRequests()
         guard requests > 0 || force else { return }
         for (m, member) in members.enumerated() {
@@ -749,5 +1032,13 @@ final class RunLoop {
                 notice(.error, "snapshot failed: \(error)", views: [member.view])
             }
         }
+    }
+}
+
+private extension StepResult {
+    /// Clears the data-parallel row ranges of `dropouts` after a step (evaluation and recalibration draw whole batches).
+    func restoringDropout(_ dropouts: [[Dropout]]) -> StepResult {
+        for layers in dropouts { for d in layers { d.batchShard = nil } }
+        return self
     }
 }

@@ -14,9 +14,12 @@ public struct SubBatch {
     public var images: Tensor
     /// Class indices in `0..<classes`, `N` of them.
     public var labels: [Int]
+    /// Data-parallel runs: images of the whole global sub-batch of which `images` is this rank's shard (nil: all).
+    public var globalCount: Int?
 
-    public init(network: any Layer, gatedLayers: [GatedLayer], images: Tensor, labels: [Int]) {
+    public init(network: any Layer, gatedLayers: [GatedLayer], images: Tensor, labels: [Int], globalCount: Int? = nil) {
         self.network = network; self.gatedLayers = gatedLayers; self.images = images; self.labels = labels
+        self.globalCount = globalCount
     }
 }
 
@@ -82,24 +85,35 @@ public enum StepResult {
 /// proximal form:    s <- sign(s) * max(|s| - lr * scale * lambda * w_i, 0) after the optimizer step
 /// ```
 ///
+/// Data-parallel (``DataParallel``, every rank calls this with its shard of the same global batch): each rank scales
+/// its loss gradient by `n_rank / n_global` before the backward pass, one all-reduce sums every trainable gradient
+/// (so each rank holds the gradient of the global batch's mean loss, as one process would), and the losses and
+/// counts are summed too; the penalty, the optimizer step and the proximal step then run identically on every rank.
+///
 /// A non-finite loss returns ``StepResult/nonFinite(loss:)`` before any parameter changes.
 /// - Parameters:
 ///   - batch: one ``SubBatch`` per task in the global batch (one for a single task).
 ///   - optimizer: holds exactly the parameters that train in this mode.
 ///   - sharing: the joint modes' shared weights (nil for a single task).
+///   - dataParallel: the ranks of a data-parallel run (nil: one process; nothing changes).
 public func trainStep(_ batch: [SubBatch], optimizer: any Optimizer, settings: StepSettings,
-                      sharing: (any WeightSharing)? = nil) -> StepResult {
+                      sharing: (any WeightSharing)? = nil, dataParallel: DataParallel? = nil) -> StepResult {
     for sub in batch { sub.network.zeroGrad() }
     var results: [SubBatchResult] = []
     for (t, sub) in batch.enumerated() {
         sharing?.pull(into: t)
         let ce = softmaxCrossEntropy(logits: sub.network.forward(sub.images, mode: .training), labels: sub.labels)
-        sub.network.backward(ce.gradient)
+        var gradient = ce.gradient
+        if dataParallel != nil, let global = sub.globalCount, global > 0 {
+            gradient = (Float(sub.labels.count) / Float(global)) * gradient
+        }
+        sub.network.backward(gradient)
         sharing?.push(from: t)
         results.append(SubBatchResult(taskLoss: ce.loss, penalty: 0, correct: ce.correct, count: sub.labels.count,
                                       scoreTaskGradients: sub.gatedLayers.map { Double($0.score.grad.storage[0]) }))
     }
     sharing?.average(over: batch.count)
+    if let dataParallel { combine(&results, of: batch, optimizer: optimizer, over: dataParallel) }
 
     let on = settings.penaltyOn
     var loss = 0.0
@@ -119,4 +133,20 @@ public func trainStep(_ batch: [SubBatch], optimizer: any Optimizer, settings: S
         }
     }
     return .completed(results)
+}
+
+/// Data-parallel: sums every trainable gradient over the ranks (one flat all-reduce), then the sub-batches' losses
+/// (weighted by their images) and counts, and reads the score gradients again from the summed gradients.
+private func combine(_ results: inout [SubBatchResult], of batch: [SubBatch], optimizer: any Optimizer,
+                     over dataParallel: DataParallel) {
+    dataParallel.allReduceGradients(optimizer.parameters)
+    var totals = results.flatMap { [$0.taskLoss * Double($0.count), Double($0.correct), Double($0.count)] }
+    dataParallel.group.allReduceSum(&totals)
+    for t in results.indices {
+        let count = Int(totals[3 * t + 2])
+        results[t].taskLoss = count > 0 ? totals[3 * t] / Double(count) : 0
+        results[t].correct = Int(totals[3 * t + 1])
+        results[t].count = count
+        results[t].scoreTaskGradients = batch[t].gatedLayers.map { Double($0.score.grad.storage[0]) }
+    }
 }

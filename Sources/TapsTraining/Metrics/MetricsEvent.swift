@@ -53,6 +53,9 @@ public enum StepPhase: String, Codable, Sendable, CaseIterable {
     case warmup
     /// Penalty on: scores are pushed towards sharing.
     case sparsify
+    /// Gates fixed after the penalty phase (the settle epochs, a path run's settles): only the kept deltas, norms and
+    /// head train.
+    case settle
 }
 
 /// The kind of a notice (`kind` in notice events). Unknown kinds in a file decode as ``info``.

@@ -53,4 +53,6 @@ public struct RunSummary: Codable, Sendable, Equatable {
     public var gateFlips: [Int]? = nil
     /// Gate flips in the final 20% of the optimizer steps (0 with a settle phase at least that long).
     public var lateGateFlips: Int? = nil
+    /// The points of a path run (`--path`, ``PathPoint``), in the order found; nil for an ordinary run.
+    public var pathPoints: [PathPoint]? = nil
 }

@@ -20,17 +20,17 @@ public final class Trainer: @unchecked Sendable {
     public let store: MetricsStore
     public let control: TrainingControl
     public let base: BaseModel
-    public let data: TaskData
+    /// The run's splits (in memory, or lazy ImageFolder sources; ``RunData``).
+    public let data: RunData
     public let task: TaskNetwork
-    /// Training and validation parts of the task's training split.
-    public let trainSet: LabeledImages
-    public let validationSet: LabeledImages
     let runDirectory: URL
     let sampler: BatchSampler
     let members: [RunMember]
     let views: [RunView]
-    /// The checkpoint ``run()`` continues from (``init(resuming:store:control:)``).
+    /// The checkpoint ``run()`` continues from (``init(resuming:store:control:group:)``).
     private let resumeFrom: Checkpoint?
+    /// The ranks when this process is one of several training the task together (`mpirun -np R taps train`).
+    public let dataParallel: DataParallel?
 
     /// Loads the task and the base and builds the task network. Takes about a second.
     /// - Parameter folder: what to do when `config.outputDirectory` already holds a finished run (refuse by
@@ -38,9 +38,13 @@ public final class Trainer: @unchecked Sendable {
     /// - Throws: `ConfigError` for bad options or an unknown task, `DatasetError` / `SafeTensorsError` for
     ///   unreadable files, ``RunFolderError`` for a folder holding a finished run, and ``FileWriteError`` when the
     ///   run folder cannot be written.
+    /// - Parameter group: the ranks of a data-parallel run (`mpirun -np R`; nil or one rank: a plain run). Every rank
+    ///   builds its trainer with the same config; rank 0 alone writes the run folder.
+    /// - Throws: also `ConfigError` when the run cannot be split over the ranks (a batch smaller than the ranks,
+    ///   dropout on).
     public convenience init(config: TrainingConfig, store: MetricsStore, control: TrainingControl,
-                            folder: RunFolderPolicy = .refuseFinished) throws {
-        try self.init(config: config, store: store, control: control, use: .fresh(folder), resumeFrom: nil)
+                            folder: RunFolderPolicy = .refuseFinished, group: (any ProcessGroup)? = nil) throws {
+        try self.init(config: config, store: store, control: control, use: .fresh(folder), resumeFrom: nil, group: group)
     }
 
     /// Continues the interrupted run in `directory` (killed, stopped or out of disk) from its last checkpoint:
@@ -48,7 +52,8 @@ public final class Trainer: @unchecked Sendable {
     /// uninterrupted run with the same seed and thread count would (docs/method.md "Checkpoints").
     /// - Throws: ``CheckpointError`` when there is no usable checkpoint or the run already finished; the errors
     ///   of ``init(config:store:control:folder:)``.
-    public convenience init(resuming directory: URL, store: MetricsStore, control: TrainingControl) throws {
+    public convenience init(resuming directory: URL, store: MetricsStore, control: TrainingControl,
+                            group: (any ProcessGroup)? = nil) throws {
         let configURL = directory.appendingPathComponent("config.json")
         let config: TrainingConfig
         do {
@@ -64,37 +69,58 @@ public final class Trainer: @unchecked Sendable {
         var c = config
         c.outputDirectory = directory.path
         try self.init(config: c, store: store, control: control,
-                      use: .resume(offset: checkpoint.state.metricsOffsets.first ?? 0), resumeFrom: checkpoint)
+                      use: .resume(offset: checkpoint.state.metricsOffsets.first ?? 0), resumeFrom: checkpoint, group: group)
     }
 
     private init(config: TrainingConfig, store: MetricsStore, control: TrainingControl, use: RunFolderUse,
-                 resumeFrom: Checkpoint?) throws {
+                 resumeFrom: Checkpoint?, group: (any ProcessGroup)?) throws {
         try config.validate()
         self.config = config
         self.store = store
         self.control = control
         if let t = config.threads { BLASThreads.set(t) }
         base = try BaseModel.load(for: config)
-        data = try loadTask(config: config, base: base)
-        (trainSet, validationSet) = splitForTraining(data, config: config)
+        data = try RunData.load(config: config, base: base)
         var rng = SeededRNG(seed: config.seed)
         task = try base.taskNetwork(classes: data.classes, mode: config.mode, tau: config.tau,
                                     initialScore: config.initialScore, trainBiases: config.trainBiases, rng: &rng)
-        sampler = BatchSampler(count: trainSet.count, batchSize: config.batchSize, seed: config.seed)
+        sampler = BatchSampler(count: data.train.count, batchSize: config.batchSize, seed: config.seed)
         runDirectory = URL(fileURLWithPath: config.outputDirectory)
         members = [RunMember(name: config.task, network: task.network, task: task, classes: data.classes,
-                             train: trainSet, validation: validationSet, test: data.test, view: 0, notes: data.notes)]
+                             train: data.train, validation: data.validation, test: data.test, view: 0, notes: data.notes)]
         views = [RunView(name: config.task, mode: RunMode(config.mode), store: store, directory: runDirectory,
                          members: [0], backboneParameters: ParameterAccounting(task).backboneParameters,
                          imagesPerStep: config.batchSize)]
-        guard trainSet.count > 0 else {
+        guard data.train.count > 0 else {
             throw ConfigError.invalid(option: "--task", expected: "a task with training images", got: "\(config.task) with 0 training images after the validation split")
         }
         guard data.test.count > 0 else {
             throw ConfigError.invalid(option: "--task", expected: "a task with a non-empty test split", got: "\(config.task) with 0 test images")
         }
         self.resumeFrom = resumeFrom
-        try prepareRunFolder(runDirectory, store: store, config: config, use: use)
+        if let group, group.size > 1 {
+            try Self.checkSplit(config: config, trainImages: data.train.count, network: task.network, ranks: group.size)
+            for bn in batchNormLayers(in: task.network) { bn.statisticsReducer = group }
+            dataParallel = DataParallel(group: group)
+        } else {
+            dataParallel = nil
+        }
+        if dataParallel?.group.isWriter ?? true {
+            try prepareRunFolder(runDirectory, store: store, config: config, use: use)
+        }
+    }
+
+    /// Refuses a data-parallel run whose answer would depend on the number of ranks: every rank needs at least one
+    /// image of every global batch (the batch size and the epoch's last, partial batch).
+    private static func checkSplit(config: TrainingConfig, trainImages: Int, network: any Layer, ranks: Int) throws {
+        let last = trainImages % config.batchSize
+        guard config.batchSize >= ranks else {
+            throw ConfigError.invalid(option: "--batch-size", expected: "at least one image per rank (>= \(ranks))", got: "\(config.batchSize)")
+        }
+        guard last == 0 || last >= ranks else {
+            throw ConfigError.invalid(option: "--batch-size", expected: "a last batch of each epoch with >= \(ranks) images for \(ranks) ranks",
+                                      got: "\(config.batchSize) (\(trainImages) training images leave \(last)); change --batch-size or --train-limit")
+        }
     }
 
     /// Total optimizer steps the run will take (respecting `maxSteps`).

@@ -179,6 +179,47 @@ func fileSize(_ path: String) -> Int {
     ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
 }
 
+/// Which tasks of a suite one process handles (job arrays: docs/cluster.md).
+public enum SuiteScope: Sendable, Equatable {
+    /// Every task, then `suite.json` and `suite.md` (`taps suite`).
+    case all
+    /// Only the task at this index of the task list (`taps suite --array-index I`, one job of a job array; incremental
+    /// mode): its run folder, `suite-config.json` for the collector, and no `suite.json`.
+    case task(Int)
+    /// No training: every task's run folder must hold a finished run made with the suite's settings; builds
+    /// `suite.json` and `suite.md` from them (`taps suite collect OUT`).
+    case collect
+}
+
+/// What a suite records beside a task's run folder (`<task>/suite-task.json`) when the task finishes, so a suite
+/// assembled later (`taps suite collect`, a rerun that keeps the folder) reports the same checks.
+public struct SuiteTaskRecord: Codable, Sendable, Equatable {
+    /// The export file's ``ContentHash`` right after its run ended.
+    public var exportFileHash: String
+    /// Content hash of the frozen `w0` the task's network held after training.
+    public var frozenBaseHashAfterTraining: String?
+    /// File name inside the run folder.
+    public static let fileName = "suite-task.json"
+}
+
+/// A suite that cannot be assembled or split as asked.
+public enum SuiteError: Error, CustomStringConvertible, Equatable {
+    /// A task of `taps suite collect` has no finished run made with the suite's settings.
+    case unfinished(task: String, index: Int, folder: String)
+    /// `suite-config.json` is missing or unreadable.
+    case noSuiteConfig(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .unfinished(let task, let index, let folder):
+            return "task \(task) (array index \(index)) has no finished run with the suite's settings in \(folder); "
+                + "train it with `taps suite ... --array-index \(index)` and collect again"
+        case .noSuiteConfig(let path, let reason):
+            return "\(path): \(reason); it is written by `taps suite --tasks ... --array-index I --out FOLDER`"
+        }
+    }
+}
+
 /// Runs a suite: trains every task in the chosen mode, checks that every export reproduces its accuracy from disk
 /// and that the source base is untouched, and writes `suite.json` and `suite.md`.
 ///
@@ -194,14 +235,28 @@ public final class SuiteRunner: @unchecked Sendable {
     public let control: TrainingControl
     /// One metrics store per view, in order: `stage1` first in joint mode, then one per task.
     public let views: [(name: String, store: MetricsStore)]
+    /// Which tasks this process trains (all; one of a job array; none, only collecting).
+    public let scope: SuiteScope
     private let lock = NSLock()
     private var _current = 0
     private var _totalSteps: [Int: Int] = [:]
 
-    public init(config: SuiteConfig, control: TrainingControl) throws {
+    /// - Parameter scope: all tasks (default), one task of a job array, or collecting finished runs.
+    /// - Throws: `ConfigError` for bad settings, an array index outside the task list, or a job array in a joint mode
+    ///   (whose tasks share a stage-1 base and cannot train apart).
+    public init(config: SuiteConfig, control: TrainingControl, scope: SuiteScope = .all) throws {
         try config.validate()
+        if scope != .all && config.mode != .incremental {
+            throw ConfigError.invalid(option: "--array-index", expected: "the incremental mode (joint modes train their tasks together)",
+                                      got: config.mode.rawValue)
+        }
+        if case .task(let i) = scope, !config.tasks.indices.contains(i) {
+            throw ConfigError.invalid(option: "--array-index", expected: "an index in 0...\(config.tasks.count - 1) of --tasks",
+                                      got: "\(i)")
+        }
         self.config = config
         self.control = control
+        self.scope = scope
         var v = config.tasks.map { (name: $0, store: MetricsStore()) }
         if config.mode == .joint { v.insert((name: "stage1", store: MetricsStore()), at: 0) }
         views = v
@@ -232,11 +287,45 @@ public final class SuiteRunner: @unchecked Sendable {
         return c
     }
 
-    /// Runs the whole suite (blocking). Throws for bad options, unreadable data and I/O errors; a failed or
-    /// stopped run ends the suite early with that status.
+    /// The folder name of `task`'s run inside the suite folder: the task's name, or the dataset's display name for
+    /// a task given as a path (as ``taskConfig(_:base:)`` names it).
+    public static func runFolderName(task: String, config: SuiteConfig) -> String {
+        config.training.dataDirectory == nil && !EmbeddedPack.taskNames.contains(task) && FileManager.default.fileExists(atPath: task)
+            ? Dataset.displayName(for: task) : task
+    }
+
+    /// The view names of a suite folder's runs in order (`stage1` first in joint mode), i.e. its subfolders.
+    public static func viewFolderNames(config: SuiteConfig) -> [String] {
+        (config.mode == .joint ? ["stage1"] : []) + config.tasks.map { runFolderName(task: $0, config: config) }
+    }
+
+    /// Name of the suite's settings file in the suite folder, written by job-array tasks for the collector.
+    public static let configFileName = "suite-config.json"
+
+    /// The settings a job array's tasks recorded in `folder` (``configFileName``), with the folder set to `folder`.
+    /// - Throws: ``SuiteError/noSuiteConfig(path:reason:)``.
+    public static func recordedConfig(in folder: URL) throws -> SuiteConfig {
+        let url = folder.appendingPathComponent(configFileName)
+        guard let data = try? Data(contentsOf: url) else { throw SuiteError.noSuiteConfig(path: url.path, reason: "cannot be read") }
+        do {
+            var c = try makeJSONDecoder().decode(SuiteConfig.self, from: data)
+            c.outputDirectory = folder.path
+            c.training.outputDirectory = folder.path
+            return c
+        } catch {
+            throw SuiteError.noSuiteConfig(path: url.path, reason: "not a suite configuration (\(plainReason(error)))")
+        }
+    }
+
+    /// Runs the whole suite (blocking), or this process's part of it (``scope``). Throws for bad options,
+    /// unreadable data and I/O errors, and ``SuiteError/unfinished(task:index:folder:)`` when collecting a task that
+    /// has not finished; a failed or stopped run ends the suite early with that status.
     public func run() throws -> SuiteSummary {
         let started = Date()
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        if case .task = scope {
+            try writeAtomically(try makeJSONEncoder().encode(config), to: folder.appendingPathComponent(Self.configFileName))
+        }
         let source = try BaseModel.load(for: config.training)
         let sourceFile: String = switch config.training.base {
         case "digitcnn": EmbeddedPack.baseWeightsURL.path
@@ -274,6 +363,7 @@ public final class SuiteRunner: @unchecked Sendable {
                 baseFile = url.path
             }
             for (i, task) in config.tasks.enumerated() {
+                if case .task(let only) = scope, only != i { continue }
                 if control.isStopRequested { status = .stopped; break }
                 control.lambda = control.initialLambda
                 let view = firstTaskView + i
@@ -281,20 +371,28 @@ public final class SuiteRunner: @unchecked Sendable {
                 let c = taskConfig(task, base: config.mode == .joint ? baseFile : config.training.base)
                 let dir = URL(fileURLWithPath: c.outputDirectory)
                 if let done = RunReuse.finished(in: dir, config: c) {
-                    // Finished earlier with the same settings (a rerun or a resumed suite): kept, not retrained.
+                    // Finished earlier with the same settings (a rerun, a resumed suite, a job array's task): kept.
                     views[view].store.append(.notice(NoticeEvent(kind: .info, step: 0,
                         message: "\(task): finished earlier with the same settings in \(dir.path); kept")))
-                    summaries.append((done, nil))
-                    exportHashes.append(done.export.flatMap { try? fileContentHash(URL(fileURLWithPath: $0)) } ?? "")
+                    let record = try? makeJSONDecoder().decode(SuiteTaskRecord.self, from: Data(contentsOf: dir.appendingPathComponent(SuiteTaskRecord.fileName)))
+                    summaries.append((done, record?.frozenBaseHashAfterTraining))
+                    exportHashes.append(record?.exportFileHash
+                                        ?? done.export.flatMap { try? fileContentHash(URL(fileURLWithPath: $0)) } ?? "")
                     continue
                 }
+                if scope == .collect { throw SuiteError.unfinished(task: task, index: i, folder: dir.path) }
                 let trainer = try RunReuse.trainer(in: dir, config: c, store: views[view].store, control: control)
                 setTotalSteps(trainer.totalSteps, view: view)
                 setCurrent(view)
                 let summary = trainer.run()
                 let frozen = BaseModel.hash(trainer.task.baseWeights.map { ($0.key, $0.value) })
                 summaries.append((summary, frozen))
-                exportHashes.append(summary.export.flatMap { try? fileContentHash(URL(fileURLWithPath: $0)) } ?? "")
+                let exportHash = summary.export.flatMap { try? fileContentHash(URL(fileURLWithPath: $0)) } ?? ""
+                exportHashes.append(exportHash)
+                if summary.status == .done {
+                    try writeAtomically(try makeJSONEncoder().encode(SuiteTaskRecord(exportFileHash: exportHash, frozenBaseHashAfterTraining: frozen)),
+                                        to: dir.appendingPathComponent(SuiteTaskRecord.fileName))
+                }
                 if summary.status != .done { status = summary.status; break }
             }
         case .fullyJoint:
@@ -357,6 +455,8 @@ public final class SuiteRunner: @unchecked Sendable {
             fullFineTuneMultiple: Double(results.count), totalExportBytes: exportBytes,
             seconds: Date().timeIntervalSince(started),
             frozenHashReference: config.mode == .fullyJoint ? nil : reference)
+        // One task of a job array reports on itself only; `taps suite collect` writes the suite's files.
+        if case .task = scope { return summary }
         try writeAtomically(try makeJSONEncoder().encode(summary), to: folder.appendingPathComponent("suite.json"))
         try writeAtomically(Data(summary.markdown.utf8), to: folder.appendingPathComponent("suite.md"))
         return summary

@@ -1,0 +1,14 @@
+// CMPI shim: exposes Open MPI's C interface to Swift (TapsDistributed only).
+// MPI_COMM_WORLD, MPI_FLOAT, MPI_SUM, ... are macros over the addresses of Open MPI's predefined objects, which
+// Swift cannot import; the getters below hand them over as values.
+#include <mpi.h>
+
+static inline MPI_Comm cmpi_comm_world(void) { return MPI_COMM_WORLD; }
+static inline MPI_Datatype cmpi_float(void) { return MPI_FLOAT; }
+static inline MPI_Datatype cmpi_double(void) { return MPI_DOUBLE; }
+static inline MPI_Datatype cmpi_byte(void) { return MPI_BYTE; }
+static inline MPI_Op cmpi_sum(void) { return MPI_SUM; }
+static inline MPI_Op cmpi_max(void) { return MPI_MAX; }
+static inline void *cmpi_in_place(void) { return MPI_IN_PLACE; }
+static inline int cmpi_thread_serialized(void) { return MPI_THREAD_SERIALIZED; }
+static inline int cmpi_success(void) { return MPI_SUCCESS; }

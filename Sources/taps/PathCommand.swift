@@ -1,0 +1,82 @@
+// taps path: the accuracy/storage trade-off in one run, compared with a sweep when one is given.
+import ArgumentParser
+import Foundation
+import TapsCommandLine
+import TapsTraining
+
+struct Path: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The trade-off curve in one run: lambda rises, each new active set is settled, evaluated and exported.",
+        discussion: "The same as `taps train --path` (docs/method.md \"The trade-off in one run\"): after --warmup-epochs, "
+            + "lambda starts at --lambda (default here 0.1) and is multiplied by --path-growth every --path-raise-every "
+            + "steps; each time the active set changes, the gates are frozen for --path-settle-steps steps without the "
+            + "penalty, then the set is evaluated on validation and test and saved as OUT/points/point-NN.safetensors. "
+            + "The run ends when every gate is off (or after --epochs) and writes path.csv, path.md, path.json and "
+            + "tradeoff.svg, the formats of `taps sweep`. --compare SWEEP sets each TAPS setting of a finished sweep "
+            + "against the path point nearest in storage and writes path-vs-sweep.md.")
+
+    @OptionGroup var options: TrainingOptions
+
+    @Option(help: ArgumentHelp("A finished `taps sweep` folder (its sweep.json) to compare the path with.", valueName: "sweep"))
+    var compare: String?
+
+    @OptionGroup var progress: ProgressOptions
+
+    func run() throws {
+        let sweepRows: [SweepRow]? = try compare.map { dir in
+            let url = URL(fileURLWithPath: dir).appendingPathComponent("sweep.json")
+            return try reportingErrors {
+                do {
+                    return try makeJSONDecoder().decode([SweepRow].self, from: Data(contentsOf: url))
+                } catch {
+                    throw ConfigError.invalid(option: "--compare", expected: "a finished taps sweep folder with sweep.json",
+                                              got: "\(url.path): \(error.localizedDescription)")
+                }
+            }
+        }
+        let store = MetricsStore()
+        let control = TrainingControl(lambda: 0)
+        let trainer = try reportingErrors { () throws -> Trainer in
+            var c = try options.config()
+            if c.path == nil { c.path = PathSettings() }
+            if options.shared.lambda == nil && !((try? options.shared.loadConfigFile().keys.contains("lambda")) ?? false) { c.lambda = 0.1 }
+            if options.out == nil { c.outputDirectory = "runs/\(c.task)-path" }
+            // Room for the walk (the run ends when every gate is off): 12 epochs unless --epochs says otherwise.
+            if options.shared.epochs == nil && !((try? options.shared.loadConfigFile().keys.contains("epochs")) ?? false) { c.epochs = 12 }
+            try FileError.checkWritableDirectory(c.outputDirectory)
+            return try Trainer(config: c, store: store, control: control, folder: options.folderPolicy)
+        }
+        let config = trainer.config
+        control.lambda = config.lambda
+        RunProvenance.record(on: store)
+        let printer = ProgressPrinter(quiet: progress.quiet)
+        printer.follow(store, maxSteps: config.maxSteps)
+        let signals = SignalStop(control)
+        let summary = trainer.runOnBackgroundQueue()
+        signals.cancel()
+        printer.finish()
+        print(SummaryText.render(summary, runDirectory: config.outputDirectory))
+        let points = summary.pathPoints ?? []
+        let folder = URL(fileURLWithPath: config.outputDirectory)
+        if !points.isEmpty {
+            let rows = points.map { $0.sweepRow(seed: config.seed, exportBytes: 0) }
+            print("\npath (\(points.count) points; \(folder.appendingPathComponent("path.md").path)):")
+            print(SweepRunner.table(rows))
+        }
+        if let sweepRows, !points.isEmpty {
+            let comparison = PathReport.compare(points, sweep: sweepRows)
+            let sweepSeconds = sweepRows.filter { $0.mode == "taps" }.reduce(0) { $0 + $1.seconds }
+            let text = PathReport.comparisonMarkdown(comparison, pathSeconds: summary.seconds, sweepSeconds: sweepSeconds)
+            try reportingErrors {
+                try writeAtomically(Data(("# Path against sweep \(compare ?? "")\n\n" + text).utf8),
+                                    to: folder.appendingPathComponent("path-vs-sweep.md"))
+            }
+            print("\n" + text)
+        }
+        if summary.status == .failed {
+            printError("taps: error: \(summary.message ?? "training failed")")
+            throw ExitCode.failure
+        }
+        if let code = signals.exitCode { throw ExitCode(code) }
+    }
+}

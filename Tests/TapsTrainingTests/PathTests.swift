@@ -1,0 +1,57 @@
+// TapsTrainingTests: `--path` (taps path): one run that walks the accuracy/storage trade-off.
+import Foundation
+import Testing
+import TAPS
+import TapsData
+import TapsTraining
+
+@Suite("The trade-off in one run (--path)", .serialized)
+struct PathTests {
+    @Test("a path on fashion records distinct sets down to every gate off, each with an export that reproduces it")
+    func pathRecordsSettledPoints() throws {
+        var c = quickConfig("path", lambda: 0.1, epochs: 8, warmup: 1, trainLimit: 1280)
+        c.path = PathSettings(growth: 2, raiseEvery: 8, settleSteps: 8)
+        let (summary, store, trainer) = try train(c)
+        #expect(summary.status == .done, "\(summary.message ?? "")")
+        let points = try #require(summary.pathPoints)
+        #expect(points.count >= 3, "\(points.map(\.activeLayers))")
+        #expect(points.first?.activeLayers.count == 4, "the set after warm-up comes first")
+        #expect(points.last?.activeLayers.isEmpty == true, "the path ends with every gate off")
+        #expect(Set(points.map(\.activeLayers)).count == points.count, "each set is recorded once")
+        #expect(zip(points, points.dropFirst()).allSatisfy { $0.lambda <= $1.lambda && $0.step < $1.step })
+        #expect(zip(points, points.dropFirst()).allSatisfy { $0.fractionOfBackbone >= $1.fractionOfBackbone })
+        let folder = URL(fileURLWithPath: c.outputDirectory)
+        for name in ["path.csv", "path.md", "path.json", "tradeoff.svg"] {
+            #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent(name).path), "\(name)")
+        }
+        let decoded = try makeJSONDecoder().decode([PathPoint].self, from: Data(contentsOf: folder.appendingPathComponent("path.json")))
+        #expect(decoded == points)
+        // Each point's export holds exactly its set and reproduces its test accuracy.
+        for p in points {
+            let export = folder.appendingPathComponent(try #require(p.export))
+            let (network, metadata) = try TaskExport.load(export, onto: trainer.base)
+            #expect(metadata.testAccuracy == p.testAccuracy)
+            let accuracy = try evaluate(network.network, on: trainer.data.test, normalization: trainer.base.normalization).accuracy
+            #expect(accuracy == p.testAccuracy, "point \(p.index)")
+        }
+        let notices = store.snapshot().notices.map(\.message)
+        #expect(notices.contains { $0.hasPrefix("path point 0 at step") })
+        #expect(notices.contains { $0.hasPrefix("path complete") })
+        // The sweep table's rows, and a comparison against a sweep that holds the same points.
+        let rows = points.map { $0.sweepRow(seed: 0, exportBytes: 0) }
+        let comparison = PathReport.compare(points, sweep: rows)
+        #expect(comparison.count == points.count && comparison.allSatisfy { $0.differencePoints == 0 })
+    }
+
+    @Test("--path is refused outside taps mode and with a budget; growth must exceed 1")
+    func pathOptionsAreChecked() {
+        var c = quickConfig("path-bad")
+        c.path = PathSettings(growth: 1)
+        #expect(throws: ConfigError.self) { try c.validate() }
+        c.path = PathSettings()
+        c.mode = .finetune
+        #expect(throws: ConfigError.self) { try c.validate() }
+        c.mode = .taps; c.budget = 0.2; c.penalty = .weighted
+        #expect(throws: ConfigError.self) { try c.validate() }
+    }
+}
