@@ -40,8 +40,14 @@ fuzz: setup
 	$(SWIFT) build -c release --scratch-path .build-fuzz --product taps-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DTAPS_FUZZ
 	bash scripts/fuzz.sh .build-fuzz/release/taps-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
+BENCH_ARCHS = resnet18 vit-tiny densenet-small efficientnet-lite0
+BENCH_THREADS = 1,2
+
+# digitcnn on the embedded pack (GEMM GFLOP/s, the three modes, inference), then every mode of the paper's
+# networks at 64 px, batch 32, at each thread count with the scaling (docs: taps bench --help).
 bench: build
-	$(BIN)/taps bench
+	$(BIN)/taps bench --threads $(BENCH_THREADS)
+	@for a in $(BENCH_ARCHS); do $(BIN)/taps bench --arch $$a --threads $(BENCH_THREADS) || exit 1; done
 
 clean:
 	rm -rf .build

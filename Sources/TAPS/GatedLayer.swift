@@ -91,15 +91,42 @@ public final class GatedLayer: Layer {
     }
 
     /// Forward through the wrapped layer with `w = w0 + g * dw`. Input/output shapes are the wrapped layer's.
+    /// The composed weight is written into a buffer kept across steps (no allocation once warm).
     public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor {
         let gate = isActive
-        let w = gate ? base.weight.value + delta.value : base.weight.value
+        let w: Tensor
+        if gate {
+            var composed = cache?.effectiveWeight ?? composedSpare ?? Tensor(shape: base.weight.value.shape) { _ in }
+            cache = nil; composedSpare = nil   // unique storage: composed in place, no copy-on-write
+            if composed.shape != base.weight.value.shape { composed = Tensor(shape: base.weight.value.shape) { _ in } }
+            composeWeight(into: &composed)
+            w = composed
+        } else {
+            if let c = cache?.effectiveWeight, c.shape == base.weight.value.shape, cache?.gate == true { composedSpare = c }
+            w = base.weight.value
+        }
         if mode == .training { cache = Cache(effectiveWeight: w, gate: gate) }
+        else if gate { composedSpare = w }
         return base.forward(x, weight: w, mode: mode)
+    }
+
+    /// A composed-weight buffer kept while the cache holds `w0` (gate off) or after an inference forward.
+    private var composedSpare: Tensor?
+
+    /// `w = w0 + dw`, in parallel over fixed ranges.
+    private func composeWeight(into w: inout Tensor) {
+        base.weight.value.withBuffer { w0b in delta.value.withBuffer { db in w.withMutableBuffer { wb in
+            nonisolated(unsafe) let w0 = w0b.baseAddress, d = db.baseAddress, out = wb.baseAddress
+            Parallel.forRanges(wb.count, grain: Parallel.elementwiseGrain) { r in
+                let w0 = w0!, d = d!, out = out!
+                for i in r { out[i] = w0[i] + d[i] }
+            }
+        } } }
     }
 
     /// Backward: returns `dL/dx`; accumulates `g * G` into `delta.grad`, `<G, dw>` into `score.grad`
     /// (straight-through) and the bias gradient (if the bias trains) inside the wrapped layer.
+    /// The delta-gradient accumulation and the score's dot product share one pass over `G`.
     public func backward(_ dOut: Tensor) -> Tensor {
         guard let cache else { preconditionFailure("GatedLayer \(name): backward without a training forward") }
         let deltaTrains = delta.requiresGrad && cache.gate
@@ -108,10 +135,50 @@ public final class GatedLayer: Layer {
                                     needWeightGradient: deltaTrains || scoreTrains || trainsBase)
         if let g {
             if trainsBase { base.weight.grad.add(g) }
-            if deltaTrains { delta.grad.add(g) }
-            if scoreTrains { score.grad.storage[0] += Float(g.dot(delta.value)) }
+            switch (deltaTrains, scoreTrains) {
+            case (true, true): score.grad.storage[0] += Float(accumulateAndDot(g))
+            case (true, false): delta.grad.add(g)
+            case (false, true): score.grad.storage[0] += Float(g.dot(delta.value))
+            case (false, false): break
+            }
         }
         return dx
+    }
+
+    /// `delta.grad += G` and returns `<G, dw>` in one pass. The dot product has the block structure of
+    /// ``Tensor/dot(_:)`` (eight-lane Float partials per block of 1024, blocks summed in Double in order), so it
+    /// returns the same bits; blocks are spread over the workers and their partials summed in order.
+    private func accumulateAndDot(_ g: Tensor) -> Double {
+        let n = g.count, blocks = (n + 1023) / 1024
+        precondition(delta.grad.count == n && delta.value.count == n, "GatedLayer \(name): gradient shape")
+        return Workspace.withScratch(2 * blocks) { partialsRaw in
+            let partials = UnsafeMutableRawPointer(partialsRaw).bindMemory(to: Double.self, capacity: blocks)
+            nonisolated(unsafe) let pp = partials
+            g.withBuffer { gb in delta.value.withBuffer { db in delta.grad.withMutableBuffer { ab in
+                nonisolated(unsafe) let gp = gb.baseAddress!, dp = db.baseAddress!, ap = ab.baseAddress!
+                let blocksPerItem = 16
+                Parallel.forEach((blocks + blocksPerItem - 1) / blocksPerItem) { item, _ in
+                    for blk in (item * blocksPerItem)..<min(blocks, (item + 1) * blocksPerItem) {
+                        var i = blk * 1024
+                        let end = min(i + 1024, n)
+                        var acc = SIMD8<Float>()
+                        while i + 8 <= end {
+                            let gv = UnsafeRawPointer(gp + i).loadUnaligned(as: SIMD8<Float>.self)
+                            acc += gv * UnsafeRawPointer(dp + i).loadUnaligned(as: SIMD8<Float>.self)
+                            let av = UnsafeRawPointer(ap + i).loadUnaligned(as: SIMD8<Float>.self) + gv
+                            UnsafeMutableRawPointer(ap + i).storeBytes(of: av, as: SIMD8<Float>.self)
+                            i += 8
+                        }
+                        var tail: Float = 0
+                        while i < end { tail += gp[i] * dp[i]; ap[i] += gp[i]; i += 1 }
+                        pp[blk] = Double(acc.sum() + tail)
+                    }
+                }
+            } } }
+            var total = 0.0
+            for b in 0..<blocks { total += partials[b] }
+            return total
+        }
     }
 
     /// Delta, score, then the wrapped layer's parameters (`w0`, frozen, and the bias).

@@ -68,19 +68,29 @@ public final class GELU: Layer {
     public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor {
         let r = Float(0.5).squareRoot()
         if mode != .training {
-            return x.withBuffer { xp in Tensor(shape: x.shape) { yp in
-                for i in 0..<yp.count { let v = xp[i]; yp[i] = 0.5 * v * (1 + erff(v * r)) }
+            return x.withBuffer { xb in Tensor(shape: x.shape) { yb in
+                nonisolated(unsafe) let xp = xb.baseAddress, yp = yb.baseAddress
+                Parallel.forRanges(yb.count, grain: Self.grain) { range in
+                    let xp = xp!, yp = yp!
+                    for i in range { let v = xp[i]; yp[i] = 0.5 * v * (1 + erff(v * r)) }
+                }
             } }
         }
-        let e = x.withBuffer { xp in Tensor(shape: x.shape) { ep in
-            for i in 0..<ep.count { ep[i] = erff(xp[i] * r) }
-        } }
-        let y = x.withBuffer { xp in e.withBuffer { ep in Tensor(shape: x.shape) { yp in
-            for i in 0..<yp.count { let v = xp[i]; yp[i] = 0.5 * v * (1 + ep[i]) }
+        var e = Tensor(shape: x.shape) { _ in }
+        let y = x.withBuffer { xb in e.withMutableBuffer { eb in Tensor(shape: x.shape) { yb in
+            nonisolated(unsafe) let xp = xb.baseAddress, ep = eb.baseAddress, yp = yb.baseAddress
+            Parallel.forRanges(yb.count, grain: Self.grain) { range in
+                let xp = xp!, ep = ep!, yp = yp!
+                for i in range { ep[i] = erff(xp[i] * r) }
+                for i in range { let v = xp[i]; yp[i] = 0.5 * v * (1 + ep[i]) }
+            }
         } } }
         cache = Cache(input: x, erf: e)
         return y
     }
+
+    /// Elements per parallel work item (libm calls cost ~10 ns each: 16 Ki elements ≈ 0.2 ms).
+    static let grain = 1 << 14
 
     /// `dx = dy · (Φ(x) + x·φ(x))`.
     public func backward(_ dOut: Tensor) -> Tensor {
@@ -89,11 +99,15 @@ public final class GELU: Layer {
         }
         precondition(dOut.count == x.count, "GELU: dOut \(dOut.shape) vs input \(x.shape)")
         let c = 1 / Float(2 * Double.pi).squareRoot()
-        return dOut.withBuffer { gp in x.withBuffer { xp in e.withBuffer { ep in Tensor(shape: dOut.shape) { dp in
-            for i in 0..<dp.count {
-                let v = xp[i]
-                let cdf = 0.5 * (1 + ep[i]), pdf = c * expf(-0.5 * v * v)
-                dp[i] = gp[i] * (cdf + v * pdf)
+        return dOut.withBuffer { gb in x.withBuffer { xb in e.withBuffer { eb in Tensor(shape: dOut.shape) { db in
+            nonisolated(unsafe) let gp = gb.baseAddress, xp = xb.baseAddress, ep = eb.baseAddress, dp = db.baseAddress
+            Parallel.forRanges(db.count, grain: Self.grain) { range in
+                let gp = gp!, xp = xp!, ep = ep!, dp = dp!
+                for i in range {
+                    let v = xp[i]
+                    let cdf = 0.5 * (1 + ep[i]), pdf = c * expf(-0.5 * v * v)
+                    dp[i] = gp[i] * (cdf + v * pdf)
+                }
             }
         } } } }
     }

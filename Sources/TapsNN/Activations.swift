@@ -20,8 +20,12 @@ public final class ReLU: Layer {
 
     /// `y = max(x, 0)`, same shape as `x`.
     public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor {
-        let y = x.withBuffer { xp in Tensor(shape: x.shape) { yp in
-            for i in 0..<yp.count { yp[i] = xp[i] < 0 ? 0 : xp[i] }   // NaN propagates, as PyTorch
+        let y = x.withBuffer { xb in Tensor(shape: x.shape) { yb in
+            nonisolated(unsafe) let xp = xb.baseAddress, yp = yb.baseAddress
+            Parallel.forRanges(yb.count, grain: Parallel.elementwiseGrain) { r in
+                let x = xp!, y = yp!
+                for i in r { y[i] = x[i] < 0 ? 0 : x[i] }   // NaN propagates, as PyTorch
+            }
         } }
         if mode == .training { cache = Cache(output: y) }
         return y
@@ -31,11 +35,15 @@ public final class ReLU: Layer {
     public func backward(_ dOut: Tensor) -> Tensor {
         guard let y = cache?.output else { preconditionFailure("ReLU: backward without a training-mode forward") }
         precondition(dOut.count == y.count, "ReLU: dOut \(dOut.shape) vs output \(y.shape)")
-        return dOut.withBuffer { gp in y.withBuffer { yp in Tensor(shape: dOut.shape) { dp in
-            // Branch-free mask (a `? dp[i] : 0` select compiled to a mispredicted branch: 20x slower).
-            for i in 0..<dp.count {
-                let keep: UInt32 = yp[i] > 0 ? 0xFFFF_FFFF : 0
-                dp[i] = Float(bitPattern: gp[i].bitPattern & keep)
+        return dOut.withBuffer { gb in y.withBuffer { yb in Tensor(shape: dOut.shape) { db in
+            nonisolated(unsafe) let gp = gb.baseAddress, yp = yb.baseAddress, dp = db.baseAddress
+            Parallel.forRanges(db.count, grain: Parallel.elementwiseGrain) { r in
+                // Branch-free mask (a `? dp[i] : 0` select compiled to a mispredicted branch: 20x slower).
+                let g = gp!, y = yp!, d = dp!
+                for i in r {
+                    let keep: UInt32 = y[i] > 0 ? 0xFFFF_FFFF : 0
+                    d[i] = Float(bitPattern: g[i].bitPattern & keep)
+                }
             }
         } } }
     }

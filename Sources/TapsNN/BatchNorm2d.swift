@@ -78,36 +78,38 @@ public final class BatchNorm2d: Layer {
         var variance = [Float](repeating: 0, count: C)
         let training = mode == .training
         if training {
-            // Two passes (sum, then centred squares), each summed over the processes when synchronised.
-            var sums = [Double](repeating: 0, count: C)
-            x.withBuffer { xb in
-                for c in 0..<C {
-                    for n in 0..<N where HW > 0 { sums[c] += serialSum(xb.baseAddress! + (n * C + c) * HW, HW) }
+            // Per-channel sums (then centred squares) of this process's batch, one channel per work item with
+            // the images summed in order: the same bits for any thread count. Without a reducer both passes run
+            // while the channel is in cache; with one (SyncBN), each pass's sums are added over every process.
+            var sums = [Double](repeating: 0, count: C), squares = [Double](repeating: 0, count: C)
+            let reducer = statisticsReducer
+            x.withBuffer { xb in sums.withUnsafeMutableBufferPointer { sb in squares.withUnsafeMutableBufferPointer { qb in
+                nonisolated(unsafe) let xp = xb.baseAddress!, sp = sb.baseAddress!, qp = qb.baseAddress!
+                let count = Double(M)
+                Parallel.forEach(C) { c, _ in
+                    var s = 0.0
+                    for n in 0..<N where HW > 0 { s += serialSum(xp + (n * C + c) * HW, HW) }
+                    sp[c] = s
+                    if reducer == nil { qp[c] = centredSquares(xp, channel: c, N: N, C: C, HW: HW, mean: Float(s / count)) }
                 }
-            }
-            if let reducer = statisticsReducer {
+            } } }
+            if let reducer {
                 sums.append(Double(M))
                 reducer.allReduceSum(&sums)
                 M = Int(sums.removeLast())
+                precondition(M > 1, "BatchNorm2d \(weight.name): expected more than 1 value per channel when training")
+                x.withBuffer { xb in sums.withUnsafeBufferPointer { sb in squares.withUnsafeMutableBufferPointer { qb in
+                    nonisolated(unsafe) let xp = xb.baseAddress!, sp = sb.baseAddress!, qp = qb.baseAddress!
+                    let count = Double(M)
+                    Parallel.forEach(C) { c, _ in
+                        qp[c] = centredSquares(xp, channel: c, N: N, C: C, HW: HW, mean: Float(sp[c] / count))
+                    }
+                } } }
+                reducer.allReduceSum(&squares)
             }
             precondition(M > 1, "BatchNorm2d \(weight.name): expected more than 1 value per channel when training")
-            for c in 0..<C { mean[c] = Float(sums[c] / Double(M)) }
-            var squares = [Double](repeating: 0, count: C)
-            x.withBuffer { xb in
-                for c in 0..<C {
-                    var q = 0.0
-                    let m = mean[c]
-                    for n in 0..<N where HW > 0 {
-                        let p = xb.baseAddress! + (n * C + c) * HW
-                        var partial: Float = 0
-                        for i in 0..<HW { let d = p[i] - m; partial += d * d }
-                        q += Double(partial)
-                    }
-                    squares[c] = q
-                }
-            }
-            statisticsReducer?.allReduceSum(&squares)
             for c in 0..<C {
+                mean[c] = Float(sums[c] / Double(M))
                 variance[c] = Float(squares[c] / Double(M))
                 rstd[c] = Float(1 / (squares[c] / Double(M) + Double(eps)).squareRoot())
             }
@@ -129,16 +131,19 @@ public final class BatchNorm2d: Layer {
             }
         }
         let y = x.withBuffer { xb in Tensor(shape: x.shape) { yb in
-            weight.value.withBuffer { gb in bias.value.withBuffer { bb in
-                for n in 0..<N {
-                    for c in 0..<C {
-                        let scale = gb[c] * rstd[c]
-                        let shift = bb[c] - mean[c] * scale
-                        let src = xb.baseAddress! + (n * C + c) * HW, dst = yb.baseAddress! + (n * C + c) * HW
+            weight.value.withBuffer { gb in bias.value.withBuffer { bb in mean.withUnsafeBufferPointer { mb in
+                rstd.withUnsafeBufferPointer { rb in
+                    nonisolated(unsafe) let xp = xb.baseAddress!, yp = yb.baseAddress!, gp = gb.baseAddress!
+                    nonisolated(unsafe) let bp = bb.baseAddress!, mp = mb.baseAddress!, rp = rb.baseAddress!
+                    Parallel.forEach(N * C) { item, _ in
+                        let c = item % C
+                        let scale = gp[c] * rp[c]
+                        let shift = bp[c] - mp[c] * scale
+                        let src = xp + item * HW, dst = yp + item * HW
                         for i in 0..<HW { dst[i] = src[i] * scale + shift }
                     }
                 }
-            } }
+            } } }
         } }
         cache = Cache(input: x, mean: mean, rstd: rstd, training: training, count: M)
         return y
@@ -151,43 +156,69 @@ public final class BatchNorm2d: Layer {
         let x = cache.input
         precondition(dOut.shape == x.shape, "BatchNorm2d \(weight.name): dOut \(dOut.shape) vs input \(x.shape)")
         let N = x.shape[0], C = channels, HW = x.shape[2] * x.shape[3], M = Float(cache.count)
-        // Per-channel sums of dy and dy·x̂ over this process's batch (the parameter gradients), then, when the
-        // statistics were synchronised, over every process's (the means inside dx).
+        let training = cache.training
+        // Per-channel sums of dy and dy·x̂ over this process's batch (the parameter gradients), one channel per work
+        // item with the images in order (the same bits for any thread count). Without a reducer, dx of the channel
+        // follows while it is in cache; with one (SyncBN), the sums are first added over every process.
         var sums = [Double](repeating: 0, count: 2 * C)
-        x.withBuffer { xb in dOut.withBuffer { db in
-            for c in 0..<C {
-                for n in 0..<N where HW > 0 {
-                    let o = (n * C + c) * HW
-                    let (ps, pd) = vectorSumAndCenteredDot(db.baseAddress! + o, xb.baseAddress! + o, HW,
-                                                           mean: cache.mean[c], scale: cache.rstd[c])
-                    sums[c] += ps; sums[C + c] += pd
-                }
+        let reducer = training ? statisticsReducer : nil
+        func channelGradient(_ c: Int, _ xp: UnsafePointer<Float>, _ dp: UnsafePointer<Float>, _ gp: UnsafePointer<Float>,
+                             _ dxp: UnsafeMutablePointer<Float>, sumDy: Float, sumDyXhat: Float) {
+            let mu = cache.mean[c], r = cache.rstd[c]
+            let k = gp[c] * r
+            let meanDy = training ? sumDy / M : 0
+            let meanDyXhat = training ? sumDyXhat / M : 0
+            for n in 0..<N where HW > 0 {
+                let o = (n * C + c) * HW
+                let xq = xp + o, dq = dp + o, dxq = dxp + o
+                for i in 0..<HW { dxq[i] = k * (dq[i] - meanDy - (xq[i] - mu) * r * meanDyXhat) }
             }
-        } }
-        let sumDy = (0..<C).map { Float(sums[$0]) }, sumDyXhat = (0..<C).map { Float(sums[C + $0]) }
-        var globalDy = sumDy, globalDyXhat = sumDyXhat
-        if cache.training, let reducer = statisticsReducer {
-            reducer.allReduceSum(&sums)
-            globalDy = (0..<C).map { Float(sums[$0]) }
-            globalDyXhat = (0..<C).map { Float(sums[C + $0]) }
         }
         let dx = x.withBuffer { xb in dOut.withBuffer { db in weight.value.withBuffer { gb in Tensor(shape: x.shape) { dxb in
-            for c in 0..<C {
-                let mu = cache.mean[c], r = cache.rstd[c]
-                let k = gb[c] * r
-                let meanDy = cache.training ? globalDy[c] / M : 0
-                let meanDyXhat = cache.training ? globalDyXhat[c] / M : 0
-                for n in 0..<N where HW > 0 {
-                    let o = (n * C + c) * HW
-                    let xp = xb.baseAddress! + o, dp = db.baseAddress! + o, dxp = dxb.baseAddress! + o
-                    for i in 0..<HW { dxp[i] = k * (dp[i] - meanDy - (xp[i] - mu) * r * meanDyXhat) }
+            nonisolated(unsafe) let xp = xb.baseAddress!, dp = db.baseAddress!, gp = gb.baseAddress!
+            nonisolated(unsafe) let dxp = dxb.baseAddress!
+            sums.withUnsafeMutableBufferPointer { sb in
+                nonisolated(unsafe) let sp = sb.baseAddress!
+                Parallel.forEach(C) { c, _ in
+                    var s = 0.0, sx = 0.0
+                    for n in 0..<N where HW > 0 {
+                        let o = (n * C + c) * HW
+                        let (ps, pd) = vectorSumAndCenteredDot(dp + o, xp + o, HW, mean: cache.mean[c], scale: cache.rstd[c])
+                        s += ps; sx += pd
+                    }
+                    sp[c] = s; sp[C + c] = sx
+                    if reducer == nil { channelGradient(c, xp, dp, gp, dxp, sumDy: Float(s), sumDyXhat: Float(sx)) }
+                }
+            }
+            guard let reducer else { return }
+            var global = sums
+            reducer.allReduceSum(&global)
+            global.withUnsafeBufferPointer { sb in
+                nonisolated(unsafe) let sp = sb.baseAddress!
+                Parallel.forEach(C) { c, _ in
+                    channelGradient(c, xp, dp, gp, dxp, sumDy: Float(sp[c]), sumDyXhat: Float(sp[C + c]))
                 }
             }
         } } } }
+        let sumDy = (0..<C).map { Float(sums[$0]) }, sumDyXhat = (0..<C).map { Float(sums[C + $0]) }
         if weight.requiresGrad { for c in 0..<C { weight.grad.storage[c] += sumDyXhat[c] } }
         if bias.requiresGrad { for c in 0..<C { bias.grad.storage[c] += sumDy[c] } }
         return dx
     }
+}
+
+/// Σ (x - mean)² over channel `c` of NCHW `x` (`N` images, `C` channels, `HW` values each), in Double with Float
+/// partials per image, images in order.
+@inline(__always)
+func centredSquares(_ x: UnsafePointer<Float>, channel c: Int, N: Int, C: Int, HW: Int, mean m: Float) -> Double {
+    var q = 0.0
+    for n in 0..<N where HW > 0 {
+        let p = x + (n * C + c) * HW
+        var partial: Float = 0
+        for i in 0..<HW { let d = p[i] - m; partial += d * d }
+        q += Double(partial)
+    }
+    return q
 }
 
 /// Sum of `count` floats in Double (Float partials per 1024).

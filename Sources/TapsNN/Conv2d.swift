@@ -2,6 +2,7 @@
 // Notation inside kernels: N batch, C in channels, O out channels, G groups, Cg = C/G, Og = O/G,
 // H W input size, KH KW kernel, OH OW output size, P = OH*OW, K = Cg*KH*KW (rows of a group's columns),
 // B images per GEMM (a chunk of the batch).
+import Foundation
 import TapsTensor
 
 /// 2-D convolution over NCHW images (PyTorch `nn.Conv2d`, cross-correlation, zero padding).
@@ -43,24 +44,37 @@ public final class Conv2d: WeightedLayer {
     /// Geometry (same value on both axes) and the number of channel groups `G`.
     public let stride: Int, padding: Int, dilation: Int, groups: Int
     /// How many images share one GEMM (1 = per image; the batch size = one GEMM for the whole batch), or
-    /// `nil` (default) for ``automaticImagesPerGEMM(positions:)``.
-    /// A performance knob only: results are identical up to float summation order.
+    /// `nil` (default) for ``automaticImagesPerGEMM(positions:columnRows:)``.
+    /// A performance knob only: results are identical up to float summation order, and never depend on
+    /// the thread count (the chunk does not).
     public var imagesPerGEMM: Int? = nil
-    /// Smallest automatic chunk. Measured on DigitCNN forward+backward, batch 32 of 28×28, AMD EPYC
-    /// (AVX2), release build: with one OpenBLAS thread every chunk size is within ~10% (per image is
-    /// marginally best for 64→128 and 128→128 at 14×14, cache-resident); with two threads small GEMMs
-    /// parallelise poorly and chunks of 4–8 images were best. 4 is a good compromise for both.
-    public static let defaultImagesPerGEMM = 4
-    /// The automatic chunk grows until a GEMM has this many columns (`images × OH·OW`): deep layers of
-    /// ImageNet networks at 64 px have 2×2 or 4×4 outputs, and chunks of 4 images gave GEMMs 16 columns
-    /// wide that re-streamed a multi-megabyte weight from memory for every chunk.
-    public static let minimumColumnsPerGEMM = 256
+    /// The automatic chunk grows until a GEMM has this many columns (`images × OH·OW`): wide GEMMs run at
+    /// full speed and split evenly over the workers (column blocks), and a deep layer's weight (2×2 or 4×4
+    /// outputs at 64 px) is streamed from memory once per chunk rather than once per image. Measured on
+    /// ResNet-18 (64 px, batch 32, one thread, CPU s/step, shared machine): 512 and 1024 columns 6-15% below
+    /// 4096 (whose column matrices leave the cache); 1024 keeps the GEMMs wide enough to split over 2 cores.
+    /// (`TAPS_CONV_COLUMNS` in the environment overrides it, for measurements.)
+    public static let targetColumnsPerGEMM =
+        ProcessInfo.processInfo.environment["TAPS_CONV_COLUMNS"].flatMap(Int.init).map { max(1, $0) } ?? 1024
+    /// ... while the chunk's column matrix (`columnRows × images × OH·OW` floats) stays within this budget
+    /// (16 MiB), so 224 px images do not ask for hundreds of megabytes of scratch.
+    public static let columnBudget = 1 << 22
 
-    /// Images per GEMM when ``imagesPerGEMM`` is nil, for `positions = OH·OW` output positions per image:
-    /// `max(defaultImagesPerGEMM, ceil(minimumColumnsPerGEMM / positions))`.
-    public static func automaticImagesPerGEMM(positions: Int) -> Int {
-        max(defaultImagesPerGEMM, (minimumColumnsPerGEMM + positions - 1) / max(positions, 1))
+    /// Images per GEMM when ``imagesPerGEMM`` is nil, for `positions = OH·OW` output positions per image and
+    /// `columnRows = (C/G)·KH·KW`: `ceil(targetColumnsPerGEMM / positions)`, at most
+    /// `columnBudget / (columnRows · positions)`, at least 1. Independent of the batch and thread count.
+    public static func automaticImagesPerGEMM(positions: Int, columnRows: Int) -> Int {
+        let p = max(positions, 1)
+        let wanted = (targetColumnsPerGEMM + p - 1) / p
+        return max(1, min(wanted, columnBudget / max(1, columnRows * p)))
     }
+
+    /// Whether this is a 1×1, stride-1, unpadded convolution: its column matrix is the input itself, so
+    /// wide enough images skip im2col and col2im and multiply the input planes directly.
+    var isPointwise: Bool { kernelSize == 1 && stride == 1 && padding == 0 }
+    /// Pointwise convolutions multiply each image directly from this many output positions per image on
+    /// (narrower images are gathered into shared GEMMs, whose efficiency beats skipping the copy).
+    static let pointwiseDirectMinimumPositions = 64
 
     /// Whether depthwise convolutions (`groups == inChannels == outChannels`, dilation 1) use the direct kernel
     /// (default) instead of im2col + GEMM. A performance knob only: results agree up to float summation order.
@@ -74,9 +88,6 @@ public final class Conv2d: WeightedLayer {
 
     private struct Cache { var input: Tensor }
     private var cache: Cache?
-    /// Scratch for columns and per-chunk outputs, grown on demand and reused across calls.
-    private var columns: [Float] = []
-    private var scratch: [Float] = []
 
     /// Creates a convolution whose parameters are named `<name>.weight` and `<name>.bias`.
     public init(name: String, inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int = 1,
@@ -121,48 +132,71 @@ public final class Conv2d: WeightedLayer {
             if mode == .training { cache = Cache(input: x) }
             return y
         }
+        let y = forwardGEMM(x, weight: w, geometry: g)
+        if mode == .training { cache = Cache(input: x) }
+        return y
+    }
+
+    /// im2col + GEMM forward. Per chunk of `B` images and group: columns of every image in parallel, one GEMM
+    /// split into column blocks over the workers, then a parallel scatter (+ bias) into NCHW. Pointwise
+    /// convolutions with wide images skip the columns and multiply each image's planes directly.
+    private func forwardGEMM(_ x: Tensor, weight w: Tensor, geometry g: ConvGeometry) -> Tensor {
         let N = x.shape[0], C = inChannels, O = outChannels, G = groups
         let Cg = C / G, Og = O / G, P = g.columnCols, K = g.columnRows, HW = g.height * g.width
-        var y = Tensor(zeros: [N, O, g.outHeight, g.outWidth])
-        let chunk = max(1, min(imagesPerGEMM ?? Self.automaticImagesPerGEMM(positions: P), N))
-        ensureScratch(columns: K * chunk * P, scratch: chunk > 1 ? Og * chunk * P : 0)
-        x.withBuffer { xb in w.withBuffer { wb in y.withMutableBuffer { yb in
-            columns.withUnsafeMutableBufferPointer { colb in scratch.withUnsafeMutableBufferPointer { tmpb in
-                let xp = xb.baseAddress!, wp = wb.baseAddress!, yp = yb.baseAddress!, cols = colb.baseAddress!
+        let chunk = max(1, min(imagesPerGEMM ?? Self.automaticImagesPerGEMM(positions: P, columnRows: K), N))
+        let direct = isPointwise && P >= Self.pointwiseDirectMinimumPositions
+        let biasValue = bias?.value
+        return x.withBuffer { xb in w.withBuffer { wb in Tensor(shape: [N, O, g.outHeight, g.outWidth]) { yb in
+            nonisolated(unsafe) let xp = xb.baseAddress!, wp = wb.baseAddress!, yp = yb.baseAddress!
+            // Adds the bias to output planes [n, o0..<o0+count] (in the worker that just wrote them).
+            func addBias(_ n: Int, _ o0: Int, _ count: Int) {
+                guard let biasValue else { return }
+                biasValue.withBuffer { bb in
+                    for o in o0..<(o0 + count) {
+                        let plane = yp + (n * O + o) * P, v = bb[o]
+                        for i in 0..<P { plane[i] += v }
+                    }
+                }
+            }
+            if direct {
+                // y[n, g] = W_g · x[n, g]: the input planes are the column matrix.
+                GEMMStatistics.timed {
+                    Parallel.forEach(N * G) { item, _ in
+                        let n = item / G, gi = item % G
+                        gemm(.none, .none, m: Og, n: P, k: Cg, wp + gi * Og * K, lda: K,
+                             xp + n * C * HW + gi * Cg * HW, ldb: P, yp + (n * O + gi * Og) * P, ldc: P)
+                        addBias(n, gi * Og, Og)
+                    }
+                }
+                return
+            }
+            let scratchCount = K * chunk * P + (chunk > 1 ? Og * chunk * P : 0)
+            Workspace.withScratch(scratchCount) { scratch in
+                nonisolated(unsafe) let cols = scratch, tmp = scratch + K * chunk * P
                 for n0 in Swift.stride(from: 0, to: N, by: chunk) {
                     let B = min(chunk, N - n0), LD = B * P
                     for gi in 0..<G {
-                        for b in 0..<B {
+                        Parallel.forEach(B) { b, _ in
                             im2col(xp + (n0 + b) * C * HW + gi * Cg * HW, g, cols + b * P, rowStride: LD)
                         }
                         let wg = wp + gi * Og * K
                         if B == 1 {
-                            gemm(.none, .none, m: Og, n: P, k: K, wg, cols, yp + n0 * O * P + gi * Og * P)
+                            gemm(.none, .none, m: Og, n: P, k: K, wg, lda: K, cols, ldb: P,
+                                 yp + (n0 * O + gi * Og) * P, ldc: P)
+                            addBias(n0, gi * Og, Og)
                         } else {
-                            let tmp = tmpb.baseAddress!
-                            gemm(.none, .none, m: Og, n: LD, k: K, wg, cols, tmp)
-                            for o in 0..<Og {
-                                for b in 0..<B {
-                                    (yp + (n0 + b) * O * P + (gi * Og + o) * P).update(from: tmp + o * LD + b * P, count: P)
+                            gemm(.none, .none, m: Og, n: LD, k: K, wg, lda: K, cols, ldb: LD, tmp, ldc: LD)
+                            Parallel.forEach(B) { b, _ in
+                                for o in 0..<Og {
+                                    (yp + ((n0 + b) * O + gi * Og + o) * P).update(from: tmp + o * LD + b * P, count: P)
                                 }
+                                addBias(n0 + b, gi * Og, Og)
                             }
                         }
                     }
                 }
-                if let bias {
-                    bias.value.withBuffer { bb in
-                        for n in 0..<N {
-                            for o in 0..<O {
-                                let plane = yp + (n * O + o) * P, v = bb[o]
-                                for i in 0..<P { plane[i] += v }
-                            }
-                        }
-                    }
-                }
-            } }
+            }
         } } }
-        if mode == .training { cache = Cache(input: x) }
-        return y
     }
 
     /// Returns `dL/dx` and accumulates `dL/dW` (when the weight requires grad) and `dL/db`.
@@ -176,12 +210,16 @@ public final class Conv2d: WeightedLayer {
     /// Returns `dL/dx` and, when `needWeightGradient`, a fresh `dL/dW` at `weight` (not accumulated).
     /// Accumulates `dL/db` into `bias.grad` when the bias requires grad.
     public func backward(_ dOut: Tensor, weight w: Tensor, needWeightGradient: Bool) -> (input: Tensor, weight: Tensor?) {
-        var gw: Tensor? = needWeightGradient ? Tensor(zeros: w.shape) : nil
-        let dx = backwardCore(dOut, weight: w, weightGradient: &gw)
+        // Uninitialised: the first chunk's GEMM overwrites it (beta 0); the direct depthwise kernel wants zeros.
+        var gw: Tensor? = !needWeightGradient ? nil
+            : usesDepthwiseKernel || dOut.count == 0 ? Tensor(zeros: w.shape) : Tensor(shape: w.shape) { _ in }
+        let dx = backwardCore(dOut, weight: w, weightGradient: &gw, overwriteWeightGradient: true)
         return (dx, gw)
     }
 
-    private func backwardCore(_ dOut: Tensor, weight w: Tensor, weightGradient: inout Tensor?) -> Tensor {
+    /// `overwriteWeightGradient`: `weightGradient` holds no values yet and is written, not accumulated.
+    private func backwardCore(_ dOut: Tensor, weight w: Tensor, weightGradient: inout Tensor?,
+                              overwriteWeightGradient: Bool = false) -> Tensor {
         guard let x = cache?.input else {
             preconditionFailure("Conv2d \(weight.name): backward without a training-mode forward")
         }
@@ -191,67 +229,72 @@ public final class Conv2d: WeightedLayer {
         precondition(dOut.shape == [N, O, g.outHeight, g.outWidth],
                      "Conv2d \(weight.name): dOut \(dOut.shape) for input \(x.shape)")
         if usesDepthwiseKernel { return depthwiseBackward(x, weight: w, dOut: dOut, weightGradient: &weightGradient) }
-        var dx = Tensor(zeros: x.shape)
-        let chunk = max(1, min(imagesPerGEMM ?? Self.automaticImagesPerGEMM(positions: P), N))
-        // columns holds cols then dcols; scratch holds the gathered dY chunk.
-        ensureScratch(columns: 2 * K * chunk * P, scratch: chunk > 1 ? Og * chunk * P : 0)
+        let chunk = max(1, min(imagesPerGEMM ?? Self.automaticImagesPerGEMM(positions: P, columnRows: K), N))
+        let directInput = isPointwise && P >= Self.pointwiseDirectMinimumPositions
         let needW = weightGradient != nil
         var gwStorage = weightGradient ?? Tensor(zeros: [0])
         weightGradient = nil
-        x.withBuffer { xb in w.withBuffer { wb in dOut.withBuffer { db in dx.withMutableBuffer { dxb in
+        // Scratch: the chunk's columns (reused for dcols once dW is done), then the gathered dY chunk.
+        let colsCount = K * chunk * P, dyCount = chunk > 1 ? Og * chunk * P : 0
+        let dx = x.withBuffer { xb in w.withBuffer { wb in dOut.withBuffer { db in Tensor(shape: x.shape) { dxb in
             gwStorage.withMutableBuffer { gwb in
-            columns.withUnsafeMutableBufferPointer { colb in scratch.withUnsafeMutableBufferPointer { tmpb in
-                let xp = xb.baseAddress!, wp = wb.baseAddress!, dp = db.baseAddress!, dxp = dxb.baseAddress!
-                let cols = colb.baseAddress!, dcols = cols + K * chunk * P
+            Workspace.withScratch(colsCount + dyCount) { scratch in
+                nonisolated(unsafe) let xp = xb.baseAddress!, wp = wb.baseAddress!, dp = db.baseAddress!
+                nonisolated(unsafe) let dxp = dxb.baseAddress!, gwp = gwb.baseAddress
+                nonisolated(unsafe) let cols = scratch, dyc = scratch + colsCount
                 for n0 in Swift.stride(from: 0, to: N, by: chunk) {
                     let B = min(chunk, N - n0), LD = B * P
                     for gi in 0..<G {
-                        let dyg: UnsafePointer<Float>
-                        if B == 1 {
-                            dyg = dp + n0 * O * P + gi * Og * P
-                        } else {
-                            let tmp = tmpb.baseAddress!
-                            for o in 0..<Og {
-                                for b in 0..<B {
-                                    (tmp + o * LD + b * P).update(from: dp + (n0 + b) * O * P + (gi * Og + o) * P, count: P)
+                        // dY of the chunk's group as [Og, B*P] (a view when B == 1) and, for dW, its columns.
+                        let dyg: UnsafePointer<Float> = B == 1 ? dp + (n0 * O + gi * Og) * P : UnsafePointer(dyc)
+                        if B > 1 || needW {
+                            Parallel.forEach(B) { b, _ in
+                                if B > 1 {
+                                    for o in 0..<Og {
+                                        (dyc + o * LD + b * P).update(from: dp + ((n0 + b) * O + gi * Og + o) * P, count: P)
+                                    }
+                                }
+                                if needW { im2col(xp + (n0 + b) * C * HW + gi * Cg * HW, g, cols + b * P, rowStride: LD) }
+                            }
+                        }
+                        let wg = wp + gi * Og * K
+                        if needW {   // dW_g += dY_g · cols_gᵀ, chunks accumulated in batch order
+                            gemm(.none, .transposed, m: Og, n: K, k: LD, dyg, lda: LD, cols, ldb: LD,
+                                 beta: overwriteWeightGradient && n0 == 0 ? 0 : 1, gwp! + gi * Og * K, ldc: K)
+                        }
+                        if directInput {   // dx[n, g] = W_gᵀ · dY[n, g], written in place (no zero fill)
+                            GEMMStatistics.timed {
+                                Parallel.forEach(B) { b, _ in
+                                    gemm(.transposed, .none, m: Cg, n: P, k: Og, wg, lda: K, dyg + b * P, ldb: LD,
+                                         dxp + (n0 + b) * C * HW + gi * Cg * HW, ldc: P)
                                 }
                             }
-                            dyg = UnsafePointer(tmp)
-                        }
-                        if needW {
-                            for b in 0..<B {
-                                im2col(xp + (n0 + b) * C * HW + gi * Cg * HW, g, cols + b * P, rowStride: LD)
+                        } else {   // dcols = W_gᵀ · dY_g → col2im (image slices zeroed by the worker that folds them)
+                            gemm(.transposed, .none, m: K, n: LD, k: Og, wg, lda: K, dyg, ldb: LD, cols, ldc: LD)
+                            Parallel.forEach(B) { b, _ in
+                                let dst = dxp + (n0 + b) * C * HW + gi * Cg * HW
+                                dst.update(repeating: 0, count: Cg * HW)
+                                col2imConsumingColumns(cols + b * P, g, dst, rowStride: LD)
                             }
-                            gemm(.none, .transposed, m: Og, n: K, k: LD, dyg, cols, beta: 1, gwb.baseAddress! + gi * Og * K)
-                        }
-                        gemm(.transposed, .none, m: K, n: LD, k: Og, wp + gi * Og * K, dyg, dcols)
-                        for b in 0..<B {
-                            col2im(dcols + b * P, g, dxp + (n0 + b) * C * HW + gi * Cg * HW, rowStride: LD)
                         }
                     }
                 }
                 if let bias, bias.requiresGrad {
+                    // Per channel, images in order: deterministic for any thread count.
                     bias.grad.withMutableBuffer { gb in
-                        for n in 0..<N {
-                            for o in 0..<O {
-                                let plane = dp + (n * O + o) * P
-                                var s: Float = 0
-                                for i in 0..<P { s += plane[i] }
-                                gb[o] += s
-                            }
+                        nonisolated(unsafe) let gbp = gb.baseAddress!
+                        Parallel.forEach(O) { o, _ in
+                            var s = 0.0
+                            for n in 0..<N { s += vectorSum(dp + (n * O + o) * P, P) }
+                            gbp[o] += Float(s)
                         }
                     }
                 }
-            } }
+            }
             }
         } } } }
         if needW { weightGradient = gwStorage }
         return dx
-    }
-
-    private func ensureScratch(columns c: Int, scratch s: Int) {
-        if columns.count < c { columns = [Float](repeating: 0, count: c) }
-        if scratch.count < max(s, 1) { scratch = [Float](repeating: 0, count: max(s, 1)) }
     }
 }
 

@@ -69,7 +69,8 @@ public final class Linear: WeightedLayer {
                      "Linear \(weight.name): expected input [..., \(inFeatures)], got \(x.shape)")
         precondition(w.shape == weight.value.shape, "Linear \(weight.name): weight shape \(w.shape)")
         let n = x.count / inFeatures
-        var y = Tensor(zeros: Array(x.shape.dropLast()) + [outFeatures])
+        // Every element is written: bias rows then beta 1, or beta 0.
+        var y = Tensor(shape: Array(x.shape.dropLast()) + [outFeatures]) { _ in }
         let O = outFeatures
         y.withMutableBuffer { yp in
             if let b = bias {
@@ -99,19 +100,21 @@ public final class Linear: WeightedLayer {
     /// Returns `dL/dx` and, when `needWeightGradient`, a fresh `dL/dW` at `weight` (not accumulated).
     /// Accumulates `dL/db` into `bias.grad` when the bias requires grad.
     public func backward(_ dOut: Tensor, weight w: Tensor, needWeightGradient: Bool) -> (input: Tensor, weight: Tensor?) {
-        var g: Tensor? = needWeightGradient ? Tensor(zeros: w.shape) : nil
-        let dx = backwardCore(dOut, weight: w, weightGradient: &g)
+        var g: Tensor? = needWeightGradient ? Tensor(shape: w.shape) { _ in } : nil   // written with beta 0
+        let dx = backwardCore(dOut, weight: w, weightGradient: &g, overwriteWeightGradient: true)
         return (dx, g)
     }
 
-    /// Shared backward: `dW` is accumulated into `weightGradient` (GEMM with beta = 1) when non-nil.
-    private func backwardCore(_ dOut: Tensor, weight w: Tensor, weightGradient: inout Tensor?) -> Tensor {
+    /// Shared backward: `dW` is accumulated into `weightGradient` (GEMM with beta = 1) when non-nil, or written
+    /// (beta 0) when `overwriteWeightGradient`.
+    private func backwardCore(_ dOut: Tensor, weight w: Tensor, weightGradient: inout Tensor?,
+                              overwriteWeightGradient: Bool = false) -> Tensor {
         guard let x = cache?.input else {
             preconditionFailure("Linear \(weight.name): backward without a training-mode forward")
         }
         let n = x.count / inFeatures, O = outFeatures, I = inFeatures
         precondition(dOut.count == n * O, "Linear \(weight.name): dOut \(dOut.shape) for input \(x.shape)")
-        var dx = Tensor(zeros: x.shape)
+        var dx = Tensor(shape: x.shape) { _ in }   // written by the GEMM (beta 0)
         dOut.withBuffer { dp in
             let d = dp.baseAddress!
             dx.withMutableBuffer { dxp in
@@ -120,7 +123,8 @@ public final class Linear: WeightedLayer {
             if weightGradient != nil {
                 weightGradient!.withMutableBuffer { gp in
                     x.withBuffer { xp in
-                        gemm(.transposed, .none, m: O, n: I, k: n, d, xp.baseAddress!, beta: 1, gp.baseAddress!)
+                        gemm(.transposed, .none, m: O, n: I, k: n, d, xp.baseAddress!,
+                             beta: overwriteWeightGradient ? 0 : 1, gp.baseAddress!)
                     }
                 }
             }

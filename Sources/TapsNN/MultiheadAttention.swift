@@ -78,23 +78,25 @@ public final class MultiheadAttention: Layer {
         qkv.withBuffer { src in
             unpackHeads(src.baseAddress!, N: N, S: S, E: E, Hd: Hd, into: &q, &k, &v)
         }
+        // One (image, head) per work item; each writes its own attention block and output columns.
+        let workers = Parallel.workers(for: N * Hd)
+        var heads = [Float](repeating: 0, count: workers * S * Dh)
         q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
-            attention.withUnsafeMutableBufferPointer { ab in o.withMutableBuffer { ob in
-                var head = [Float](repeating: 0, count: S * Dh)
-                for nh in 0..<(N * Hd) {
-                    let qp = qb.baseAddress! + nh * S * Dh, kp = kb.baseAddress! + nh * S * Dh
-                    let vp = vb.baseAddress! + nh * S * Dh, ap = ab.baseAddress! + nh * S * S
+            attention.withUnsafeMutableBufferPointer { ab in o.withMutableBuffer { ob in heads.withUnsafeMutableBufferPointer { hb in
+                nonisolated(unsafe) let qa = qb.baseAddress!, ka = kb.baseAddress!, va = vb.baseAddress!
+                nonisolated(unsafe) let aa = ab.baseAddress!, oa = ob.baseAddress!, ha = hb.baseAddress!
+                Parallel.forEach(N * Hd) { nh, worker in
+                    let qp = qa + nh * S * Dh, kp = ka + nh * S * Dh
+                    let vp = va + nh * S * Dh, ap = aa + nh * S * S, head = ha + worker * S * Dh
                     gemm(.none, .transposed, m: S, n: S, k: Dh, alpha: scale, qp, kp, ap)
                     softmaxRows(ap, rows: S, columns: S)
-                    head.withUnsafeMutableBufferPointer { hb in
-                        gemm(.none, .none, m: S, n: Dh, k: S, ap, vp, hb.baseAddress!)
-                        let n = nh / Hd, h = nh % Hd
-                        for s in 0..<S {
-                            (ob.baseAddress! + (n * S + s) * E + h * Dh).update(from: hb.baseAddress! + s * Dh, count: Dh)
-                        }
+                    gemm(.none, .none, m: S, n: Dh, k: S, ap, vp, head)
+                    let n = nh / Hd, h = nh % Hd
+                    for s in 0..<S {
+                        (oa + (n * S + s) * E + h * Dh).update(from: head + s * Dh, count: Dh)
                     }
                 }
-            } }
+            } } }
         } } }
         if mode == .training { cache = Cache(q: q, k: k, v: v, attention: attention, batch: N, length: S) }
         return outProjection.forward(o, mode: mode)
@@ -108,29 +110,35 @@ public final class MultiheadAttention: Layer {
         precondition(dO.shape == [N, S, E], "MultiheadAttention \(name): dOut \(dOut.shape)")
         let scale = 1 / Float(Dh).squareRoot()
         var dq = [Float](repeating: 0, count: N * S * E), dk = dq, dv = dq
-        var dHead = [Float](repeating: 0, count: S * Dh), dA = [Float](repeating: 0, count: S * S)
+        let workers = Parallel.workers(for: N * Hd)
+        var dHead = [Float](repeating: 0, count: workers * S * Dh), dA = [Float](repeating: 0, count: workers * S * S)
         dO.withBuffer { dob in cache.q.withUnsafeBufferPointer { qb in cache.k.withUnsafeBufferPointer { kb in
             cache.v.withUnsafeBufferPointer { vb in cache.attention.withUnsafeBufferPointer { ab in
                 dq.withUnsafeMutableBufferPointer { dqb in dk.withUnsafeMutableBufferPointer { dkb in
                     dv.withUnsafeMutableBufferPointer { dvb in dHead.withUnsafeMutableBufferPointer { hb in
                         dA.withUnsafeMutableBufferPointer { dab in
-                            let dh = hb.baseAddress!, da = dab.baseAddress!
-                            for nh in 0..<(N * Hd) {
+                            nonisolated(unsafe) let hs = hb.baseAddress!, das = dab.baseAddress!, doa = dob.baseAddress!
+                            nonisolated(unsafe) let qa = qb.baseAddress!, ka = kb.baseAddress!, va = vb.baseAddress!
+                            nonisolated(unsafe) let aa = ab.baseAddress!, dqa = dqb.baseAddress!, dka = dkb.baseAddress!
+                            nonisolated(unsafe) let dva = dvb.baseAddress!
+                            // One (image, head) per work item: disjoint dq, dk, dv blocks, per-worker scratch.
+                            Parallel.forEach(N * Hd) { nh, worker in
+                                let dh = hs + worker * S * Dh, da = das + worker * S * S
                                 let n = nh / Hd, h = nh % Hd, off = nh * S * Dh
                                 for s in 0..<S {
-                                    (dh + s * Dh).update(from: dob.baseAddress! + (n * S + s) * E + h * Dh, count: Dh)
+                                    (dh + s * Dh).update(from: doa + (n * S + s) * E + h * Dh, count: Dh)
                                 }
-                                let ap = ab.baseAddress! + nh * S * S
-                                gemm(.none, .transposed, m: S, n: S, k: Dh, dh, vb.baseAddress! + off, da)
-                                gemm(.transposed, .none, m: S, n: Dh, k: S, ap, dh, dvb.baseAddress! + off)
+                                let ap = aa + nh * S * S
+                                gemm(.none, .transposed, m: S, n: S, k: Dh, dh, va + off, da)
+                                gemm(.transposed, .none, m: S, n: Dh, k: S, ap, dh, dva + off)
                                 for r in 0..<S {   // softmax backward, in place: dZ = A ⊙ (dA − Σ dA⊙A)
                                     let a = ap + r * S, g = da + r * S
                                     var dot: Float = 0
                                     for c in 0..<S { dot += a[c] * g[c] }
                                     for c in 0..<S { g[c] = a[c] * (g[c] - dot) }
                                 }
-                                gemm(.none, .none, m: S, n: Dh, k: S, alpha: scale, da, kb.baseAddress! + off, dqb.baseAddress! + off)
-                                gemm(.transposed, .none, m: S, n: Dh, k: S, alpha: scale, da, qb.baseAddress! + off, dkb.baseAddress! + off)
+                                gemm(.none, .none, m: S, n: Dh, k: S, alpha: scale, da, ka + off, dqa + off)
+                                gemm(.transposed, .none, m: S, n: Dh, k: S, alpha: scale, da, qa + off, dka + off)
                             }
                         }
                     } }

@@ -70,24 +70,35 @@ public final class SGD: Optimizer {
         scales[ObjectIdentifier(parameter)] = scale
     }
 
-    /// One update of every parameter that `requiresGrad`, using its accumulated `grad`.
+    /// One update of every parameter that `requiresGrad`, using its accumulated `grad`: one fused pass per
+    /// parameter (decay, momentum, step), split over fixed element ranges (elementwise, so any thread count
+    /// gives the same bits).
     public func step(learningRate: Float) {
         for (i, p) in parameters.enumerated() where p.requiresGrad {
             let lr = learningRate * (scales[ObjectIdentifier(p)] ?? 1)
-            let mu = momentum, wd = weightDecay
-            var d = p.grad
-            if wd != 0 { d.add(p.value, scaledBy: wd) }
-            if mu != 0 {
-                if var buf = buffers[i] {
-                    buffers[i] = nil   // keep the buffer uniquely referenced (no copy-on-write)
-                    buf.withMutableBuffer { b in d.withBuffer { g in for k in 0..<b.count { b[k] = mu * b[k] + g[k] } } }
-                    buffers[i] = buf
-                } else {
-                    buffers[i] = d
+            let mu = momentum, wd = weightDecay, nesterov = nesterov
+            precondition(p.grad.count == p.value.count, "SGD: \(p.name) gradient \(p.grad.shape) vs value \(p.value.shape)")
+            let first = mu != 0 && buffers[i] == nil
+            var buf = buffers[i] ?? (mu != 0 ? Tensor(shape: p.value.shape) { _ in } : Tensor(zeros: [0]))
+            buffers[i] = nil   // keep the buffer uniquely referenced (no copy-on-write)
+            p.value.withMutableBuffer { wb in p.grad.withBuffer { gb in buf.withMutableBuffer { bb in
+                nonisolated(unsafe) let w = wb.baseAddress, g = gb.baseAddress, b = bb.baseAddress
+                Parallel.forRanges(wb.count, grain: Parallel.elementwiseGrain) { r in
+                    let w = w!, g = g!
+                    if mu == 0 {
+                        for k in r { w[k] -= lr * (wd != 0 ? g[k] + wd * w[k] : g[k]) }
+                        return
+                    }
+                    let b = b!
+                    for k in r {
+                        let gk = wd != 0 ? g[k] + wd * w[k] : g[k]
+                        let bk = first ? gk : mu * b[k] + gk
+                        b[k] = bk
+                        w[k] -= lr * (nesterov ? gk + mu * bk : bk)
+                    }
                 }
-                if nesterov { d.add(buffers[i]!, scaledBy: mu) } else { d = buffers[i]! }
-            }
-            p.value.add(d, scaledBy: -lr)
+            } } }
+            if mu != 0 { buffers[i] = buf }
         }
     }
 }

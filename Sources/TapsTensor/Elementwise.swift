@@ -16,7 +16,12 @@ extension Tensor {
 
     /// Sets every element to zero, keeping the shape.
     public mutating func zero() {
-        withMutableBuffer { $0.update(repeating: 0) }
+        withMutableBuffer { y in
+            nonisolated(unsafe) let yp = y.baseAddress
+            Parallel.forRanges(y.count, grain: 4 * Parallel.elementwiseGrain) { r in
+                (yp! + r.lowerBound).update(repeating: 0, count: r.count)
+            }
+        }
     }
 
     /// `self += alpha * other` (BLAS `axpy` semantics); shapes must have equal element counts.
@@ -25,14 +30,24 @@ extension Tensor {
         let n = count
         withMutableBuffer { y in
             other.withBuffer { x in
-                for i in 0..<n { y[i] += alpha * x[i] }
+                nonisolated(unsafe) let yp = y.baseAddress, xp = x.baseAddress
+                Parallel.forRanges(n, grain: Parallel.elementwiseGrain) { r in
+                    let y = yp!, x = xp!
+                    for i in r { y[i] += alpha * x[i] }
+                }
             }
         }
     }
 
     /// `self *= alpha`.
     public mutating func scale(by alpha: Float) {
-        withMutableBuffer { y in for i in 0..<y.count { y[i] *= alpha } }
+        withMutableBuffer { y in
+            nonisolated(unsafe) let yp = y.baseAddress
+            Parallel.forRanges(y.count, grain: Parallel.elementwiseGrain) { r in
+                let y = yp!
+                for i in r { y[i] *= alpha }
+            }
+        }
     }
 
     /// Elementwise sum of two tensors of equal shape (one pass into a fresh tensor; no copy of `lhs` first).

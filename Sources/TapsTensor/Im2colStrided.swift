@@ -133,6 +133,46 @@ public func col2im(_ columns: UnsafePointer<Float>, _ g: ConvGeometry, _ image: 
     }
 }
 
+/// ``col2im(_:_:_:rowStride:)`` for scratch columns: identical sums into `image`, but when both strides are 1
+/// and `OW == W` (every "same" convolution) each column row is added as one contiguous shifted run, after
+/// zeroing the entries of `columns` that fall in the left/right padding (they would otherwise land on the
+/// neighbouring row's edge pixels). `columns` is left with those entries zeroed; use it on scratch only.
+/// Replaces a loop over output rows of 2-16 floats each (col2im was 10% of a ResNet-18 step at 64 px).
+public func col2imConsumingColumns(_ columns: UnsafeMutablePointer<Float>, _ g: ConvGeometry,
+                                   _ image: UnsafeMutablePointer<Float>, rowStride: Int) {
+    let OH = g.outHeight, OW = g.outWidth, H = g.height, W = g.width
+    guard g.strideH == 1 && g.strideW == 1 && OW == W else {
+        col2im(UnsafePointer(columns), g, image, rowStride: rowStride)
+        return
+    }
+    precondition(rowStride >= OH * OW, "col2im: rowStride \(rowStride) < \(OH * OW)")
+    var row = 0
+    for c in 0..<g.channels {
+        let plane = image + c * H * W
+        for kh in 0..<g.kernelHeight {
+            let offH = kh * g.dilationH - g.padH
+            let ohStart = min(max(0, -offH), OH), ohEnd = max(min(OH, H - offH), ohStart)
+            for kw in 0..<g.kernelWidth {
+                let s = columns + row * rowStride
+                row += 1
+                let offW = kw * g.dilationW - g.padW
+                let (owStart, owEnd) = validRange(offset: offW, stride: 1, input: W, output: OW)
+                if ohStart >= ohEnd || owStart >= owEnd { continue }
+                if owStart > 0 || owEnd < OW {
+                    for oh in ohStart..<ohEnd {
+                        let r = s + oh * OW
+                        for ow in 0..<owStart { r[ow] = 0 }
+                        for ow in owEnd..<OW { r[ow] = 0 }
+                    }
+                }
+                let tStart = ohStart * OW + owStart, tEnd = (ohEnd - 1) * OW + owEnd
+                let dst = plane + offH * W + offW
+                for t in tStart..<tEnd { dst[t] += s[t] }
+            }
+        }
+    }
+}
+
 /// Output columns `ow` in `start..<end` whose input column `ow*stride + offset` lies in `0..<input`.
 @inline(__always)
 private func validRange(offset: Int, stride: Int, input: Int, output: Int) -> (Int, Int) {

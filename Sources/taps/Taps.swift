@@ -305,9 +305,12 @@ struct Bench: ParsableCommand {
         abstract: "Measure training throughput (images/s) in each mode and GEMM GFLOP/s on this machine.")
     @Option(help: "Task whose batches to use.") var task: String = "fashion"
     @Option(help: "Timed optimizer steps per mode (default 40; 8 with --arch).") var steps: Int?
-    @Option(help: "OpenBLAS threads (default: all cores).") var threads: Int?
-    @Option(name: .customLong("arch"), help: "Time a TAPS-wrapped architecture instead (random weights and images; see taps inspect): \(ModelZoo.architectures.joined(separator: ", ")).")
+    @Option(help: "Worker threads, or a comma-separated list to measure the scaling, e.g. 1,2 (default: all cores).")
+    var threads: String?
+    @Option(name: .customLong("arch"), help: "Time an architecture instead (random weights and images; see taps inspect): \(ModelZoo.architectures.joined(separator: ", ")).")
     var architecture: String?
+    @Option(name: .customLong("modes"), help: "Modes to time with --arch, comma-separated (taps, finetune, probe).")
+    var modes: String = "taps,finetune,probe"
     @Option(name: .customLong("image-size"), help: "Square image size for --arch.") var imageSize: Int = 64
     @Option(name: .customLong("batch-size"), help: "Batch size for --arch.") var batchSize: Int = 32
     @OptionGroup var dataBench: DataBenchOptions
@@ -317,10 +320,12 @@ struct Bench: ParsableCommand {
     /// `taps bench --json` (docs/cli-json.md).
     struct Result: Codable {
         struct Gemm: Codable { var m: Int; var n: Int; var k: Int; var gflops: Double }
-        struct Training: Codable { var mode: String; var batchSize: Int; var imagesPerSecond: Double }
+        struct Training: Codable { var mode: String; var batchSize: Int; var imagesPerSecond: Double; var threads: Int? }
         struct Architecture: Codable {
             var architecture: String; var imageSize: Int; var batchSize: Int; var imagesPerSecond: Double
             var forwardSeconds: Double; var backwardSeconds: Double
+            var mode: String?; var threads: Int?; var cpuSecondsPerStep: Double?
+            var gemmGFLOPS: Double?; var stepGFLOPS: Double?; var gemmShare: Double?; var workspaceAllocations: Int?
         }
         var schema = "taps.bench/1"
         var cores: Int
@@ -328,45 +333,98 @@ struct Bench: ParsableCommand {
         var gemm: [Gemm] = []
         var training: [Training] = []
         var inferenceImagesPerSecond: Double?
+        /// The TAPS-mode measurement (at the last thread count).
         var architecture: Architecture?
+        /// Every mode at every thread count.
+        var architectureRuns: [Architecture]?
+    }
+
+    func validate() throws {
+        if threadCounts == nil { throw ValidationError("--threads: give a count or a list like 1,2") }
+        for m in modes.split(separator: ",") where TrainingMode(rawValue: String(m)) == nil {
+            throw ValidationError("--modes: unknown mode \(m) (taps, finetune, probe)")
+        }
+    }
+
+    /// The thread counts to measure (empty: the default).
+    private var threadCounts: [Int]? {
+        guard let threads else { return [] }
+        let counts = threads.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !counts.isEmpty, counts.allSatisfy({ ($0 ?? 0) >= 1 }) else { return nil }
+        return counts.map { $0! }
     }
 
     func run() throws {
         try reportingErrors {
-            if let threads { BLASThreads.set(threads) }
+            let counts = threadCounts ?? []
+            if let first = counts.first { BLASThreads.set(first) }
             var result = Result(cores: ProcessInfo.processInfo.activeProcessorCount, blasThreads: BLASThreads.current)
             let json = output.json
             func say(_ line: String) { if !json { print(line) } }
-            say("taps bench: \(result.cores) cores, OpenBLAS threads \(result.blasThreads)")
+            say("taps bench: \(result.cores) cores, worker threads \(counts.isEmpty ? "\(BLASThreads.current)" : counts.map(String.init).joined(separator: ",")) (OpenBLAS single-threaded, \(Parallel.blasCore) kernels)")
             if dataBench.data != nil {
                 try dataBench.run(steps: steps, batchSize: batchSize)
                 return
             }
+            let threadList = counts.isEmpty ? [BLASThreads.current] : counts
             if let architecture {
-                let r = try Benchmark.architectureThroughput(architecture, imageSize: imageSize, batchSize: batchSize,
-                                                             steps: steps ?? 8)
-                result.architecture = .init(architecture: architecture, imageSize: imageSize, batchSize: batchSize,
-                                            imagesPerSecond: r.imagesPerSecond, forwardSeconds: r.forwardSeconds,
-                                            backwardSeconds: r.backwardSeconds)
-                say(String(format: "train taps %@ %dpx batch %d  %8.1f img/s  (forward %.3f s, backward %.3f s per step)",
-                           architecture, imageSize, batchSize, r.imagesPerSecond, r.forwardSeconds, r.backwardSeconds))
+                let modeList = modes.split(separator: ",").compactMap { TrainingMode(rawValue: String($0)) }
+                var runs: [Result.Architecture] = []
+                for t in threadList {
+                    BLASThreads.set(t)
+                    for mode in modeList {
+                        let r = try Benchmark.architectureThroughput(architecture, imageSize: imageSize, batchSize: batchSize,
+                                                                     steps: steps ?? 8, mode: mode)
+                        runs.append(.init(architecture: architecture, imageSize: imageSize, batchSize: batchSize,
+                                          imagesPerSecond: r.imagesPerSecond, forwardSeconds: r.forwardSeconds,
+                                          backwardSeconds: r.backwardSeconds, mode: mode.rawValue, threads: t,
+                                          cpuSecondsPerStep: r.cpuSecondsPerStep, gemmGFLOPS: r.gemmGFLOPS,
+                                          stepGFLOPS: r.stepGFLOPS, gemmShare: r.gemmShare,
+                                          workspaceAllocations: r.workspaceAllocations))
+                        if mode == .taps { result.architecture = runs.last }
+                        say(String(format: "train %@ %@ %dpx batch %d  %8.1f img/s  (forward %.3f s, backward %.3f s per step)"
+                                   + "  threads %d  cpu %.3f s/step  GEMM %.1f GFLOP/s, %.0f%% of step, %.1f GFLOP/s overall"
+                                   + "  workspace allocations %d",
+                                   mode.rawValue, architecture, imageSize, batchSize, r.imagesPerSecond, r.forwardSeconds,
+                                   r.backwardSeconds, t, r.cpuSecondsPerStep, r.gemmGFLOPS, 100 * r.gemmShare,
+                                   r.stepGFLOPS, r.workspaceAllocations))
+                    }
+                }
+                if threadList.count > 1 {
+                    for mode in modeList {
+                        let byThreads = runs.filter { $0.mode == mode.rawValue }
+                        guard let base = byThreads.first, base.imagesPerSecond > 0 else { continue }
+                        say("scaling \(mode.rawValue) \(architecture): " + byThreads.map {
+                            String(format: "%d threads %.2fx", $0.threads ?? 0, $0.imagesPerSecond / base.imagesPerSecond)
+                        }.joined(separator: ", "))
+                    }
+                }
+                if let taps = runs.last(where: { $0.mode == "taps" }), let fine = runs.last(where: { $0.mode == "finetune" }) {
+                    say(String(format: "taps step / finetune step (threads %d): %.2f", taps.threads ?? 0,
+                               fine.imagesPerSecond / max(taps.imagesPerSecond, 1e-9)))
+                }
+                result.architectureRuns = runs
                 if json { try printJSON(result) }
                 return
             }
-            for (m, n, k) in [(256, 256, 256), (512, 512, 512), (64, 6272, 288), (128, 1568, 576)] {
-                let g = Benchmark.gemmGFLOPS(m: m, n: n, k: k)
-                result.gemm.append(.init(m: m, n: n, k: k, gflops: g))
-                say(String(format: "gemm %4d x %4d x %4d   %7.1f GFLOP/s", m, n, k, g))
+            for t in threadList {
+                BLASThreads.set(t)
+                if threadList.count > 1 { say("threads \(t)") }
+                for (m, n, k) in [(256, 256, 256), (512, 512, 512), (64, 6272, 288), (128, 1568, 576)] {
+                    let g = Benchmark.gemmGFLOPS(m: m, n: n, k: k)
+                    result.gemm.append(.init(m: m, n: n, k: k, gflops: g))
+                    say(String(format: "gemm %4d x %4d x %4d   %7.1f GFLOP/s", m, n, k, g))
+                }
+                let base = try BaseModel.load("digitcnn")
+                for mode in TrainingMode.allCases {
+                    let r = try Benchmark.trainingThroughput(base: base, task: task, mode: mode, steps: steps ?? 40)
+                    result.training.append(.init(mode: mode.rawValue, batchSize: 32, imagesPerSecond: r, threads: t))
+                    say("train \(mode.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) batch 32  " + String(format: "%8.0f img/s", r))
+                }
+                let inference = try Benchmark.inferenceThroughput(base: base, task: task)
+                result.inferenceImagesPerSecond = inference
+                say(String(format: "inference batch 256    %8.0f img/s", inference))
             }
-            let base = try BaseModel.load("digitcnn")
-            for mode in TrainingMode.allCases {
-                let r = try Benchmark.trainingThroughput(base: base, task: task, mode: mode, steps: steps ?? 40)
-                result.training.append(.init(mode: mode.rawValue, batchSize: 32, imagesPerSecond: r))
-                say("train \(mode.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) batch 32  " + String(format: "%8.0f img/s", r))
-            }
-            let inference = try Benchmark.inferenceThroughput(base: base, task: task)
-            result.inferenceImagesPerSecond = inference
-            say(String(format: "inference batch 256    %8.0f img/s", inference))
             if json { try printJSON(result) }
         }
     }

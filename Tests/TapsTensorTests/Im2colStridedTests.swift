@@ -38,6 +38,18 @@ struct Im2colStridedTests {
         }
         let report = compareClose(got, ref, rtol: 1e-6, atol: 1e-6)
         #expect(report.isClose, "col2im \(report)")
+        // The consuming variant (contiguous runs for same-pitch geometries) gives the same sums.
+        var consumed = Tensor.normal([batch * image], rng: &rng)
+        var consumedRef = consumed
+        var scratch = wide
+        scratch.withMutableBuffer { wp in consumed.withMutableBuffer { gp in
+            for b in 0..<batch { col2imConsumingColumns(wp.baseAddress! + b * P, g, gp.baseAddress! + b * image, rowStride: batch * P) }
+        } }
+        wide.withBuffer { wp in consumedRef.withMutableBuffer { gp in
+            for b in 0..<batch { col2im(wp.baseAddress! + b * P, g, gp.baseAddress! + b * image, rowStride: batch * P) }
+        } }
+        let consumedReport = compareClose(consumed, consumedRef, rtol: 1e-6, atol: 1e-6)
+        #expect(consumedReport.isClose, "col2imConsumingColumns \(consumedReport)")
     }
 
     @Test("matches the reference im2col image by image inside a wider matrix", arguments: geometries)

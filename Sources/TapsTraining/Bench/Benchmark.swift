@@ -58,13 +58,45 @@ public enum Benchmark {
         return Double(images) / seconds
     }
 
-    /// Training images per second (forward, backward, penalty, SGD step) of a TAPS-wrapped `ModelZoo`
-    /// architecture with random weights on random `[batch, 3, imageSize, imageSize]` images and random
-    /// labels (10 classes); `steps` timed after `warmup` steps (by then every TAPS delta is non-zero, so
-    /// every weight-gradient GEMM runs, as mid-run). Also reports the mean forward and backward seconds.
+    /// What ``architectureThroughput(_:imageSize:batchSize:steps:warmup:mode:)`` measured over the timed steps.
+    public struct StepMeasurement: Sendable, Codable {
+        /// Training images per second (wall clock).
+        public var imagesPerSecond: Double
+        /// Mean wall seconds of the forward pass (with the loss) and of the backward pass per step.
+        public var forwardSeconds: Double, backwardSeconds: Double
+        /// Mean wall seconds per whole step (forward, backward, penalty, optimizer).
+        public var stepSeconds: Double
+        /// Mean CPU seconds (user + system, all threads) per step: on a shared machine a steadier figure than
+        /// wall time for comparing builds at one thread.
+        public var cpuSecondsPerStep: Double
+        /// GEMM flops per step (`2·m·n·k` summed) and the wall seconds spent in GEMMs per step.
+        public var gemmFlopsPerStep: Double, gemmSecondsPerStep: Double
+        /// Workspace buffers allocated or grown during the timed steps (0 in a steady state).
+        public var workspaceAllocations: Int
+        /// GEMM throughput while in GEMMs, GFLOP/s.
+        public var gemmGFLOPS: Double { gemmSecondsPerStep > 0 ? gemmFlopsPerStep / gemmSecondsPerStep / 1e9 : 0 }
+        /// GEMM flops per wall second of the whole step, GFLOP/s.
+        public var stepGFLOPS: Double { stepSeconds > 0 ? gemmFlopsPerStep / stepSeconds / 1e9 : 0 }
+        /// Share of the step's wall time spent in GEMMs, 0...1.
+        public var gemmShare: Double { stepSeconds > 0 ? gemmSecondsPerStep / stepSeconds : 0 }
+    }
+
+    /// User + system CPU seconds of the process so far.
+    private static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+
+    /// Training throughput (forward, backward, penalty, SGD step) of a `ModelZoo` architecture adapted in
+    /// `mode`, with random weights on random `[batch, 3, imageSize, imageSize]` images and random labels
+    /// (10 classes); `steps` timed after `warmup` steps (by then every TAPS delta is non-zero, so every
+    /// weight-gradient GEMM runs, as mid-run). Also reports forward/backward seconds, CPU seconds, GEMM flops
+    /// and time, and workspace allocations of the timed steps.
     public static func architectureThroughput(_ architecture: String, imageSize: Int, batchSize: Int = 32,
                                               steps: Int = 10, warmup: Int = 2, mode: TrainingMode = .taps)
-        throws -> (imagesPerSecond: Double, forwardSeconds: Double, backwardSeconds: Double) {
+        throws -> StepMeasurement {
         var rng = SeededRNG(seed: 0)
         let (net, head) = try ModelZoo.make(architecture, classes: 10, imageSize: imageSize, rng: &rng)
         let behaviour: GateBehaviour = switch mode {
@@ -77,8 +109,12 @@ public enum Benchmark {
         let x = Tensor.normal([batchSize, 3, imageSize, imageSize], rng: &rng)
         let y = (0..<batchSize).map { $0 % 10 }
         var t0: UInt64 = 0, forward: UInt64 = 0, backward: UInt64 = 0
+        var cpu0 = 0.0, gemm0 = (flops: 0.0, seconds: 0.0), allocations0 = 0
         for i in 0..<(warmup + steps) {
-            if i == warmup { t0 = DispatchTime.now().uptimeNanoseconds; forward = 0; backward = 0 }
+            if i == warmup {
+                t0 = DispatchTime.now().uptimeNanoseconds; forward = 0; backward = 0
+                cpu0 = processCPUSeconds(); gemm0 = GEMMStatistics.totals; allocations0 = Workspace.allocationCount
+            }
             task.zeroGrad()
             let f0 = DispatchTime.now().uptimeNanoseconds
             let ce = softmaxCrossEntropy(logits: task.forward(x, mode: .training), labels: y)
@@ -90,8 +126,13 @@ public enum Benchmark {
             sgd.step(learningRate: 0.01)
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-        return (Double(batchSize * steps) / seconds, Double(forward) / 1e9 / Double(steps),
-                Double(backward) / 1e9 / Double(steps))
+        let gemm = GEMMStatistics.totals, n = Double(steps)
+        return StepMeasurement(imagesPerSecond: Double(batchSize * steps) / seconds,
+                               forwardSeconds: Double(forward) / 1e9 / n, backwardSeconds: Double(backward) / 1e9 / n,
+                               stepSeconds: seconds / n, cpuSecondsPerStep: (processCPUSeconds() - cpu0) / n,
+                               gemmFlopsPerStep: (gemm.flops - gemm0.flops) / n,
+                               gemmSecondsPerStep: (gemm.seconds - gemm0.seconds) / n,
+                               workspaceAllocations: Workspace.allocationCount - allocations0)
     }
 
     /// Inference images per second of the base (batch 256).

@@ -1,0 +1,61 @@
+import Synchronization
+import Testing
+import TapsTensor
+
+@Suite("Parallel loops, split GEMMs and the workspace", .serialized)   // one test changes Parallel.threads
+struct ParallelTests {
+    @Test("forEach runs every item exactly once, and a nested loop runs serially")
+    func forEachCoversItems() {
+        let counts = Mutex([Int](repeating: 0, count: 1000))
+        let nested = Mutex(0)
+        Parallel.forEach(1000) { i, worker in
+            #expect(worker >= 0 && worker < Parallel.threads)
+            counts.withLock { $0[i] += 1 }
+            if i == 3 {
+                // (A loop on one worker, e.g. under TAPS_THREADS=1, runs inline without marking a region.)
+                #expect(Parallel.isInsideParallelRegion || Parallel.threads == 1)
+                Parallel.forEach(5) { _, w in nested.withLock { $0 += 1 }; #expect(w == 0) }
+            }
+        }
+        #expect(counts.withLock { $0.allSatisfy { $0 == 1 } })
+        #expect(nested.withLock { $0 } == 5)
+        #expect(!Parallel.isInsideParallelRegion)
+    }
+
+    @Test("a split GEMM gives the same bits for 1, 2 and 3 threads",
+          arguments: [(64, 4096, 576), (4608, 128, 512), (512, 4608, 128), (37, 1000, 300), (1000, 37, 129)])
+    func splitGemmIsThreadIndependent(shape: (Int, Int, Int)) {
+        let (m, n, k) = shape
+        var rng = SeededRNG(seed: 3)
+        let a = Tensor.normal([m * k], rng: &rng), b = Tensor.normal([k * n], rng: &rng)
+        let c0 = Tensor.normal([m * n], rng: &rng)
+        for ta in [Transpose.none, .transposed] {
+            for tb in [Transpose.none, .transposed] {
+                var results: [[Float]] = []
+                for threads in [1, 2, 3] {
+                    var c = c0
+                    let saved = Parallel.threads
+                    Parallel.threads = threads
+                    a.withBuffer { ap in b.withBuffer { bp in c.withMutableBuffer { cp in
+                        gemm(ta, tb, m: m, n: n, k: k, ap.baseAddress!, bp.baseAddress!, beta: 1, cp.baseAddress!)
+                    } } }
+                    Parallel.threads = saved
+                    results.append(c.storage)
+                }
+                for r in results.dropFirst() {
+                    let differing = zip(r, results[0]).filter { $0 != $1 }.count
+                    #expect(differing == 0, "\(ta) \(tb) \(shape): \(differing) of \(m * n) differ")
+                }
+            }
+        }
+    }
+
+    @Test("workspace buffers are reused: repeated borrows of one size allocate nothing")
+    func workspaceReuses() {
+        Workspace.withScratch(1000) { p in p[999] = 1 }
+        let before = Workspace.allocationCount
+        for _ in 0..<10 { Workspace.withScratch(800) { p in p[0] = 2 } }
+        // Other tests may borrow concurrently and need their own buffers; this test alone needs none.
+        #expect(Workspace.allocationCount - before <= 2)
+    }
+}
