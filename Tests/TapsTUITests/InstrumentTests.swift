@@ -501,3 +501,30 @@ enum Odd {
         #expect(line.contains("warm-up 1/1"), "\(line)")
     }
 }
+
+@Suite struct BudgetLineTests {
+    /// The title's cost bar of a `--budget` run marks where the budget ends and names it; a run without one has
+    /// neither (issue 14: "the dashboard shows the budget line").
+    @Test func theCostBarShowsTheBudgetLine() {
+        func titleLine(budget: Double?) -> String? {
+            var s = Fixture.state()
+            s.metrics.start?.budget = budget
+            let lines = render(s, size: Size(width: 200, height: 60), theme: .builtInMono, caps: Capabilities()).lines
+            return lines.first { $0.contains("active") && $0.contains("/1.549MB") }
+        }
+        guard let plain = titleLine(budget: nil), let tight = titleLine(budget: 0.2), let loose = titleLine(budget: 0.9)
+        else { Issue.record("no gates title with the cost bar"); return }
+        #expect(!plain.contains("budget"))
+        // 20% of 388,416 backbone parameters = 310,732 bytes, a fifth of the gated layers' 1.549 MB: the line sits in
+        // the bar's second cell; 90% (1.398 MB) sits in the last.
+        #expect(tight.contains("budget 310.7kB"), "\(tight)")
+        #expect(loose.contains("budget 1.398MB"), "\(loose)")
+        func bar(_ line: String) -> String? {
+            guard let r = line.range(of: " 1.181MB/1.549MB") else { return nil }
+            return String(line[line.index(r.lowerBound, offsetBy: -8)..<r.lowerBound])
+        }
+        #expect(bar(plain).map { !$0.contains("┃") && !$0.contains("|") } == true, "\(plain)")
+        #expect(bar(tight).map { Array($0)[1] == "┃" || Array($0)[1] == "|" } == true, "\(tight)")
+        #expect(bar(loose).map { Array($0)[7] == "┃" || Array($0)[7] == "|" } == true, "\(loose)")
+    }
+}

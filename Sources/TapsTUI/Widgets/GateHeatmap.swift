@@ -57,6 +57,32 @@ enum GateHeatmap {
         return min(used - 1, i * used / steps.count)
     }
 
+    /// Bytes of float32 deltas a `--budget` run may keep (its share of the backbone's parameters), if it has one.
+    static func budgetBytes(_ start: RunStartEvent?) -> Int? {
+        guard let start, let share = start.budget, share.isFinite, share >= 0 else { return nil }
+        let parameters = Double(max(0, start.backboneParameters)) * min(share, 1)
+        return bytes(parameters: Int(parameters.rounded(.down)))
+    }
+
+    /// The title's cost bar: 8 cells of the gated layers' bytes, filled by the active ones, then `used/total`.
+    /// With a storage budget, the cell where the budget ends shows `|` (the budget line; at the right end when the
+    /// budget exceeds every gated layer) and the text adds `budget N`; over budget, the span has the error style.
+    static func costBar(used: Int, total: Int, budget: Int?, theme: Theme, glyphs: Glyphs) -> Span {
+        let cells = 8
+        let filled = min(cells, Int((Double(used) / Double(total) * Double(cells)).rounded()))
+        var bar = Array(repeating: glyphs.usesBraille ? "█" : "#", count: filled)
+            + Array(repeating: glyphs.usesBraille ? "░" : ".", count: cells - filled)
+        var text = ""
+        if let budget {
+            let at = min(cells - 1, Int((Double(budget) / Double(total) * Double(cells)).rounded(.down)))
+            bar[max(0, at)] = glyphs.usesBraille ? "┃" : "|"
+            text = " budget \(Format.bytes(budget))"
+        }
+        let over = budget.map { used > $0 } ?? false
+        return Span(text: bar.joined() + " \(Format.bytes(used))/\(Format.bytes(total))" + text,
+                    style: theme.style(over ? .error : .active, over ? .bold : []))
+    }
+
     /// Draws the main run's heatmap, and when runs are compared, each compared run's beside it (equal widths).
     static func drawAll(_ buffer: inout ScreenBuffer, _ rect: Rect, state: DashboardState, theme: Theme,
                         glyphs: Glyphs) {
@@ -96,12 +122,8 @@ enum GateHeatmap {
             let total = layers.reduce(0) { $0 &+ bytes(parameters: $1.parameters) }
             let used = zip(layers, active).reduce(0) { $0 &+ ($1.1 ? bytes(parameters: $1.0.parameters) : 0) }
             if total > 0 {
-                let cells = 8
-                let filled = min(cells, Int((Double(used) / Double(total) * Double(cells)).rounded()))
-                let bar = String(repeating: glyphs.usesBraille ? "█" : "#", count: filled)
-                    + String(repeating: glyphs.usesBraille ? "░" : ".", count: cells - filled)
-                title.append(Span(text: "\(bar) \(Format.bytes(used))/\(Format.bytes(total))",
-                                  style: theme.style(.active)))
+                title.append(costBar(used: used, total: total, budget: budgetBytes(state.metrics.start),
+                                     theme: theme, glyphs: glyphs))
             }
             title.append(Span(text: "score vs \(glyphs.tau)=\(Format.fit(tau, width: 7))", style: theme.style(.dimFg)))
         }

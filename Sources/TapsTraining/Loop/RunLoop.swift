@@ -799,7 +799,8 @@ final class RunLoop {
                 backboneParameters: view.backboneParameters, runDirectory: view.directory.path,
                 time: started.timeIntervalSince1970, penaltyKind: layers.isEmpty ? nil : config.penalty,
                 penaltyWeights: layers.isEmpty ? nil : weights, lambdaCeiling: TrainingControl.maximumLambda,
-                headParameters: first.task.map { $0.headParameters.reduce(0) { $0 + $1.count } })))
+                headParameters: first.task.map { $0.headParameters.reduce(0) { $0 + $1.count } },
+                budget: adapter.usesPenalty ? budgetShare(first) : nil)))
         }
     }
 
