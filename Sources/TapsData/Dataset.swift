@@ -419,7 +419,7 @@ public struct Dataset: Sendable {
 
     static func openCSV(_ url: URL) throws -> Dataset {
         var isDirectory: ObjCBool = false
-        FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory)
+        _ = FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory)
         if isDirectory.boolValue {
             func file(_ name: String) -> URL? {
                 [name, name + ".gz"].map { url.appendingPathComponent($0) }.first { FileManager.default.fileExists(atPath: $0.path) }

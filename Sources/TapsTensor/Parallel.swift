@@ -37,7 +37,7 @@ public enum Parallel {
         return true
     }()
     /// Per-thread nesting depth (a pthread key): > 0 inside a parallel loop's body.
-    nonisolated(unsafe) private static let depthKey: pthread_key_t = {
+    private static let depthKey: pthread_key_t = {
         var key = pthread_key_t()
         pthread_key_create(&key, nil)
         return key

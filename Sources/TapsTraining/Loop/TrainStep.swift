@@ -107,7 +107,7 @@ public func trainStep(_ batch: [SubBatch], optimizer: any Optimizer, settings: S
         if dataParallel != nil, let global = sub.globalCount, global > 0 {
             gradient = (Float(sub.labels.count) / Float(global)) * gradient
         }
-        sub.network.backward(gradient)
+        _ = sub.network.backward(gradient)   // dL/d(input) is not needed
         sharing?.push(from: t)
         results.append(SubBatchResult(taskLoss: ce.loss, penalty: 0, correct: ce.correct, count: sub.labels.count,
                                       scoreTaskGradients: sub.gatedLayers.map { Double($0.score.grad.storage[0]) }))
