@@ -66,6 +66,14 @@ public enum Parallel {
         return openblas_get_corename().map { String(cString: $0) } ?? "unknown"
     }
 
+    /// Worker threads that wait for the next region by spinning briefly (``WorkerPool``), one fewer than the cores
+    /// (the caller is the first worker); nil with `TAPS_POOL=dispatch` or on one core.
+    private static let pool: WorkerPool? = {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        guard cores > 1, ProcessInfo.processInfo.environment["TAPS_POOL"] != "dispatch" else { return nil }
+        return WorkerPool(threads: cores - 1)
+    }()
+
     /// Whether the calling thread is inside a parallel loop body.
     public static var isInsideParallelRegion: Bool {
         Int(bitPattern: pthread_getspecific(depthKey)) > 0
@@ -89,7 +97,7 @@ public enum Parallel {
         let next = Atomic<Int>(0)
         withoutActuallyEscaping(body) { body in
             nonisolated(unsafe) let body = body
-            DispatchQueue.concurrentPerform(iterations: t) { worker in
+            let region: (Int) -> Void = { worker in
                 let depth = pthread_getspecific(depthKey)
                 pthread_setspecific(depthKey, UnsafeRawPointer(bitPattern: Int(bitPattern: depth) + 1))
                 while true {
@@ -99,6 +107,11 @@ public enum Parallel {
                 }
                 pthread_setspecific(depthKey, depth)
             }
+            // The spinning pool when it is free and large enough; else (another thread's region holds it, more
+            // threads than cores, or TAPS_POOL=dispatch) Dispatch's.
+            if let pool, pool.run(workers: t, region) { return }
+            nonisolated(unsafe) let work = region
+            DispatchQueue.concurrentPerform(iterations: t) { worker in work(worker) }
         }
     }
 

@@ -22,6 +22,38 @@ struct ParallelTests {
         #expect(!Parallel.isInsideParallelRegion)
     }
 
+    @Test("10,000 short regions in a row, and two threads starting regions at once: every item runs exactly once")
+    func manyRegionsAndConcurrentCallers() async {
+        // Short regions exercise the spinning pool's hand-over (job, generation, remaining) many times; two callers
+        // at once exercise its busy path (the second runs on Dispatch's threads).
+        var total = 0
+        for r in 0..<10_000 {
+            let sum = Atomic<Int>(0)
+            Parallel.forEach(2 + r % 7) { i, _ in sum.wrappingAdd(i + 1, ordering: .relaxed) }
+            let n = 2 + r % 7
+            if sum.load(ordering: .relaxed) == n * (n + 1) / 2 { total += 1 }
+        }
+        #expect(total == 10_000)
+        let results = await withTaskGroup(of: Bool.self) { group in
+            for caller in 0..<2 {
+                group.addTask {
+                    var ok = true
+                    for r in 0..<2_000 {
+                        let counts = Mutex([Int](repeating: 0, count: 16))
+                        Parallel.forEach(16) { i, _ in counts.withLock { $0[i] += 1 } }
+                        ok = ok && counts.withLock { $0.allSatisfy { $0 == 1 } }
+                        _ = (caller, r)
+                    }
+                    return ok
+                }
+            }
+            var all: [Bool] = []
+            for await ok in group { all.append(ok) }
+            return all
+        }
+        #expect(results == [true, true])
+    }
+
     @Test("a split GEMM gives the same bits for 1, 2 and 3 threads",
           arguments: [(64, 4096, 576), (4608, 128, 512), (512, 4608, 128), (37, 1000, 300), (1000, 37, 129)])
     func splitGemmIsThreadIndependent(shape: (Int, Int, Int)) {
