@@ -162,6 +162,21 @@ public final class DashboardApp {
         return x == y
     }
 
+    /// Lowers the UI thread's scheduling priority (nice +10, this thread only): on a machine whose cores the
+    /// trainer keeps busy, a frame then waits for a core instead of pre-empting a worker in the middle of a
+    /// parallel region, which stalls the whole region (measured: the dashboard cost 5% of training throughput at
+    /// nice 0 with 0.7% of the CPU). Called after the trainer has started, so its threads keep their priority.
+    /// Linux only; a failure (e.g. a seccomp filter) changes nothing.
+    static func yieldCoresToTraining() {
+        #if os(Linux)
+        // The kernel thread id from /proc/thread-self ("PID/task/TID"); Glibc's gettid is not imported into Swift.
+        var link = [CChar](repeating: 0, count: 64)
+        let length = readlink("/proc/thread-self", &link, link.count - 1)
+        guard length > 0, let tid = String(cString: link).split(separator: "/").last.flatMap({ id_t($0) }) else { return }
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), tid, 10)
+        #endif
+    }
+
     /// Whether a run folder holds a finished run (`summary.json`).
     static func hasEnded(_ folder: URL) -> Bool {
         FileManager.default.fileExists(atPath: folder.appendingPathComponent("summary.json").path)
@@ -184,6 +199,7 @@ public final class DashboardApp {
         }
         defer { terminal.close() }
         onReady()
+        Self.yieldCoresToTraining()
         glyphs = terminal.capabilities.glyphs
         let theme = terminal.capabilities.colorDepth == .none ? Theme.builtInMono : options.theme
         let frame = 1 / max(1, options.framesPerSecond)
