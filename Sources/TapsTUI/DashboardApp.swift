@@ -1,6 +1,7 @@
 // TapsTUI: the UI loop — poll the metrics at a steady frame rate, render, draw, handle keys. Training runs elsewhere
 // (a background queue or another process) and never waits for this loop.
 import Foundation
+import TapsTensor
 import TapsTraining
 
 /// Where the dashboard's data comes from.
@@ -169,6 +170,7 @@ public final class DashboardApp {
     /// Linux only; a failure (e.g. a seccomp filter) changes nothing.
     static func yieldCoresToTraining() {
         #if os(Linux)
+        Parallel.startWorkers()   // before the renice: the pool's threads would inherit it
         // The kernel thread id from /proc/thread-self ("PID/task/TID"); Glibc's gettid is not imported into Swift.
         var link = [CChar](repeating: 0, count: 64)
         let length = readlink("/proc/thread-self", &link, link.count - 1)

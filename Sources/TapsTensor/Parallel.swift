@@ -74,6 +74,13 @@ public enum Parallel {
         return WorkerPool(threads: cores - 1)
     }()
 
+    /// Starts the worker threads now (they start on the first parallel loop otherwise). A new thread inherits its
+    /// creator's scheduling priority, so a caller about to lower its own (the dashboard's UI thread) calls this
+    /// first.
+    public static func startWorkers() {
+        _ = pool
+    }
+
     /// Whether the calling thread is inside a parallel loop body.
     public static var isInsideParallelRegion: Bool {
         Int(bitPattern: pthread_getspecific(depthKey)) > 0

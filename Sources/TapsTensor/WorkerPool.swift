@@ -38,7 +38,6 @@ final class WorkerPool: @unchecked Sendable {
         for index in 1...max(1, threadCount) where threadCount > 0 {
             let thread = Thread { [unowned self] in self.workerLoop(index: index) }
             thread.stackSize = 1 << 20
-            thread.name = "taps.worker.\(index)"
             thread.start()
         }
     }
@@ -77,6 +76,11 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     private func workerLoop(index: Int) {
+        #if os(Linux)
+        // Foundation's Thread.name does not reach the kernel here (and pthread_setname_np is not imported into
+        // Swift): name the thread for top, perf and /proc through its comm file.
+        try? "taps-worker-\(index)".write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
+        #endif
         var seen = 0
         while true {
             var current = generation.load(ordering: .acquiring)
