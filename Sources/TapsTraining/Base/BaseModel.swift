@@ -51,7 +51,13 @@ public struct BaseModel: @unchecked Sendable {
         let url: URL
         switch nameOrPath {
         case "digitcnn": url = EmbeddedPack.baseWeightsURL
-        case "efficientnet-lite0": url = ImageNetBase.efficientNetLite0WeightsURL
+        case "efficientnet-lite0":
+            url = ImageNetBase.efficientNetLite0WeightsURL
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                throw ConfigError.invalid(option: "--base", expected: "the EfficientNet-Lite0 ImageNet weights, installed by"
+                                          + " `make` (or: python3 scripts/fetch_imagenet_base.py, then swift build)",
+                                          got: "no file at \(url.path)")
+            }
         default:
             guard nameOrPath.hasSuffix(".safetensors") || FileManager.default.fileExists(atPath: nameOrPath) else {
                 throw ConfigError.invalid(option: "--base", expected: "\(embedded.joined(separator: " or ")) or a .safetensors file",
