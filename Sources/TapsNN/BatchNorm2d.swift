@@ -200,9 +200,9 @@ public final class BatchNorm2d: Layer {
                 }
             }
         } } } }
-        let sumDy = (0..<C).map { Float(sums[$0]) }, sumDyXhat = (0..<C).map { Float(sums[C + $0]) }
-        if weight.requiresGrad { for c in 0..<C { weight.grad.storage[c] += sumDyXhat[c] } }
-        if bias.requiresGrad { for c in 0..<C { bias.grad.storage[c] += sumDy[c] } }
+        // This process's sums: dγ += Σ dy·x̂, dβ += Σ dy (the gradient all-reduce adds the other processes').
+        if weight.requiresGrad { for c in 0..<C { weight.grad.storage[c] += Float(sums[C + c]) } }
+        if bias.requiresGrad { for c in 0..<C { bias.grad.storage[c] += Float(sums[c]) } }
         return dx
     }
 }
