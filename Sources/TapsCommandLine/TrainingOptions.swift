@@ -164,7 +164,7 @@ public struct SharedTrainingOptions: ParsableArguments {
             help: "Train the gated layers' biases: on or off (default: off for taps and probe, as the paper's code; on for finetune).")
     public var trainBiases: OnOff?
 
-    @Option(help: "Storage budget: the active deltas may take at most this share of the backbone (e.g. 20% or 0.2); lambda rises until the active set fits (the penalty becomes weighted).")
+    @Option(help: "Storage budget: the active deltas may take at most this share of the backbone (e.g. 20% or 0.2); lambda rises until the active set fits (the penalty becomes weighted), then the settle keeps the best set that fits and adds left-out layers, highest score first, while they fit.")
     public var budget: Share?
 
     @Option(name: .customLong("budget-bytes"), help: "Storage budget in bytes of float32 deltas (e.g. 2MB, 500KB, 123456) instead of --budget.")

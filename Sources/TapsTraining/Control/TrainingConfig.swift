@@ -63,7 +63,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var trainBiases: Bool? = nil
     /// Storage budget: the largest share of the backbone's parameters the active deltas may take (0.2 = 20%),
     /// or nil. With a budget the penalty is parameter-weighted, lambda rises while the active set costs more, and
-    /// the settled set is the most accurate one that fits (docs/method.md "Storage budget").
+    /// the settled set is the most accurate one that fits, filled with left-out layers (highest score first) while
+    /// they fit (docs/method.md "Storage budget").
     public var budget: Double? = nil
     /// The budget in bytes of float32 deltas instead (`--budget-bytes 2MB`); converted with the backbone's size.
     public var budgetBytes: Int? = nil
