@@ -392,8 +392,6 @@ final class RunLoop {
         return Double(used) / Double(max(ParameterAccounting(task).backboneParameters, 1))
     }
 
-    /// Every 10 steps of the penalty phase, raises lambda by 1.25x while a member's active deltas cost more than
-    /// the budget (the same step as the dashboard's `]` key, so the lambda history stays readable).
     /// The budget as a share of the backbone (`--budget`, or `--budget-bytes` over 4 bytes a parameter).
     private func budgetShare(_ member: RunMember) -> Double? {
         if let b = config.budget { return b }
@@ -401,11 +399,22 @@ final class RunLoop {
         return Double(bytes) / 4 / Double(max(ParameterAccounting(task).backboneParameters, 1))
     }
 
+    /// Steps between two raises of lambda by the budget controller: the penalty phase's length over 64 (at least 1),
+    /// so any run can raise lambda 64 times, by 1.25^64 ≈ 10^6 in all, before its settle. A fixed interval of 10
+    /// steps gave a 4-epoch EfficientNet-Lite0 run (32 penalty steps) three raises: lambda 2 -> 3.9, nothing turned
+    /// off, and the settle had to drop 38 of 46 layers at once.
+    var budgetRaiseInterval: Int {
+        let penaltyEpochs = min(settleStart, adapter.epochs + 1) - (config.warmupEpochs + 1)
+        return max(1, penaltyEpochs * adapter.stepsPerEpoch / 64)
+    }
+
+    /// Every ``budgetRaiseInterval`` steps of the penalty phase, raises lambda by 1.25x (the step of the dashboard's
+    /// `]` key, so the lambda history stays readable) while a member's active deltas cost more than the budget.
     private func steerLambdaForBudget() {
         guard config.budget != nil || config.budgetBytes != nil, adapter.usesPenalty, epoch > config.warmupEpochs, epoch < settleStart,
-              step > 0, step % 10 == 0 else { return }
+              step > 0, step % budgetRaiseInterval == 0 else { return }
         if members.contains(where: { m in budgetShare(m).map { deltaCost(m) > $0 } ?? false }) {
-            control.lambda = max(lambda, 1e-3) * 1.25
+            control.lambda = min(max(lambda, 1e-3) * 1.25, TrainingControl.maximumLambda)
         }
     }
 
