@@ -184,3 +184,11 @@ public final class GatedLayer: Layer {
     /// Delta, score, then the wrapped layer's parameters (`w0`, frozen, and the bias).
     public var parameters: [Parameter] { base.parameters + [delta, score] }
 }
+
+extension GatedLayer: InputGradientOptional {
+    /// The wrapped layer's switch (``InputGradientOptional``); always true for a layer that has none.
+    public var computesInputGradient: Bool {
+        get { (base as? any InputGradientOptional)?.computesInputGradient ?? true }
+        set { (base as? any InputGradientOptional)?.computesInputGradient = newValue }
+    }
+}

@@ -60,12 +60,22 @@ public final class TaskNetwork {
             if headParameters.contains(where: { $0 === p }) { p.requiresGrad = true; continue }
             p.requiresGrad = trainNormalisation
         }
+        computesInputGradient = false
+    }
+
+    /// Whether ``backward(_:)`` computes `dL/d(images)` (default false: nothing upstream of the images trains, so
+    /// the stem convolution skips its transposed GEMM and col2im, as PyTorch's autograd does for inputs that do
+    /// not require grad; ``backward(_:)`` then returns zeros). Set it for saliency maps or adversarial inputs.
+    public var computesInputGradient: Bool {
+        get { (firstLayer(of: network) as? any InputGradientOptional)?.computesInputGradient ?? true }
+        set { (firstLayer(of: network) as? any InputGradientOptional)?.computesInputGradient = newValue }
     }
 
     /// Logits `[N, classes]` for images `[N, C, H, W]`.
     public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor { network.forward(x, mode: mode) }
 
-    /// Backpropagates `dL/dlogits` `[N, classes]` through the whole network.
+    /// Backpropagates `dL/dlogits` `[N, classes]` through the whole network; returns `dL/d(images)` when
+    /// ``computesInputGradient`` is set, else zeros of the images' shape.
     @discardableResult
     public func backward(_ dLogits: Tensor) -> Tensor { network.backward(dLogits) }
 

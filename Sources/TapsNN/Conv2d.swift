@@ -86,6 +86,11 @@ public final class Conv2d: WeightedLayer {
     /// Smallest batch for which ``DepthwiseKernel/automatic`` vectorises over the batch (8 = one AVX vector).
     public static let batchLanesMinimumBatch = 8
 
+    /// Whether backward computes `dL/dx` (``InputGradientOptional``). False for a network's stem, whose input is the
+    /// images: backward then runs only the weight and bias gradients and returns zeros `[N, C, H, W]` (the direct
+    /// depthwise kernel, never a stem, computes it regardless).
+    public var computesInputGradient = true
+
     private struct Cache { var input: Tensor }
     private var cache: Cache?
 
@@ -231,12 +236,13 @@ public final class Conv2d: WeightedLayer {
         if usesDepthwiseKernel { return depthwiseBackward(x, weight: w, dOut: dOut, weightGradient: &weightGradient) }
         let chunk = max(1, min(imagesPerGEMM ?? Self.automaticImagesPerGEMM(positions: P, columnRows: K), N))
         let directInput = isPointwise && P >= Self.pointwiseDirectMinimumPositions
-        let needW = weightGradient != nil
+        let needW = weightGradient != nil, needX = computesInputGradient
         var gwStorage = weightGradient ?? Tensor(zeros: [0])
         weightGradient = nil
         // Scratch: the chunk's columns (reused for dcols once dW is done), then the gathered dY chunk.
         let colsCount = K * chunk * P, dyCount = chunk > 1 ? Og * chunk * P : 0
         let dx = x.withBuffer { xb in w.withBuffer { wb in dOut.withBuffer { db in Tensor(shape: x.shape) { dxb in
+            if !needX { dxb.update(repeating: 0) }
             gwStorage.withMutableBuffer { gwb in
             Workspace.withScratch(colsCount + dyCount) { scratch in
                 nonisolated(unsafe) let xp = xb.baseAddress!, wp = wb.baseAddress!, dp = db.baseAddress!
@@ -247,7 +253,7 @@ public final class Conv2d: WeightedLayer {
                     for gi in 0..<G {
                         // dY of the chunk's group as [Og, B*P] (a view when B == 1) and, for dW, its columns.
                         let dyg: UnsafePointer<Float> = B == 1 ? dp + (n0 * O + gi * Og) * P : UnsafePointer(dyc)
-                        if B > 1 || needW {
+                        if needW || (B > 1 && needX) {
                             Parallel.forEach(B) { b, _ in
                                 if B > 1 {
                                     for o in 0..<Og {
@@ -262,7 +268,9 @@ public final class Conv2d: WeightedLayer {
                             gemm(.none, .transposed, m: Og, n: K, k: LD, dyg, lda: LD, cols, ldb: LD,
                                  beta: overwriteWeightGradient && n0 == 0 ? 0 : 1, gwp! + gi * Og * K, ldc: K)
                         }
-                        if directInput {   // dx[n, g] = W_gᵀ · dY[n, g], written in place (no zero fill)
+                        if !needX {
+                            continue
+                        } else if directInput {   // dx[n, g] = W_gᵀ · dY[n, g], written in place (no zero fill)
                             GEMMStatistics.timed {
                                 Parallel.forEach(B) { b, _ in
                                     gemm(.transposed, .none, m: Cg, n: P, k: Og, wg, lda: K, dyg + b * P, ldb: LD,
@@ -297,6 +305,8 @@ public final class Conv2d: WeightedLayer {
         return dx
     }
 }
+
+extension Conv2d: InputGradientOptional {}
 
 // MARK: - Direct reference
 

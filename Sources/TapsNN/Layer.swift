@@ -99,3 +99,19 @@ extension WeightedLayer {
         return n.hasSuffix(".weight") ? String(n.dropLast(".weight".count)) : n
     }
 }
+
+/// A layer that can skip `dL/d(input)` in backward when nothing upstream of its input trains: the first layer of a
+/// network, whose input is the images. PyTorch's autograd skips it the same way (images do not require grad). For a
+/// convolution that is the transposed GEMM and the col2im, a large share of a 7x7 stem's backward (ResNet, DenseNet).
+public protocol InputGradientOptional: AnyObject {
+    /// Whether backward computes `dL/d(input)` (default true); when false it returns zeros of the input's shape.
+    var computesInputGradient: Bool { get set }
+}
+
+/// The layer a network's forward runs first: the first leaf of ``Layer/children``, depth first (for every
+/// architecture here the stem convolution, whose input is the images).
+public func firstLayer(of network: any Layer) -> any Layer {
+    var layer = network
+    while let first = layer.children.first { layer = first }
+    return layer
+}

@@ -90,4 +90,27 @@ struct ArchitectureGatingTests {
         task.backward(d)
         #expect(task.gatedLayers.allSatisfy { $0.delta.grad.maxAbs() > 0 })
     }
+
+    @Test("the stem skips dL/d(images) by default, and every parameter's gradient is bit-identical with it computed",
+          arguments: ["resnet-basic", "densenet", "vit", "efficientnet"])
+    func stemSkipsInputGradient(family: String) {
+        var rng = SeededRNG(seed: 8)
+        let x = Tensor.normal([3, 3, 32, 32].enumerated().map { $0.offset >= 2 && family == "vit" ? 16 : $0.element }, rng: &rng)
+        // A fresh, identical network per run: dropout draws from each network's own generator.
+        func gradients(inputGradient: Bool) -> (parameters: [Tensor], input: Tensor) {
+            let (net, head) = Self.tiny(family, seed: 7)
+            let task = TaskNetwork(network: net, headName: head, behaviour: .learned)
+            #expect(!task.computesInputGradient)
+            task.computesInputGradient = inputGradient
+            let (_, d, _) = softmaxCrossEntropy(logits: task.forward(x, mode: .training), labels: [0, 1, 2])
+            task.zeroGrad()
+            let dx = task.backward(d)
+            return (task.trainableParameters.map(\.grad), dx)
+        }
+        let skipped = gradients(inputGradient: false)
+        let full = gradients(inputGradient: true)
+        #expect(skipped.parameters == full.parameters)
+        #expect(skipped.input.shape == x.shape && skipped.input.maxAbs() == 0)
+        #expect(full.input.shape == x.shape && full.input.maxAbs() > 0)
+    }
 }
