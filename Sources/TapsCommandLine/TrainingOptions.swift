@@ -243,7 +243,10 @@ public struct SharedTrainingOptions: ParsableArguments {
     /// - Throws: `ConfigFileError` naming the file and what was wrong.
     public func loadConfigFile() throws -> (config: TrainingConfig, keys: Set<String>) {
         guard let configFile else { return (TrainingConfig(), []) }
-        return try ConfigFile.load(configFile)
+        var (c, keys) = try ConfigFile.load(configFile)
+        // As on the command line: a budget makes the penalty weighted unless the file names one.
+        if (keys.contains("budget") || keys.contains("budget_bytes")) && !keys.contains("penalty") { c.penalty = .weighted }
+        return (c, keys)
     }
 
     /// A configuration with these settings over the `--config` file's (task, mode and folder from the file or the
@@ -258,6 +261,10 @@ public struct SharedTrainingOptions: ParsableArguments {
     /// `c.validate()`, naming the `--config` file when one was given (a bad value may come from it).
     /// - Throws: `ConfigError` for out-of-range values.
     public func validate(_ c: TrainingConfig) throws {
+        // Each replaces the other from a --config file, but both on one command line contradict each other.
+        if budget != nil && budgetBytes != nil {
+            throw ConfigError.invalid(option: "--budget-bytes", expected: "either --budget or --budget-bytes", got: "both")
+        }
         do { try c.validate() } catch let ConfigError.invalid(option, expected, got) where configFile != nil {
             throw ConfigError.invalid(option: option, expected: expected, got: got + " (from the command line or \(configFile!))")
         }

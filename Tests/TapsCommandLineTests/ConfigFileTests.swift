@@ -44,6 +44,16 @@ struct ConfigFileTests {
         #expect(try TrainingOptions.parse(["--config", path, "--lambda", "2"]).config().lambda == 2)
     }
 
+    @Test("--budget and --budget-bytes: both on one command line is an error; either replaces a --config file's other")
+    func budgetOptions() throws {
+        #expect(throws: ConfigError.self) { try TrainingOptions.parse(["--budget", "20%", "--budget-bytes", "2MB"]).config() }
+        let path = try temporaryFile("budget.toml", "budget = 0.2\n")
+        let fromFile = try TrainingOptions.parse(["--config", path]).config()
+        #expect(fromFile.budget == 0.2 && fromFile.budgetBytes == nil && fromFile.penalty == .weighted)
+        let bytes = try TrainingOptions.parse(["--config", path, "--budget-bytes", "2MB"]).config()
+        #expect(bytes.budget == nil && bytes.budgetBytes == 2 << 20)
+    }
+
     @Test("a run's config.json decodes to exactly the configuration that wrote it")
     func configJSONRoundTrip() throws {
         var c = TrainingConfig()
