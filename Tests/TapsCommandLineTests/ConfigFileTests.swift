@@ -47,6 +47,10 @@ struct ConfigFileTests {
     @Test("--budget and --budget-bytes: both on one command line is an error; either replaces a --config file's other")
     func budgetOptions() throws {
         #expect(throws: ConfigError.self) { try TrainingOptions.parse(["--budget", "20%", "--budget-bytes", "2MB"]).config() }
+        // A budget is enforced at the settle: a run without one is refused.
+        #expect(throws: ConfigError.self) { try TrainingOptions.parse(["--budget", "20%", "--epochs", "3"]).config() }
+        #expect(throws: ConfigError.self) { try TrainingOptions.parse(["--budget", "20%", "--settle-epochs", "0"]).config() }
+        #expect(try TrainingOptions.parse(["--budget", "20%", "--epochs", "4"]).config().budget == 0.2)
         let path = try temporaryFile("budget.toml", "budget = 0.2\n")
         let fromFile = try TrainingOptions.parse(["--config", path]).config()
         #expect(fromFile.budget == 0.2 && fromFile.budgetBytes == nil && fromFile.penalty == .weighted)

@@ -135,6 +135,10 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         if let settle = settleEpochs, settle < 0 || settle >= epochs {
             throw bad("--settle-epochs", "an integer in 0..<\(epochs) (below --epochs)", settle)
         }
+        if (budget != nil || budgetBytes != nil) && mode == .taps && path == nil && effectiveSettleEpochs == 0 {
+            throw bad("--budget", "a settle phase to fit the set into (--epochs at least --warmup-epochs + 2, --settle-epochs not 0)",
+                      "\(epochs) epochs with \(warmupEpochs) of warm-up and no settle")
+        }
         if let checkpointEvery, checkpointEvery < 1 { throw bad("--checkpoint-every", "an integer >= 1 (steps)", checkpointEvery) }
         if let m = checkpointMinutes, !(m > 0 && m.isFinite) { throw bad("--checkpoint-minutes", "a number of minutes > 0", m) }
         if let t = trainLimit, t < 1 { throw bad("--train-limit", "an integer >= 1", t) }
