@@ -44,12 +44,15 @@ public final class MaxPool2d: Layer {
         let keep = mode == .training
         var indices = [Int32](repeating: 0, count: keep ? y.count : 0)
         let hasNaN = x.withBuffer(containsNaN)
+        // Planes in parallel (each worker writes its own planes of y and of the indices).
+        let grain = max(1, Parallel.elementwiseGrain / max(H * W, 1))
         x.withBuffer { xb in y.withMutableBuffer { yb in indices.withUnsafeMutableBufferPointer { ib in
-            for plane in 0..<(N * C) {
-                let src = xb.baseAddress! + plane * H * W
-                let dst = yb.baseAddress! + plane * OH * OW
+            nonisolated(unsafe) let xp = xb.baseAddress, yp = yb.baseAddress, ip = ib.baseAddress
+            Parallel.forRanges(N * C, grain: grain) { planes in for plane in planes {
+                let src = xp! + plane * H * W
+                let dst = yp! + plane * OH * OW
                 if K == 2 && S == 2 && PAD == 0 && !hasNaN {
-                    pool2x2(src, W, dst, OH, OW, keep ? ib.baseAddress! + plane * OH * OW : nil)
+                    pool2x2(src, W, dst, OH, OW, keep ? ip! + plane * OH * OW : nil)
                     continue
                 }
                 for i in 0..<OH {
@@ -78,10 +81,10 @@ public final class MaxPool2d: Layer {
                             }
                         }
                         dst[i * OW + j] = best
-                        if keep { ib[plane * OH * OW + i * OW + j] = Int32(arg) }
+                        if keep { ip![plane * OH * OW + i * OW + j] = Int32(arg) }
                     }
                 }
-            }
+            } }
         } } }
         if keep { cache = Cache(inputShape: x.shape, indices: indices) }
         return y
@@ -94,10 +97,14 @@ public final class MaxPool2d: Layer {
         let planes = s[0] * s[1], HW = s[2] * s[3], P = dOut.count / max(planes, 1)
         precondition(dOut.count == cache.indices.count, "MaxPool2d: dOut \(dOut.shape) does not match the forward")
         var dx = Tensor(zeros: s)
+        // Planes in parallel: every index of a plane points into that plane.
         dx.withMutableBuffer { dxb in dOut.withBuffer { db in cache.indices.withUnsafeBufferPointer { ib in
-            for plane in 0..<planes {
-                let d = dxb.baseAddress! + plane * HW
-                for k in 0..<P { d[Int(ib[plane * P + k])] += db[plane * P + k] }
+            nonisolated(unsafe) let dxp = dxb.baseAddress, dp = db.baseAddress, ip = ib.baseAddress
+            Parallel.forRanges(planes, grain: max(1, Parallel.elementwiseGrain / max(HW, 1))) { range in
+                for plane in range {
+                    let d = dxp! + plane * HW
+                    for k in 0..<P { d[Int(ip![plane * P + k])] += dp![plane * P + k] }
+                }
             }
         } } }
         return dx
