@@ -110,29 +110,29 @@ final class RunLoop {
     let dataParallel: DataParallel?
     /// Whether this process writes the run folder (every plain run; rank 0 of a data-parallel run).
     let isWriter: Bool
-    private(set) var step = 0
-    private(set) var epoch = 0
-    private(set) var status = RunStatus.done
-    private(set) var failure: String?
-    private(set) var lambda: Double
-    private(set) var lambdaHistory: [LambdaChange] = []
+    var step = 0
+    var epoch = 0
+    var status = RunStatus.done
+    var failure: String?
+    var lambda: Double
+    var lambdaHistory: [LambdaChange] = []
     /// Latest validation accuracy of each member (0...1), and the epoch-average training accuracy.
-    private(set) var validation: [Double]
-    private(set) var trainAccuracy: [Double?]
-    private(set) var best: (accuracy: Double, epoch: Int, perMember: [Double], state: [[Tensor]])?
-    private(set) var epochsCompleted = 0
+    var validation: [Double]
+    var trainAccuracy: [Double?]
+    var best: (accuracy: Double, epoch: Int, perMember: [Double], state: [[Tensor]])?
+    var epochsCompleted = 0
     private(set) var throughput = 0.0
-    private var trainingSeconds = 0.0
-    private var announcedRecalibration: Set<Int> = []
+    var trainingSeconds = 0.0
+    var announcedRecalibration: Set<Int> = []
     /// Gate flips per member and layer, the flips in the final 20% of the steps, and the step counts of each
     /// active set during the last penalty epoch (the settle rule's votes).
-    private var flips: [[Int]] = []
-    private var lateFlips = 0
-    private var previousActive: [[Bool]] = []
-    private var setVotes: [[String: Int]] = []
+    var flips: [[Int]] = []
+    var lateFlips = 0
+    var previousActive: [[Bool]] = []
+    var setVotes: [[String: Int]] = []
     /// Active layers of each member at the run's last step, before model selection.
     private var finalActive: [[String]] = []
-    private var started = Date()
+    var started = Date()
     /// Undecodable files of each lazy split already reported (`member.split` -> count).
     private var reportedBadFiles: [String: Int] = [:]
     /// The run folder's control file (`control.json`, written by an attached dashboard); the writer only.
@@ -161,9 +161,9 @@ final class RunLoop {
         return settle > 0 ? adapter.epochs - settle + 1 : Int.max
     }
 
-    private var config: TrainingConfig { adapter.config }
-    private var members: [RunMember] { adapter.members }
-    private var views: [RunView] { adapter.views }
+    var config: TrainingConfig { adapter.config }
+    var members: [RunMember] { adapter.members }
+    var views: [RunView] { adapter.views }
     private var normalization: Normalization { adapter.base.normalization }
     /// Dropout layers of each member (data-parallel runs tell them which rows of the global batch are theirs).
     private lazy var dropouts = members.map { dropoutLayers(in: $0.network) }
@@ -173,7 +173,7 @@ final class RunLoop {
     /// Optimizer steps of the whole run (respecting `--steps`).
     var totalSteps: Int { min(adapter.stepsPerEpoch * adapter.epochs, config.maxSteps ?? Int.max) }
 
-    private func notice(_ kind: NoticeKind, _ message: String, step: Int? = nil, from: Double? = nil, to: Double? = nil,
+    func notice(_ kind: NoticeKind, _ message: String, step: Int? = nil, from: Double? = nil, to: Double? = nil,
                         paths: [String]? = nil, views only: [Int]? = nil) {
         for v in only ?? Array(views.indices) {
             views[v].store.append(.notice(NoticeEvent(kind: kind, step: step ?? self.step, message: message,
@@ -377,385 +377,31 @@ final class RunLoop {
     }
 
     /// Ends the run as failed with `message` (the first failure wins).
-    private func fail(_ message: String) {
+    func fail(_ message: String) {
         status = .failed
         if failure == nil { failure = message }
     }
 
-    // MARK: - Storage budget (docs/method.md "Storage budget")
-
-    /// Share of the backbone's parameters taken by a member's active deltas.
-    private func deltaCost(_ member: RunMember, active: [Bool]? = nil) -> Double {
-        guard let task = member.task else { return 0 }
-        let on = active ?? task.gatedLayers.map(\.isActive)
-        let used = zip(task.gatedLayers, on).reduce(0) { $0 + ($1.1 ? $1.0.weightCount : 0) }
-        return Double(used) / Double(max(ParameterAccounting(task).backboneParameters, 1))
-    }
-
-    /// The budget as a share of the backbone (`--budget`, or `--budget-bytes` over 4 bytes a parameter).
-    private func budgetShare(_ member: RunMember) -> Double? {
-        if let b = config.budget { return b }
-        guard let bytes = config.budgetBytes, let task = member.task else { return nil }
-        return Double(bytes) / 4 / Double(max(ParameterAccounting(task).backboneParameters, 1))
-    }
-
-    /// Steps between two raises of lambda by the budget controller: the penalty phase's length over 64 (at least 1),
-    /// so any run can raise lambda 64 times, by 1.25^64 ≈ 10^6 in all, before its settle. A fixed interval of 10
-    /// steps gave a 4-epoch EfficientNet-Lite0 run (32 penalty steps) three raises: lambda 2 -> 3.9, nothing turned
-    /// off, and the settle had to drop 38 of 46 layers at once.
-    var budgetRaiseInterval: Int {
-        let penaltyEpochs = min(settleStart, adapter.epochs + 1) - (config.warmupEpochs + 1)
-        return max(1, penaltyEpochs * adapter.stepsPerEpoch / 64)
-    }
-
-    /// Every ``budgetRaiseInterval`` steps of the penalty phase, raises lambda by 1.25x (the step of the dashboard's
-    /// `]` key, so the lambda history stays readable) while a member's active deltas cost more than the budget.
-    private func steerLambdaForBudget() {
-        guard config.budget != nil || config.budgetBytes != nil, adapter.usesPenalty, epoch > config.warmupEpochs, epoch < settleStart,
-              step > 0, step % budgetRaiseInterval == 0 else { return }
-        if members.contains(where: { m in budgetShare(m).map { deltaCost(m) > $0 } ?? false }) {
-            control.lambda = min(max(lambda, 1e-3) * 1.25, TrainingControl.maximumLambda)
-        }
-    }
+    // MARK: - State of the budget, the path and checkpoints (their code: RunLoop+Gates.swift, RunLoop+Path.swift,
+    // RunLoop+Checkpoint.swift)
 
     /// Sets seen at the end of each penalty epoch with the validation accuracy they had (budget runs choose the
     /// most accurate one that fits).
-    private var candidateSets: [[(set: String, accuracy: Double)]] = []
-
-    // MARK: - The trade-off in one run (`--path`; docs/method.md "The trade-off in one run")
-
-    private var pathPoints: [PathPoint] = []
+    var candidateSets: [[(set: String, accuracy: Double)]] = []
+    var pathPoints: [PathPoint] = []
     /// Steps left in the current settle (0: searching), of `pathSettleTotal`.
-    private var pathSettleLeft = 0
-    private var pathSettleTotal = 1
-
-    /// The learning rate of a path run's next step: `--lr` while searching; during a settle a cosine decay from
-    /// `--lr` towards 0 over the settle's steps, so each point is evaluated converged, like the end of a sweep run
-    /// (then the search restarts at `--lr`).
-    private var pathLearningRate: Float {
-        let peak = Float(config.learningRate)
-        guard pathSettleLeft > 0 else { return peak }
-        let done = Float(pathSettleTotal - pathSettleLeft) / Float(max(1, pathSettleTotal))
-        return 0.5 * peak * (1 + cos(Float.pi * done))
-    }
-    private var pathSinceRaise = 0
+    var pathSettleLeft = 0
+    var pathSettleTotal = 1
+    var pathSinceRaise = 0
     /// Active sets already recorded as points (`1`/`0` per gated layer).
-    private var pathSeenSets: Set<String> = []
+    var pathSeenSets: Set<String> = []
     /// A new set and the consecutive steps it has held so far.
-    private var pathCandidate: String?
-    private var pathCandidateSteps = 0
-
-    /// The gated member a path follows (a path is a single-task run).
-    private var pathMember: Int? { members.firstIndex { $0.task != nil } }
-
-    /// Member `m`'s active set as `1`/`0` per gated layer (the key of set votes, candidates and path points).
-    private func activeKey(_ m: Int) -> String { String(members[m].gatedLayers.map { $0.isActive ? "1" : "0" }) }
-
-    /// After a penalty step of a path run: settle an active set not recorded yet once it has held for a few steps
-    /// (a gate chattering at tau back to a recorded set is not a new point), record it when settled, else raise
-    /// lambda on schedule. Returns true when the path is complete (every gate off and recorded).
-    private func advancePath() -> Bool {
-        guard let path = config.path, let m = pathMember else { return false }
-        let (raiseEvery, settleSteps) = path.resolved(stepsPerEpoch: adapter.stepsPerEpoch)
-        let set = activeKey(m)
-        if pathSettleLeft > 0 {
-            pathSettleLeft -= 1
-            guard pathSettleLeft == 0 else { return false }
-            recordPathPoint(m)
-            pathSeenSets.insert(set)
-            unfreezeGates()
-            return !set.contains("1")
-        }
-        if pathSeenSets.contains(set) {
-            pathCandidate = nil
-        } else {
-            pathCandidateSteps = set == pathCandidate ? pathCandidateSteps + 1 : 1
-            pathCandidate = set
-            if pathCandidateSteps >= max(2, raiseEvery / 4) {
-                pathCandidate = nil
-                pathSettleLeft = settleSteps
-                pathSettleTotal = settleSteps
-                freezeGates()
-                return false
-            }
-        }
-        pathSinceRaise += 1
-        if pathSinceRaise >= raiseEvery {
-            pathSinceRaise = 0
-            control.lambda = min(max(lambda, 1e-3) * path.growth, TrainingControl.maximumLambda)
-        }
-        return false
-    }
-
-    /// Evaluates member `m`'s current set on validation and test, writes its export to `points/point-NN.safetensors`
-    /// and records it.
-    private func recordPathPoint(_ m: Int) {
-        guard let task = members[m].task else { return }
-        let member = members[m]
-        recalibrate(m)
-        let val = member.validation.count > 0 ? accuracy(m, on: member.validation, phase: .validating) : (trainAccuracy[m] ?? 0)
-        let test = member.test.map { accuracy(m, on: $0, phase: .testing) }
-        guard failure == nil else { return }
-        let index = pathPoints.count
-        var export: String? = String(format: "points/point-%02d.safetensors", index)
-        if isWriter, let name = export {
-            let dir = views[member.view].directory
-            do {
-                try FileManager.default.createDirectory(at: dir.appendingPathComponent("points"), withIntermediateDirectories: true)
-                _ = try writeExport(m, base: (adapter.base.name, adapter.base.contentHash), testAccuracy: test,
-                                    validationAccuracy: val, to: dir.appendingPathComponent(name))
-            } catch {
-                fail("writing \(name) failed: \(error)")
-                export = nil
-            }
-        }
-        let accounting = ParameterAccounting(task)
-        let active = task.activeIndices.map { task.gatedLayers[$0].name }
-        pathPoints.append(PathPoint(index: index, step: step, lambda: lambda, activeLayers: active,
-                                    gatedLayers: task.gatedLayers.count, taskSpecificParameters: accounting.taskSpecificParameters,
-                                    backboneParameters: accounting.backboneParameters, fractionOfBackbone: accounting.fractionOfBackbone,
-                                    validationAccuracy: val, testAccuracy: test, export: export,
-                                    seconds: Date().timeIntervalSince(started)))
-        notice(.info, String(format: "path point %d at step %d: lambda %@, %d/%d active (%.2f%% of the backbone), validation %.4f",
-                             index, step, ProgressFormatter.fmt(lambda), active.count, task.gatedLayers.count,
-                             100 * accounting.fractionOfBackbone, val)
-               + (test.map { String(format: ", test %.4f", $0) } ?? ""), views: [member.view])
-    }
-
-    /// Unfreezes every learned gate after a path point (scores and deltas train again).
-    private func unfreezeGates() {
-        for member in members {
-            for g in member.gatedLayers where g.behaviour == .learned {
-                g.score.requiresGrad = true
-                g.delta.requiresGrad = true
-            }
-        }
-    }
-
-    /// At the end of a path run: records the set in training if it is not a point yet, and writes `path.csv`,
-    /// `path.md`, `path.json` and `tradeoff.svg`.
-    private func finishPath() {
-        guard let m = pathMember else { return }
-        if pathPoints.last.map({ p in p.activeLayers != members[m].gatedLayers.filter(\.isActive).map(\.name) }) ?? true {
-            recordPathPoint(m)
-        }
-        guard isWriter, failure == nil else { return }
-        do {
-            try PathReport.write(pathPoints, task: members[m].name, seed: config.seed, to: views[members[m].view].directory)
-        } catch {
-            fail("writing the path files failed: \(error)")
-        }
-    }
-
-    // MARK: - Gates: flips and the settle phase
-
-    /// Counts gate flips and, in the last penalty epoch, how many steps each active set was held.
-    private func trackGates(votes: Bool) {
-        let late = Double(step) > 0.8 * Double(totalSteps)
-        for (m, member) in members.enumerated() where !member.gatedLayers.isEmpty {
-            let now = member.gatedLayers.map(\.isActive)
-            for i in now.indices where now[i] != previousActive[m][i] {
-                flips[m][i] += 1
-                if late { lateFlips += 1 }
-            }
-            previousActive[m] = now
-            if votes { setVotes[m][String(now.map { $0 ? "1" : "0" }), default: 0] += 1 }
-        }
-    }
-
-    private func recordCandidates() {
-        if candidateSets.count != members.count { candidateSets = members.map { _ in [] } }
-        for (m, member) in members.enumerated() where !member.gatedLayers.isEmpty {
-            candidateSets[m].append((activeKey(m), validation[m]))
-        }
-    }
-
-    /// The set a budget run settles on (docs/method.md "Storage budget"): the voted set if it fits; otherwise the
-    /// most accurate set seen at a penalty epoch's end that fits; otherwise the voted set with its lowest-scoring
-    /// layers dropped until it fits. Then every layer left out is offered back, highest score first, and kept if the
-    /// set still fits: the budget is storage the user granted, and a delta that fits buys accuracy (EfficientNet-Lite0
-    /// on ucidigits at `--budget 25%` settled on 2/49 layers, 3% of the backbone, and ended below the probe).
-    private func fitBudget(_ chosen: String, member m: Int) -> String {
-        let member = members[m]
-        guard let budget = budgetShare(member) else { return chosen }
-        func cost(_ set: String) -> Double { deltaCost(member, active: set.map { $0 == "1" }) }
-        var base = chosen
-        if cost(chosen) > budget {
-            let fitting = (m < candidateSets.count ? candidateSets[m] : []).filter { cost($0.set) <= budget }
-            if let best = fitting.max(by: { $0.accuracy < $1.accuracy }) {
-                base = best.set
-            } else {
-                var on = chosen.map { $0 == "1" }
-                for i in layersByScore(member) where on[i] && deltaCost(member, active: on) > budget { on[i] = false }
-                base = String(on.map { $0 ? "1" : "0" })
-            }
-        }
-        var on = base.map { $0 == "1" }
-        for i in layersByScore(member).reversed() where !on[i] {
-            on[i] = true
-            if deltaCost(member, active: on) > budget { on[i] = false }
-        }
-        return String(on.map { $0 ? "1" : "0" })
-    }
-
-    /// Indices of a member's gated layers by ascending score (ties: the smaller delta first, so that a fill taking
-    /// them from the end offers the larger one first: scores the proximal step left at exactly 0 carry no ranking,
-    /// and the larger delta uses more of the budget).
-    private func layersByScore(_ member: RunMember) -> [Int] {
-        let layers = member.gatedLayers
-        return layers.indices.sorted { a, b in
-            let (sa, sb) = (layers[a].score.value.storage[0], layers[b].score.value.storage[0])
-            return sa != sb ? sa < sb : layers[a].weightCount != layers[b].weightCount
-                ? layers[a].weightCount < layers[b].weightCount : a > b
-        }
-    }
-
-    /// Starts the settle phase: each member's active set becomes the one held for the most steps of the last
-    /// penalty epoch (ties: the set at its end; with a budget, the most accurate set that fits), scores are moved
-    /// to their side of tau and frozen.
-    private func settleGates() {
-        for (m, member) in members.enumerated() where !member.gatedLayers.isEmpty {
-            let current = activeKey(m)
-            let total = setVotes[m].values.reduce(0, +)
-            let voted = setVotes[m].max { a, b in a.value != b.value ? a.value < b.value : b.key == current }?.key ?? current
-            let chosen = fitBudget(voted, member: m)
-            for (g, on) in zip(member.gatedLayers, chosen) {
-                let s = g.score.value.storage[0]
-                g.score.value.storage[0] = on == "1" ? max(s, g.tau) : min(s, g.tau.nextDown)
-            }
-            previousActive[m] = member.gatedLayers.map(\.isActive)
-            let names = member.gatedLayers.filter(\.isActive).map(\.name)
-            notice(.settled, "gates settled for the last \(config.effectiveSettleEpochs) epoch(s): \(names.count)/\(member.gatedLayers.count) active"
-                + (names.isEmpty ? "" : " (" + names.joined(separator: ", ") + ")")
-                + (chosen != voted ? String(format: ", %.1f%% of the backbone within the %.1f%% budget",
-                                            100 * deltaCost(member), 100 * (budgetShare(member) ?? 0))
-                   : total > 0 ? ", the set held for \(setVotes[m][chosen] ?? 0) of the \(total) steps of the last penalty epoch" : "")
-                + "; from now on only the kept deltas, norms and head train", views: [member.view])
-        }
-        freezeGates()
-    }
-
-    /// Fixes every gate at its current side of tau: scores stop training, deltas of inactive layers too (their
-    /// weight-gradient GEMMs are skipped).
-    private func freezeGates() {
-        for member in members {
-            for g in member.gatedLayers where g.behaviour == .learned {
-                g.score.requiresGrad = false
-                g.delta.requiresGrad = g.isActive
-            }
-        }
-    }
-
-    // MARK: - Checkpoints (docs/method.md "Checkpoints")
-
-    private var optimizer: SGD?
-    private var lastCheckpoint = Date()
-    private var epochSampler: Data?
-    private var resumedSums: [(loss: Double, correct: Int, seen: Int)] = []
-
-    /// Due by `--checkpoint-every` steps, by the time interval (default every 5 minutes), or on request (a key).
-    private func checkpointDue() -> Bool {
-        guard config.path == nil else { return false }  // path runs are not resumable (their points are not checkpointed)
-        if control.takeCheckpointRequest() { return true }
-        if let every = config.checkpointEvery, every > 0, step > 0, step % every == 0 { return true }
-        return Date().timeIntervalSince(lastCheckpoint) >= (config.checkpointMinutes ?? 5) * 60 && step > 0
-    }
-
-    /// Writes the complete training state (``Checkpoint``) into every view's folder. A failed write stops the run
-    /// with a one-line error (the previous checkpoint stays: the write is atomic).
-    private func checkpoint(epochDone: Bool, stepInEpoch: Int, sums: [(loss: Double, correct: Int, seen: Int)]) {
-        guard isWriter, let optimizer, failure == nil, config.path == nil else { return }
-        for v in views { v.store.flush() }
-        var tensors: [String: Tensor] = [:]
-        for (m, member) in members.enumerated() {
-            for p in member.network.parameters where checkpointed(p, of: member) { tensors["member\(m)/\(p.name)"] = p.value }
-        }
-        for (i, buffer) in optimizer.momentumBuffers.enumerated() { if let buffer { tensors["momentum/\(i)"] = buffer } }
-        if let best {
-            for (m, member) in members.enumerated() {
-                for (p, v) in zip(member.network.parameters, best.state[m]) where checkpointed(p, of: member) {
-                    tensors["best/member\(m)/\(p.name)"] = v
-                }
-            }
-        }
-        let state = CheckpointState(
-            step: step, epoch: epoch, stepInEpoch: stepInEpoch, epochDone: epochDone, lambda: lambda,
-            lambdaHistory: lambdaHistory, metricsOffsets: views.map(\.store.bytesWritten),
-            epochLoss: sums.map(\.loss), epochCorrect: sums.map(\.correct), epochSeen: sums.map(\.seen),
-            validation: validation, trainAccuracy: trainAccuracy, bestAccuracy: best?.accuracy, bestEpoch: best?.epoch,
-            bestPerMember: best?.perMember, epochsCompleted: epochsCompleted, trainingSeconds: trainingSeconds,
-            elapsed: Date().timeIntervalSince(started), sampler: epochSampler,
-            dropout: members.map { dropoutLayers(in: $0.network).map(\.generatorState) },
-            announcedRecalibration: announcedRecalibration.sorted(), setVotes: setVotes, flips: flips, lateFlips: lateFlips,
-            candidates: candidateSets.map { $0.map { CandidateSet(set: $0.set, accuracy: $0.accuracy) } })
-        do {
-            for v in views { try Checkpoint(state: state, tensors: tensors).write(to: v.directory) }
-            lastCheckpoint = Date()
-            notice(.checkpoint, "checkpoint at step \(step) written", paths: views.map { $0.directory.appendingPathComponent(Checkpoint.fileName).path })
-        } catch {
-            status = .failed
-            failure = "checkpoint failed: \(error); the last good checkpoint (if any) is kept"
-        }
-    }
-
-    /// Whether a checkpoint stores `p`: everything but the frozen, shared base weights `w0` of gated layers (which
-    /// the base file holds). The rule depends only on the mode, never on the phase (settled gates freeze deltas).
-    private func checkpointed(_ p: Parameter, of member: RunMember) -> Bool {
-        !member.gatedLayers.contains { $0.base.weight === p && !$0.trainsBase }
-            || member.gatedLayers.contains { $0.base.weight === p && $0.base.weight.requiresGrad }
-    }
-
-    /// Puts the loop, the networks and the optimizer back into a checkpoint's state.
-    /// - Throws: ``CheckpointError/mismatch(file:reason:)`` when a tensor is missing or has another shape.
-    private func restore(_ c: Checkpoint, optimizer: SGD) throws {
-        let file = views[0].directory.appendingPathComponent(Checkpoint.fileName).path
-        func take(_ key: String, shape: [Int]) throws -> Tensor {
-            guard let t = c.tensors[key] else { throw CheckpointError.mismatch(file: file, reason: "no tensor '\(key)'") }
-            guard t.shape == shape else {
-                throw CheckpointError.mismatch(file: file, reason: "'\(key)' has shape \(t.shape), the run needs \(shape)")
-            }
-            return t
-        }
-        let s = c.state
-        guard s.validation.count == members.count, s.epochLoss.count == views.count, s.dropout.count == members.count else {
-            throw CheckpointError.mismatch(file: file, reason: "made for \(s.validation.count) tasks, the run has \(members.count)")
-        }
-        for (m, member) in members.enumerated() {
-            for p in member.network.parameters where checkpointed(p, of: member) {
-                p.value = try take("member\(m)/\(p.name)", shape: p.value.shape)
-            }
-            for (d, state) in zip(dropoutLayers(in: member.network), s.dropout[m]) { d.generatorState = state }
-        }
-        optimizer.momentumBuffers = try optimizer.parameters.enumerated().map { i, p in
-            c.tensors["momentum/\(i)"] == nil ? nil : try take("momentum/\(i)", shape: p.value.shape)
-        }
-        if let accuracy = s.bestAccuracy, let bestEpoch = s.bestEpoch, let perMember = s.bestPerMember {
-            let state = try members.enumerated().map { m, member in
-                try member.network.parameters.map { p in
-                    checkpointed(p, of: member) ? try take("best/member\(m)/\(p.name)", shape: p.value.shape) : p.value
-                }
-            }
-            best = (accuracy, bestEpoch, perMember, state)
-        }
-        if let sampler = s.sampler { try adapter.restoreSampler(sampler) }
-        step = s.step
-        epoch = s.epoch
-        lambda = s.lambda
-        control.lambda = s.lambda
-        lambdaHistory = s.lambdaHistory
-        validation = s.validation
-        trainAccuracy = s.trainAccuracy
-        epochsCompleted = s.epochsCompleted
-        trainingSeconds = s.trainingSeconds
-        announcedRecalibration = Set(s.announcedRecalibration)
-        if let v = s.setVotes, v.count == members.count { setVotes = v }
-        if let f = s.flips, f.count == members.count { flips = f }
-        lateFlips = s.lateFlips ?? 0
-        candidateSets = (s.candidates ?? []).map { $0.map { ($0.set, $0.accuracy) } }
-        previousActive = members.map { $0.gatedLayers.map(\.isActive) }
-        started = Date().addingTimeInterval(-s.elapsed)
-        resumedSums = (0..<views.count).map { (s.epochLoss[$0], s.epochCorrect[$0], s.epochSeen[$0]) }
-    }
+    var pathCandidate: String?
+    var pathCandidateSteps = 0
+    var optimizer: SGD?
+    var lastCheckpoint = Date()
+    var epochSampler: Data?
+    var resumedSums: [(loss: Double, correct: Int, seen: Int)] = []
 
     // MARK: - Step boundary: the control box
 
@@ -872,7 +518,7 @@ final class RunLoop {
     // MARK: - Evaluation
 
     /// Re-estimates a member's BatchNorm statistics on its training images (docs/method.md "Training recipe"), with progress events and a notice the first time it changes anything.
-    private func recalibrate(_ m: Int) {
+    func recalibrate(_ m: Int) {
         let member = members[m]
         let store = views[member.view].store
         let layers: Int
@@ -893,7 +539,7 @@ final class RunLoop {
     }
 
     /// Accuracy of member `m` on `split`, with progress events; 0 (and the run failed) when an image cannot be read.
-    private func accuracy(_ m: Int, on split: any ImageBatchSource, phase: EvaluationPhase) -> Double {
+    func accuracy(_ m: Int, on split: any ImageBatchSource, phase: EvaluationPhase) -> Double {
         let store = views[members[m].view].store
         do {
             return try evaluate(members[m].network, on: split, normalization: normalization) { done, total in
@@ -1013,7 +659,7 @@ final class RunLoop {
     }
 
     /// Writes member `m`'s `task.safetensors` (the one export path: typed metadata, atomic write).
-    private func writeExport(_ m: Int, base: (name: String, hash: String), testAccuracy: Double?,
+    func writeExport(_ m: Int, base: (name: String, hash: String), testAccuracy: Double?,
                              validationAccuracy: Double? = nil, to file: URL? = nil) throws -> String {
         let member = members[m]
         guard let task = member.task else { return "" }

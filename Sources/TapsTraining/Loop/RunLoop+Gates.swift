@@ -1,0 +1,143 @@
+// TapsTraining: the run loop's gates: flips, the settle phase and the storage budget (docs/method.md "Training recipe", "Storage budget").
+import Foundation
+import TAPS
+import TapsData
+import TapsNN
+import TapsTensor
+
+extension RunLoop {
+    // MARK: - Storage budget (docs/method.md "Storage budget")
+
+    /// Share of the backbone's parameters taken by a member's active deltas.
+    private func deltaCost(_ member: RunMember, active: [Bool]? = nil) -> Double {
+        guard let task = member.task else { return 0 }
+        let on = active ?? task.gatedLayers.map(\.isActive)
+        let used = zip(task.gatedLayers, on).reduce(0) { $0 + ($1.1 ? $1.0.weightCount : 0) }
+        return Double(used) / Double(max(ParameterAccounting(task).backboneParameters, 1))
+    }
+
+    /// The budget as a share of the backbone (`--budget`, or `--budget-bytes` over 4 bytes a parameter).
+    func budgetShare(_ member: RunMember) -> Double? {
+        if let b = config.budget { return b }
+        guard let bytes = config.budgetBytes, let task = member.task else { return nil }
+        return Double(bytes) / 4 / Double(max(ParameterAccounting(task).backboneParameters, 1))
+    }
+
+    /// Steps between two raises of lambda by the budget controller: the penalty phase's length over 64 (at least 1),
+    /// so any run can raise lambda 64 times, by 1.25^64 ≈ 10^6 in all, before its settle. A fixed interval of 10
+    /// steps gave a 4-epoch EfficientNet-Lite0 run (32 penalty steps) three raises: lambda 2 -> 3.9, nothing turned
+    /// off, and the settle had to drop 38 of 46 layers at once.
+    var budgetRaiseInterval: Int {
+        let penaltyEpochs = min(settleStart, adapter.epochs + 1) - (config.warmupEpochs + 1)
+        return max(1, penaltyEpochs * adapter.stepsPerEpoch / 64)
+    }
+
+    /// Every ``budgetRaiseInterval`` steps of the penalty phase, raises lambda by 1.25x (the step of the dashboard's
+    /// `]` key, so the lambda history stays readable) while a member's active deltas cost more than the budget.
+    func steerLambdaForBudget() {
+        guard config.budget != nil || config.budgetBytes != nil, adapter.usesPenalty, epoch > config.warmupEpochs, epoch < settleStart,
+              step > 0, step % budgetRaiseInterval == 0 else { return }
+        if members.contains(where: { m in budgetShare(m).map { deltaCost(m) > $0 } ?? false }) {
+            control.lambda = min(max(lambda, 1e-3) * 1.25, TrainingControl.maximumLambda)
+        }
+    }
+
+    // MARK: - Gates: flips and the settle phase
+
+    /// Counts gate flips and, in the last penalty epoch, how many steps each active set was held.
+    func trackGates(votes: Bool) {
+        let late = Double(step) > 0.8 * Double(totalSteps)
+        for (m, member) in members.enumerated() where !member.gatedLayers.isEmpty {
+            let now = member.gatedLayers.map(\.isActive)
+            for i in now.indices where now[i] != previousActive[m][i] {
+                flips[m][i] += 1
+                if late { lateFlips += 1 }
+            }
+            previousActive[m] = now
+            if votes { setVotes[m][String(now.map { $0 ? "1" : "0" }), default: 0] += 1 }
+        }
+    }
+
+    func recordCandidates() {
+        if candidateSets.count != members.count { candidateSets = members.map { _ in [] } }
+        for (m, member) in members.enumerated() where !member.gatedLayers.isEmpty {
+            candidateSets[m].append((activeKey(m), validation[m]))
+        }
+    }
+
+    /// The set a budget run settles on (docs/method.md "Storage budget"): the voted set if it fits; otherwise the
+    /// most accurate set seen at a penalty epoch's end that fits; otherwise the voted set with its lowest-scoring
+    /// layers dropped until it fits. Then every layer left out is offered back, highest score first, and kept if the
+    /// set still fits: the budget is storage the user granted, and a delta that fits buys accuracy (EfficientNet-Lite0
+    /// on ucidigits at `--budget 25%` settled on 2/49 layers, 3% of the backbone, and ended below the probe).
+    private func fitBudget(_ chosen: String, member m: Int) -> String {
+        let member = members[m]
+        guard let budget = budgetShare(member) else { return chosen }
+        func cost(_ set: String) -> Double { deltaCost(member, active: set.map { $0 == "1" }) }
+        var base = chosen
+        if cost(chosen) > budget {
+            let fitting = (m < candidateSets.count ? candidateSets[m] : []).filter { cost($0.set) <= budget }
+            if let best = fitting.max(by: { $0.accuracy < $1.accuracy }) {
+                base = best.set
+            } else {
+                var on = chosen.map { $0 == "1" }
+                for i in layersByScore(member) where on[i] && deltaCost(member, active: on) > budget { on[i] = false }
+                base = String(on.map { $0 ? "1" : "0" })
+            }
+        }
+        var on = base.map { $0 == "1" }
+        for i in layersByScore(member).reversed() where !on[i] {
+            on[i] = true
+            if deltaCost(member, active: on) > budget { on[i] = false }
+        }
+        return String(on.map { $0 ? "1" : "0" })
+    }
+
+    /// Indices of a member's gated layers by ascending score (ties: the smaller delta first, so that a fill taking
+    /// them from the end offers the larger one first: scores the proximal step left at exactly 0 carry no ranking,
+    /// and the larger delta uses more of the budget).
+    private func layersByScore(_ member: RunMember) -> [Int] {
+        let layers = member.gatedLayers
+        return layers.indices.sorted { a, b in
+            let (sa, sb) = (layers[a].score.value.storage[0], layers[b].score.value.storage[0])
+            return sa != sb ? sa < sb : layers[a].weightCount != layers[b].weightCount
+                ? layers[a].weightCount < layers[b].weightCount : a > b
+        }
+    }
+
+    /// Starts the settle phase: each member's active set becomes the one held for the most steps of the last
+    /// penalty epoch (ties: the set at its end; with a budget, the most accurate set that fits), scores are moved
+    /// to their side of tau and frozen.
+    func settleGates() {
+        for (m, member) in members.enumerated() where !member.gatedLayers.isEmpty {
+            let current = activeKey(m)
+            let total = setVotes[m].values.reduce(0, +)
+            let voted = setVotes[m].max { a, b in a.value != b.value ? a.value < b.value : b.key == current }?.key ?? current
+            let chosen = fitBudget(voted, member: m)
+            for (g, on) in zip(member.gatedLayers, chosen) {
+                let s = g.score.value.storage[0]
+                g.score.value.storage[0] = on == "1" ? max(s, g.tau) : min(s, g.tau.nextDown)
+            }
+            previousActive[m] = member.gatedLayers.map(\.isActive)
+            let names = member.gatedLayers.filter(\.isActive).map(\.name)
+            notice(.settled, "gates settled for the last \(config.effectiveSettleEpochs) epoch(s): \(names.count)/\(member.gatedLayers.count) active"
+                + (names.isEmpty ? "" : " (" + names.joined(separator: ", ") + ")")
+                + (chosen != voted ? String(format: ", %.1f%% of the backbone within the %.1f%% budget",
+                                            100 * deltaCost(member), 100 * (budgetShare(member) ?? 0))
+                   : total > 0 ? ", the set held for \(setVotes[m][chosen] ?? 0) of the \(total) steps of the last penalty epoch" : "")
+                + "; from now on only the kept deltas, norms and head train", views: [member.view])
+        }
+        freezeGates()
+    }
+
+    /// Fixes every gate at its current side of tau: scores stop training, deltas of inactive layers too (their
+    /// weight-gradient GEMMs are skipped).
+    func freezeGates() {
+        for member in members {
+            for g in member.gatedLayers where g.behaviour == .learned {
+                g.score.requiresGrad = false
+                g.delta.requiresGrad = g.isActive
+            }
+        }
+    }
+}
