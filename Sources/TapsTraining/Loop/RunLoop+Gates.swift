@@ -93,15 +93,16 @@ extension RunLoop {
         return String(on.map { $0 ? "1" : "0" })
     }
 
-    /// Indices of a member's gated layers by ascending score (ties: the smaller delta first, so that a fill taking
-    /// them from the end offers the larger one first: scores the proximal step left at exactly 0 carry no ranking,
-    /// and the larger delta uses more of the budget).
+    /// Indices of a member's gated layers by ascending score (ties: the larger delta first, so that a fill taking
+    /// them from the end offers the smaller one first). Scores the proximal step left at exactly 0 carry no ranking;
+    /// offering the larger delta first was measured worse (EfficientNet-Lite0, ucidigits, `--budget 25%`, seed 0:
+    /// 0.935 with 36/49 layers against 0.960 with 38/49).
     private func layersByScore(_ member: RunMember) -> [Int] {
         let layers = member.gatedLayers
         return layers.indices.sorted { a, b in
             let (sa, sb) = (layers[a].score.value.storage[0], layers[b].score.value.storage[0])
             return sa != sb ? sa < sb : layers[a].weightCount != layers[b].weightCount
-                ? layers[a].weightCount < layers[b].weightCount : a > b
+                ? layers[a].weightCount > layers[b].weightCount : a > b
         }
     }
 
