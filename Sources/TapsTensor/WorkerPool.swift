@@ -23,7 +23,10 @@ final class WorkerPool: @unchecked Sendable {
     /// Incremented (releasing) for every job; a worker that sees a new value runs the job.
     private let generation = Atomic<Int>(0)
     /// Pool workers still running the current job.
-    private let remaining = Atomic<Int>(0)
+    /// The newest generation whose region is closed to late workers (its items are all claimed).
+    private let closed = Atomic<Int>(0)
+    /// Workers inside the current region's job.
+    private let active = Atomic<Int>(0)
     /// Pool workers (1...) taking part in the current job; the rest skip it.
     private let participants = Atomic<Int>(0)
     /// Workers asleep on `condition` (the submitter signals only when some are).
@@ -55,18 +58,21 @@ final class WorkerPool: @unchecked Sendable {
         withoutActuallyEscaping(body) { body in
             job = body
             participants.store(workers - 1, ordering: .relaxed)
-            remaining.store(workers - 1, ordering: .relaxed)
             // Sequentially consistent with the sleeper's increment-then-check below (a Dekker pair): either the
             // worker sees the new generation or this sees the sleeper, never neither.
-            generation.wrappingAdd(1, ordering: .sequentiallyConsistent)
+            let g = generation.wrappingAdd(1, ordering: .sequentiallyConsistent).newValue
             if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
                 condition.lock(); condition.broadcast(); condition.unlock()
             }
+            // The caller claims items until none is left, so when it returns every item has been taken. Workers that
+            // have not entered by then are not waited for: a worker another program keeps off its core would
+            // otherwise hold the region for a time slice only to find nothing to do. Closing is a Dekker pair with
+            // the worker's enter-then-check: either this sees the worker in `active` and waits for it, or the worker
+            // sees the region closed and leaves without touching the job.
             body(0)
-            // The others finish within the same few microseconds when the items are balanced; a preempted worker
-            // may take a time slice, so yield after a short spin rather than burn the core it needs.
+            closed.store(g, ordering: .sequentiallyConsistent)
             var spins = 0
-            while remaining.load(ordering: .acquiring) > 0 {
+            while active.load(ordering: .sequentiallyConsistent) > 0 {
                 spins += 1
                 if spins > 2_000 { sched_yield() }
             }
@@ -101,8 +107,15 @@ final class WorkerPool: @unchecked Sendable {
             }
             seen = current
             guard index <= participants.load(ordering: .relaxed) else { continue }
+            active.wrappingAdd(1, ordering: .sequentiallyConsistent)
+            // Closed already (the caller took every item while this worker was off its core): leave the job alone,
+            // it may belong to a newer region by now.
+            if closed.load(ordering: .sequentiallyConsistent) - current >= 0 {
+                active.wrappingSubtract(1, ordering: .releasing)
+                continue
+            }
             job?(index)
-            remaining.wrappingSubtract(1, ordering: .releasing)
+            active.wrappingSubtract(1, ordering: .releasing)
         }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 import Testing
 import TapsTensor
@@ -22,9 +23,38 @@ struct ParallelTests {
         #expect(!Parallel.isInsideParallelRegion)
     }
 
+    @Test("with every core busy elsewhere, 20,000 short regions: every item runs exactly once (late workers skip)")
+    func regionsWhileOversubscribed() {
+        // Busy threads keep the pool's workers off their cores at random moments, so many regions close before a
+        // worker enters: such a worker must leave the (possibly newer) job alone. A stale job would run an item of
+        // an earlier region twice or write into a region that has ended.
+        let stop = Atomic<Bool>(false)
+        let hogs = (0..<max(2, ProcessInfo.processInfo.activeProcessorCount)).map { _ in
+            let t = Thread { while !stop.load(ordering: .relaxed) {} }
+            t.start()
+            return t
+        }
+        // Plain (unlocked) writes, one per item: the pool's hand-over is the only synchronisation, so the thread
+        // sanitizer (`swift test --sanitize=thread`) reports a race if a worker's writes are not ordered before the
+        // caller's reads, or if an item runs twice.
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: 16)
+        defer { counts.deallocate() }
+        nonisolated(unsafe) let c = counts
+        var ok = 0
+        for r in 0..<20_000 {
+            let n = 2 + r % 11
+            c.initialize(repeating: 0, count: n)
+            Parallel.forEach(n) { i, _ in c[i] += 1 }
+            if (0..<n).allSatisfy({ c[$0] == 1 }) { ok += 1 }
+        }
+        stop.store(true, ordering: .relaxed)
+        _ = hogs
+        #expect(ok == 20_000)
+    }
+
     @Test("10,000 short regions in a row, and two threads starting regions at once: every item runs exactly once")
     func manyRegionsAndConcurrentCallers() async {
-        // Short regions exercise the spinning pool's hand-over (job, generation, remaining) many times; two callers
+        // Short regions exercise the spinning pool's hand-over (job, generation, active, closed) many times; two callers
         // at once exercise its busy path (the second runs on Dispatch's threads).
         var total = 0
         for r in 0..<10_000 {
