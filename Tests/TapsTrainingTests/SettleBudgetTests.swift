@@ -43,4 +43,26 @@ struct SettleBudgetTests {
         }
         #expect(store.snapshot().notices.contains { $0.kind == .settled })
     }
+
+    @Test("a budget run is refused when --steps ends it before its settle; one stopped early warns that it is over budget")
+    func budgetNeedsItsSettle() throws {
+        var c = quickConfig("budget-steps", lambda: 0.1, epochs: 5, warmup: 1, trainLimit: 640)
+        c.penalty = .weighted
+        c.budget = 0.05
+        c.maxSteps = 40
+        let (refused, _, _) = try train(c)
+        #expect(refused.status == .failed && refused.steps == 0)
+        #expect(refused.message?.hasPrefix("--steps 40 ends the run before its settle phase") == true, "\(refused.message ?? "")")
+
+        c.maxSteps = nil
+        c.outputDirectory = temporaryRunFolder("budget-stop")
+        let control = TrainingControl(lambda: c.lambda)
+        let store = MetricsStore()
+        let trainer = try Trainer(config: c, store: store, control: control)
+        store.onEvent { event in if case .step(let s) = event, s.step == 3 { control.requestStop() } }
+        let stopped = trainer.run()
+        #expect(stopped.status == .stopped)
+        #expect(stopped.fractionOfBackbone > 0.05)
+        #expect(store.snapshot().notices.contains { $0.message.hasPrefix("warning: the run stopped before its settle") })
+    }
 }

@@ -9,7 +9,7 @@ extension RunLoop {
     // MARK: - Storage budget (docs/method.md "Storage budget")
 
     /// Share of the backbone's parameters taken by a member's active deltas.
-    private func deltaCost(_ member: RunMember, active: [Bool]? = nil) -> Double {
+    func deltaCost(_ member: RunMember, active: [Bool]? = nil) -> Double {
         guard let task = member.task else { return 0 }
         let on = active ?? task.gatedLayers.map(\.isActive)
         let used = zip(task.gatedLayers, on).reduce(0) { $0 + ($1.1 ? $1.0.weightCount : 0) }

@@ -217,6 +217,15 @@ final class RunLoop {
                               : "; the gated layers' biases stay frozen as in the paper's code (--train-biases on trains them)")
                     + "; normalisation layers, if any, train")
             }
+            // The budget is enforced at the settle: a --steps limit that ends the run before it would export
+            // whatever set the penalty phase had reached.
+            if (config.budget != nil || config.budgetBytes != nil) && adapter.usesPenalty && settleStart != Int.max
+                && totalSteps <= (settleStart - 1) * adapter.stepsPerEpoch {
+                status = .failed
+                failure = "--steps \(totalSteps) ends the run before its settle phase (from step "
+                    + "\((settleStart - 1) * adapter.stepsPerEpoch + 1)), where the budget is enforced: raise --steps or drop it"
+                return finish()
+            }
             if adapter.usesPenalty && adapter.epochs <= config.warmupEpochs {
                 notice(.info, "warning: --epochs \(adapter.epochs) is not above --warmup-epochs \(config.warmupEpochs): "
                     + "the sparsity penalty never runs and every gate stays as it started (use --epochs above --warmup-epochs)")
@@ -604,6 +613,11 @@ final class RunLoop {
                 exportBase = try adapter.writeArtifacts(self)
                 for (m, member) in members.enumerated() where member.task != nil {
                     exports[m] = try writeExport(m, base: exportBase, testAccuracy: testAccuracy[m])
+                    if let budget = budgetShare(member), deltaCost(member) > budget {
+                        notice(.info, String(format: "warning: the run stopped before its settle, so the export's active "
+                            + "deltas take %.1f%% of the backbone, over the %.1f%% budget", 100 * deltaCost(member), 100 * budget),
+                               views: [member.view])
+                    }
                 }
                 writeSnapshots(force: true)
             } catch {
