@@ -660,7 +660,7 @@ public final class DashboardApp {
         }
         let after = control.lambda
         if after == before {
-            state.message = before >= ceiling && (action == .lambdaMultiply(1.25) || action == .lambdaMultiply(10))
+            state.message = before >= ceiling && (action == .lambdaMultiply(TrainingControl.lambdaStep) || action == .lambdaMultiply(10))
                 ? "lambda is at its ceiling \(Format.number(ceiling))" : nil
         } else {
             state.message = "lambda \(Format.number(before)) -> \(Format.number(after)) from the next step"

@@ -1,4 +1,5 @@
 // TapsTUI: the one key table; the help overlay, the hint line and the README section are generated from it.
+import TapsTraining
 
 /// A key press as the dashboard sees it.
 public enum Key: Hashable, Sendable {
@@ -94,9 +95,9 @@ public struct KeyBinding: Sendable {
 public enum Keymap {
     /// Every binding, in the order of the help overlay.
     public static let bindings: [KeyBinding] = [
-        KeyBinding([.character("]")], .lambdaMultiply(1.25), "lambda x 1.25 (fewer active layers)", hint: "] λ×1.25",
+        KeyBinding([.character("]")], .lambdaMultiply(TrainingControl.lambdaStep), "lambda x 1.25 (fewer active layers)", hint: "] λ×1.25",
                    steersTraining: true),
-        KeyBinding([.character("[")], .lambdaDivide(1.25), "lambda / 1.25 (more active layers)", hint: "[ λ÷1.25",
+        KeyBinding([.character("[")], .lambdaDivide(TrainingControl.lambdaStep), "lambda / 1.25 (more active layers)", hint: "[ λ÷1.25",
                    steersTraining: true),
         KeyBinding([.character("}")], .lambdaMultiply(10), "lambda x 10", steersTraining: true),
         KeyBinding([.character("{")], .lambdaDivide(10), "lambda / 10", steersTraining: true),

@@ -68,6 +68,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var budget: Double? = nil
     /// The budget in bytes of float32 deltas instead (`--budget-bytes 2MB`); converted with the backbone's size.
     public var budgetBytes: Int? = nil
+    /// Whether the run has a storage budget (``budget`` or ``budgetBytes``).
+    public var hasBudget: Bool { budget != nil || budgetBytes != nil }
     /// Final epochs in which the active set is fixed and only the kept deltas, norms and head train (TAPS mode;
     /// docs/method.md "Training recipe"). nil: ``defaultSettleEpochs``.
     public var settleEpochs: Int? = nil
@@ -129,13 +131,13 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         if let b = budget, !(b >= 0 && b <= 1) { throw bad("--budget", "a share of the backbone in 0%...100%", b) }
         if let b = budgetBytes, b < 0 { throw bad("--budget-bytes", "a size >= 0 (e.g. 2MB)", b) }
         if budget != nil && budgetBytes != nil { throw bad("--budget-bytes", "either --budget or --budget-bytes", "both") }
-        if (budget != nil || budgetBytes != nil) && penalty != .weighted {
+        if hasBudget && penalty != .weighted {
             throw bad("--penalty", "weighted with --budget (the budget prices layers by their size)", penalty.rawValue)
         }
         if let settle = settleEpochs, settle < 0 || settle >= epochs {
             throw bad("--settle-epochs", "an integer in 0..<\(epochs) (below --epochs)", settle)
         }
-        if (budget != nil || budgetBytes != nil) && mode == .taps && path == nil && effectiveSettleEpochs == 0 {
+        if hasBudget && mode == .taps && path == nil && effectiveSettleEpochs == 0 {
             throw bad("--budget", "a settle phase to fit the set into (--epochs at least --warmup-epochs + 2, --settle-epochs not 0)",
                       "\(epochs) epochs with \(warmupEpochs) of warm-up and no settle")
         }
@@ -149,7 +151,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         if let path {
             try path.validate()
             guard mode == .taps else { throw bad("--path", "taps mode (the path raises lambda)", mode.rawValue) }
-            guard budget == nil && budgetBytes == nil else { throw bad("--path", "no --budget (the path visits every budget)", "a budget") }
+            guard !hasBudget else { throw bad("--path", "no --budget (the path visits every budget)", "a budget") }
             guard epochs > warmupEpochs else { throw bad("--epochs", "more than --warmup-epochs \(warmupEpochs) for --path", epochs) }
         }
     }

@@ -19,6 +19,8 @@ public final class TrainingControl: @unchecked Sendable {
     /// penalty and the default learning rate, lambda 1e4 already switches every gate off within one step after
     /// warm-up, so larger values only risk an overflowing loss (docs/method.md "Loss and the penalty update").
     public static let maximumLambda = 1e4
+    /// The factor of one lambda step: the dashboard's `]`/`[` keys and the budget controller's raise.
+    public static let lambdaStep = 1.25
 
     /// `value` clamped to `[0, maximumLambda]`; NaN becomes 0.
     public static func clampLambda(_ value: Double) -> Double {

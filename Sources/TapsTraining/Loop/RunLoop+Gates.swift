@@ -8,19 +8,22 @@ import TapsTensor
 extension RunLoop {
     // MARK: - Storage budget (docs/method.md "Storage budget")
 
+    /// The backbone's parameter count (at least 1: the denominator of every share below).
+    private func backbone(_ task: TaskNetwork) -> Double { Double(max(ParameterAccounting(task).backboneParameters, 1)) }
+
     /// Share of the backbone's parameters taken by a member's active deltas.
     func deltaCost(_ member: RunMember, active: [Bool]? = nil) -> Double {
         guard let task = member.task else { return 0 }
         let on = active ?? task.gatedLayers.map(\.isActive)
         let used = zip(task.gatedLayers, on).reduce(0) { $0 + ($1.1 ? $1.0.weightCount : 0) }
-        return Double(used) / Double(max(ParameterAccounting(task).backboneParameters, 1))
+        return Double(used) / backbone(task)
     }
 
     /// The budget as a share of the backbone (`--budget`, or `--budget-bytes` over 4 bytes a parameter).
     func budgetShare(_ member: RunMember) -> Double? {
         if let b = config.budget { return b }
         guard let bytes = config.budgetBytes, let task = member.task else { return nil }
-        return Double(bytes) / 4 / Double(max(ParameterAccounting(task).backboneParameters, 1))
+        return Double(bytes) / 4 / backbone(task)
     }
 
     /// Steps between two raises of lambda by the budget controller: the penalty phase's length over 64 (at least 1),
@@ -35,10 +38,10 @@ extension RunLoop {
     /// Every ``budgetRaiseInterval`` steps of the penalty phase, raises lambda by 1.25x (the step of the dashboard's
     /// `]` key, so the lambda history stays readable) while a member's active deltas cost more than the budget.
     func steerLambdaForBudget() {
-        guard config.budget != nil || config.budgetBytes != nil, adapter.usesPenalty, epoch > config.warmupEpochs, epoch < settleStart,
+        guard config.hasBudget, adapter.usesPenalty, epoch > config.warmupEpochs, epoch < settleStart,
               step > 0, step % budgetRaiseInterval == 0 else { return }
         if members.contains(where: { m in budgetShare(m).map { deltaCost(m) > $0 } ?? false }) {
-            control.lambda = min(max(lambda, 1e-3) * 1.25, TrainingControl.maximumLambda)
+            control.lambda = min(max(lambda, 1e-3) * TrainingControl.lambdaStep, TrainingControl.maximumLambda)
         }
     }
 

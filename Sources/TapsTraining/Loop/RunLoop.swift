@@ -219,7 +219,7 @@ final class RunLoop {
             }
             // The budget is enforced at the settle: a --steps limit that ends the run before it would export
             // whatever set the penalty phase had reached.
-            if (config.budget != nil || config.budgetBytes != nil) && adapter.usesPenalty && settleStart != Int.max
+            if config.hasBudget && adapter.usesPenalty && settleStart != Int.max
                 && totalSteps <= (settleStart - 1) * adapter.stepsPerEpoch {
                 status = .failed
                 failure = "--steps \(totalSteps) ends the run before its settle phase (from step "
