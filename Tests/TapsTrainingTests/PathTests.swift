@@ -17,6 +17,8 @@ struct PathTests {
         #expect(points.count >= 3, "\(points.map(\.activeLayers))")
         #expect(points.first?.activeLayers.count == 4, "the set after warm-up comes first")
         #expect(points.last?.activeLayers.isEmpty == true, "the path ends with every gate off")
+        #expect(points.count < 2 || points[points.count - 1].step - points[points.count - 2].step >= 2 * 8,
+                "the every-gate-off point settles for twice the settle steps")
         #expect(Set(points.map(\.activeLayers)).count == points.count, "each set is recorded once")
         #expect(zip(points, points.dropFirst()).allSatisfy { $0.lambda <= $1.lambda && $0.step < $1.step })
         #expect(zip(points, points.dropFirst()).allSatisfy { $0.fractionOfBackbone >= $1.fractionOfBackbone })

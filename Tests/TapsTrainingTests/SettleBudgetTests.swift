@@ -42,6 +42,16 @@ struct SettleBudgetTests {
             #expect(Double(used + g.weightCount) / backbone > budget, "\(g.name) fits in the budget but was left out")
         }
         #expect(store.snapshot().notices.contains { $0.kind == .settled })
+        // Once the set first fits, the layers then off stay off until the settle and lambda is back at --lambda.
+        let snapshot = store.snapshot()
+        let met = try #require(snapshot.notices.first { $0.message.hasPrefix("budget met at step") })
+        let after = snapshot.steps.filter { $0.step >= met.step && $0.phase == .sparsify }
+        let offAtFit = try #require(snapshot.steps.first { $0.step == met.step - 1 }).active
+        #expect(!after.isEmpty)
+        for s in after {
+            #expect(s.lambda == c.lambda, "step \(s.step): lambda \(s.lambda)")
+            #expect(zip(offAtFit, s.active).allSatisfy { was, now in was || !now }, "step \(s.step): a pinned layer came back")
+        }
     }
 
     @Test("a budget run is refused when --steps ends it before its settle; one stopped early warns that it is over budget")

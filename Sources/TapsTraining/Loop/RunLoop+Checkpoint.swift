@@ -43,7 +43,8 @@ extension RunLoop {
             elapsed: Date().timeIntervalSince(started), sampler: epochSampler,
             dropout: members.map { dropoutLayers(in: $0.network).map(\.generatorState) },
             announcedRecalibration: announcedRecalibration.sorted(), setVotes: setVotes, flips: flips, lateFlips: lateFlips,
-            candidates: candidateSets.map { $0.map { CandidateSet(set: $0.set, accuracy: $0.accuracy) } })
+            candidates: candidateSets.map { $0.map { CandidateSet(set: $0.set, accuracy: $0.accuracy) } },
+            budgetPinned: budgetPinned)
         do {
             for v in views { try Checkpoint(state: state, tensors: tensors).write(to: v.directory) }
             lastCheckpoint = Date()
@@ -108,6 +109,8 @@ extension RunLoop {
         if let f = s.flips, f.count == members.count { flips = f }
         lateFlips = s.lateFlips ?? 0
         candidateSets = (s.candidates ?? []).map { $0.map { ($0.set, $0.accuracy) } }
+        budgetPinned = s.budgetPinned.flatMap { $0.count == members.count ? $0 : nil } ?? []
+        for m in members.indices { pinForBudget(m) }
         previousActive = members.map { $0.gatedLayers.map(\.isActive) }
         started = Date().addingTimeInterval(-s.elapsed)
         resumedSums = (0..<views.count).map { (s.epochLoss[$0], s.epochCorrect[$0], s.epochSeen[$0]) }

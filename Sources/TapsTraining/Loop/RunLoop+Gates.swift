@@ -37,11 +37,36 @@ extension RunLoop {
 
     /// Every ``budgetRaiseInterval`` steps of the penalty phase, raises lambda by 1.25x (the step of the dashboard's
     /// `]` key, so the lambda history stays readable) while a member's active deltas cost more than the budget.
+    /// The first time every member fits, the layers then off are pinned off (``pinForBudget(_:)``) and lambda goes
+    /// back to `--lambda`: the raises overshoot (a layer turns off some steps after the raise that decides it), and
+    /// at the overshot lambda the layers still on chatter at tau and their deltas train only while on (fashion,
+    /// `--budget 20%`, seed 0: lambda 14.9, `conv_layers.3` flipping for five epochs).
     func steerLambdaForBudget() {
         guard config.hasBudget, adapter.usesPenalty, epoch > config.warmupEpochs, epoch < settleStart,
               step > 0, step % budgetRaiseInterval == 0 else { return }
         if members.contains(where: { m in budgetShare(m).map { deltaCost(m) > $0 } ?? false }) {
             control.lambda = min(max(lambda, 1e-3) * TrainingControl.lambdaStep, TrainingControl.maximumLambda)
+        } else if budgetPinned.isEmpty {
+            budgetPinned = members.map { m in budgetShare(m) == nil ? [] : m.gatedLayers.filter { !$0.isActive }.map(\.name) }
+            for m in members.indices { pinForBudget(m) }
+            let pinned = budgetPinned.flatMap { $0 }
+            notice(.info, "budget met at step \(step): " + (pinned.isEmpty ? "no layer is off"
+                : "\(pinned.count) layer(s) off stay off until the settle (\(pinned.joined(separator: ", ")))")
+                + (lambda > config.lambda ? "; lambda back to \(ProgressFormatter.fmt(config.lambda)) for the layers still on" : ""),
+                step: step + 1)
+            if lambda > config.lambda { control.lambda = config.lambda }
+        }
+    }
+
+    /// Freezes member `m`'s layers named in ``budgetPinned`` below tau (score and delta stop training). The settle's
+    /// fill may still take them back if they fit (their scores sit just below tau, so they are offered first).
+    func pinForBudget(_ m: Int) {
+        guard m < budgetPinned.count else { return }
+        let names = Set(budgetPinned[m])
+        for g in members[m].gatedLayers where g.behaviour == .learned && names.contains(g.name) {
+            g.score.value.storage[0] = min(g.score.value.storage[0], g.tau.nextDown)
+            g.score.requiresGrad = false
+            g.delta.requiresGrad = false
         }
     }
 

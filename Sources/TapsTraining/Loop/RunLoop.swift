@@ -130,6 +130,9 @@ final class RunLoop {
     var lateFlips = 0
     var previousActive: [[Bool]] = []
     var setVotes: [[String: Int]] = []
+    /// Per member, the layers pinned off when a budget run first fit its budget (empty until then; see
+    /// ``steerLambdaForBudget()``).
+    var budgetPinned: [[String]] = []
     /// Active layers of each member at the run's last step, before model selection.
     private var finalActive: [[String]] = []
     var started = Date()

@@ -44,6 +44,8 @@ struct CheckpointState: Codable, Equatable {
     var lateFlips: Int?
     /// Budget runs: the active sets seen at the end of each penalty epoch with their validation accuracy.
     var candidates: [[CandidateSet]]?
+    /// Per member, the layers a budget run pinned off when it first fit (nil in older checkpoints: none).
+    var budgetPinned: [[String]]?
 }
 
 /// An active set (`"1011"`, one character per gated layer) and the validation accuracy it had.
