@@ -81,6 +81,20 @@ for sig in INT TERM HUP; do
         && ok "SIG$sig run resumed to the uninterrupted result" || fail "SIG$sig resume: $(tail -2 "$dir.resume")"
 done
 
+# A budget run stopped after its set first fit (layers pinned off, lambda back down) resumes to the same result.
+BARGS=(--task fashion --epochs 5 --warmup-epochs 1 --train-limit 960 --budget 20% --seed 4)
+"$TAPS" train "${BARGS[@]}" --out "$WORK/bref" >"$WORK/bref.out" 2>&1 || fail "budget reference run: $(tail -2 "$WORK/bref.out")"
+"$TAPS" train "${BARGS[@]}" --out "$WORK/bstop" >"$WORK/bstop.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 400); do grep -q 'budget met at step' "$WORK/bstop/metrics.jsonl" 2>/dev/null && break; sleep 0.02; done
+kill -s INT "$pid"; wait "$pid"
+if grep -q 'budget met at step' "$WORK/bstop/metrics.jsonl" && grep -q '"status" : "stopped"' "$WORK/bstop/summary.json" \
+    && "$TAPS" train --resume "$WORK/bstop" >"$WORK/bstop.resume" 2>&1 && out=$(same_run "$WORK/bref" "$WORK/bstop" 2>&1); then
+    ok "a budget run stopped after its layers were pinned off resumed to the uninterrupted result"
+else
+    fail "budget resume after the pin: $(tail -1 "$WORK/bstop.resume" 2>/dev/null) $(echo "${out:-}" | tail -1)"
+fi
+
 # Two runs cannot share a folder: the second is refused while the first holds the folder's lock.
 "$TAPS" train "${ARGS[@]}" --out "$WORK/busy" >/dev/null 2>&1 &
 pid=$!
