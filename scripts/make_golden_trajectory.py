@@ -12,7 +12,9 @@ replays through taps' own `trainStep` (the run loop's step) and compares within 
 What one step is (docs/method.md "The gated layer", "Loss and the penalty update"):
   w_i = w0_i + 1[s_i >= tau] * dw_i, straight-through gradient for s_i (dL/ds_i = <dL/dw_i, dw_i>),
   L = CE + lambda * (1/N) sum_i |s_i|, SGD momentum 0.9 on deltas, scores and the head,
-  then the proximal step s <- sign(s) max(|s| - lr * lambda / N, 0); cosine learning rate over the 10 steps.
+  then the proximal step s <- sign(s) max(|s| - lr * lambda / (N * (1 - momentum)), 0) (the optimizer's
+  steady-state gain 1/(1 - momentum), so lambda means what it means in the subgradient form); cosine learning rate
+  over the 10 steps.
   The gated layers' biases are frozen (the paper's code and taps' default, --train-biases off).
 """
 import gzip
@@ -31,7 +33,7 @@ PACK = os.path.join(ROOT, "Sources/TapsData/Resources/taps-pack")
 OUT = os.path.join(ROOT, "Tests/Fixtures/golden/taps_trajectory.json")
 
 SETTINGS = {
-    "task": "fashion", "steps": 10, "batch_size": 8, "lr": 0.05, "momentum": 0.9, "lambda": 1.5, "tau": 0.1,
+    "task": "fashion", "steps": 10, "batch_size": 8, "lr": 0.05, "momentum": 0.9, "lambda": 0.15, "tau": 0.1,
     "initial_score": 0.15, "penalty": "mean", "penalty_update": "proximal", "mean": 0.1307, "std": 0.3081,
     "head_pattern": "scale * sin(1.7 * i + phase) in float64, rounded to float32; weight phase 0.3 scale 1/16, bias phase 0.7 scale 1/16",
 }
@@ -105,7 +107,8 @@ def main():
         with torch.no_grad():
             for n in GATED:
                 v = score[n]
-                v.copy_(torch.sign(v) * torch.clamp(v.abs() - lr * s["lambda"] / len(GATED), min=0))
+                shrink = lr * s["lambda"] / (len(GATED) * (1 - s["momentum"]))
+                v.copy_(torch.sign(v) * torch.clamp(v.abs() - shrink, min=0))
         trajectory.append({
             "step": step + 1, "learning_rate": lr, "task_loss": float(task_loss), "penalty": float(penalty),
             "loss": float(task_loss) + s["lambda"] * float(penalty),

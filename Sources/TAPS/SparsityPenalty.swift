@@ -52,18 +52,22 @@ extension SparsityPenalty {
         /// the optimizer (momentum included), as in the paper's code.
         case subgradient
         /// Proximal (soft-threshold) step after the optimizer step:
-        /// `s_i <- sign(s_i) * max(|s_i| - lr * lambda * w_i, 0)` (ISTA; Parikh & Boyd, "Proximal Algorithms",
-        /// §6.5.2). Same loss, but a score the task does not defend settles at exactly 0 (below tau) instead of
-        /// oscillating around 0 with a momentum-amplified amplitude that can cross tau for large lambda.
+        /// `s_i <- sign(s_i) * max(|s_i| - gain * lr * lambda * w_i, 0)` (ISTA; Parikh & Boyd, "Proximal
+        /// Algorithms", §6.5.2), with `gain = 1 / (1 - momentum)` for SGD (``Optimizer/steadyStateGain``). Same
+        /// loss, but a score the task does not defend settles at exactly 0 (below tau) instead of oscillating around
+        /// 0 with a momentum-amplified amplitude that can cross tau for large lambda. The gain makes an undefended
+        /// score move as fast as the subgradient through momentum moves it, so one lambda means the same in both.
         case proximal
     }
 
-    /// Applies the proximal step of `lambda * P(s)` with step size `learningRate` to every learned score.
-    public static func proximalStep(_ layers: [GatedLayer], lambda: Double, learningRate: Double, kind: PenaltyKind) {
+    /// Applies the proximal step of `lambda * P(s)` with step size `gain * learningRate` to every learned score
+    /// (`gain`: the optimizer's ``Optimizer/steadyStateGain``, 10 for SGD with momentum 0.9).
+    public static func proximalStep(_ layers: [GatedLayer], lambda: Double, learningRate: Double, gain: Double,
+                                    kind: PenaltyKind) {
         guard lambda != 0 else { return }
         for (layer, w) in zip(layers, weights(layers, kind: kind)) where layer.score.requiresGrad {
             let s = Double(layer.score.value.storage[0])
-            let shrunk = max(abs(s) - learningRate * lambda * w, 0)
+            let shrunk = max(abs(s) - gain * learningRate * lambda * w, 0)
             layer.score.value.storage[0] = Float(s < 0 ? -shrunk : shrunk)
         }
     }

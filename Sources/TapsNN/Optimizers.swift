@@ -13,6 +13,11 @@ public protocol Optimizer: AnyObject {
     /// Multiplies the learning rate of `parameter` by `scale` (default 1), e.g. a separate TAPS score
     /// learning rate. Like a PyTorch parameter group with its own `lr`; weight decay uses the scaled rate.
     func setLearningRateScale(_ scale: Float, for parameter: Parameter)
+    /// How many times `lr * g` a constant gradient `g` moves a parameter per step once the optimizer's state is
+    /// steady: `1 / (1 - momentum)` for SGD with momentum (dampening 0), 1 for AdamW (whose step does not grow
+    /// with a constant gradient's size). TAPS scales its proximal penalty step by it, so that lambda means the same
+    /// with the proximal and the subgradient update (docs/method.md "Loss and the penalty update").
+    var steadyStateGain: Double { get }
 }
 
 extension Optimizer {
@@ -44,6 +49,8 @@ public final class SGD: Optimizer {
     public let weightDecay: Float
     /// Nesterov momentum.
     public let nesterov: Bool
+    /// `1 / (1 - momentum)` (``Optimizer/steadyStateGain``; Nesterov's `g + μ·buf` has the same steady state).
+    public var steadyStateGain: Double { 1 / (1 - Double(momentum)) }
     private var buffers: [Tensor?]
     private var scales: [ObjectIdentifier: Float] = [:]
 
@@ -56,7 +63,8 @@ public final class SGD: Optimizer {
 
     /// Creates an optimizer over the non-buffer entries of `parameters`.
     public init(parameters: [Parameter], momentum: Float = 0.9, weightDecay: Float = 0, nesterov: Bool = false) {
-        precondition(momentum >= 0 && weightDecay >= 0, "SGD: momentum and weightDecay must be non-negative")
+        precondition(momentum >= 0 && momentum < 1 && weightDecay >= 0,
+                     "SGD: momentum must be in [0, 1) and weightDecay non-negative")
         precondition(!nesterov || momentum > 0, "SGD: Nesterov momentum requires momentum > 0")
         self.parameters = parameters.filter { !$0.isBuffer }
         self.momentum = momentum
@@ -117,6 +125,8 @@ public final class AdamW: Optimizer {
     public let parameters: [Parameter]
     /// Moment decay rates, denominator epsilon and decoupled weight decay (PyTorch defaults 0.9, 0.999, 1e-8, 0.01).
     public let beta1: Float, beta2: Float, eps: Float, weightDecay: Float
+    /// 1: Adam's step for a constant gradient is about `lr` whatever its size (``Optimizer/steadyStateGain``).
+    public var steadyStateGain: Double { 1 }
     private struct State { var m: [Float]; var v: [Float]; var t: Int }
     private var states: [State?]
     private var scales: [ObjectIdentifier: Float] = [:]

@@ -8,7 +8,7 @@ struct Path: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The trade-off curve in one run: lambda rises, each new active set is settled, evaluated and exported.",
         discussion: "The same as `taps train --path` (docs/method.md \"The trade-off in one run\"): after --warmup-epochs, "
-            + "lambda starts at --lambda (default here 0.1) and is multiplied by --path-growth every --path-raise-every "
+            + "lambda starts at --lambda (default here 0.01) and is multiplied by --path-growth every --path-raise-every "
             + "steps; each time the active set changes, the gates are frozen for --path-settle-steps steps without the "
             + "penalty, then the set is evaluated on validation and test and saved as OUT/points/point-NN.safetensors. "
             + "The run ends when every gate is off (or after --epochs) and writes path.csv, path.md, path.json and "
@@ -39,7 +39,7 @@ struct Path: ParsableCommand {
         let trainer = try reportingErrors { () throws -> Trainer in
             var c = try options.config()
             if c.path == nil { c.path = PathSettings() }
-            if options.shared.lambda == nil && !((try? options.shared.loadConfigFile().keys.contains("lambda")) ?? false) { c.lambda = 0.1 }
+            if options.shared.lambda == nil && !((try? options.shared.loadConfigFile().keys.contains("lambda")) ?? false) { c.lambda = 0.01 }
             if options.out == nil { c.outputDirectory = "runs/\(c.task)-path" }
             // Room for the walk (the run ends when every gate is off): 12 epochs unless --epochs says otherwise.
             if options.shared.epochs == nil && !((try? options.shared.loadConfigFile().keys.contains("epochs")) ?? false) { c.epochs = 12 }

@@ -29,9 +29,9 @@ func train(_ config: TrainingConfig, control: TrainingControl? = nil) throws -> 
 
 @Suite("Trainer on the embedded pack", .serialized)
 struct TrainerTests {
-    @Test("a seeded TAPS run on fashion (lambda 2, 3 epochs) reaches 78% test accuracy, beats the probe, shares a layer")
+    @Test("a seeded TAPS run on fashion (the default lambda, 3 epochs) reaches 78% test accuracy, beats the probe, shares a layer")
     func seededRunReachesAccuracy() throws {
-        let (taps, _, _) = try train(quickConfig("acc-taps", lambda: 2, epochs: 3, warmup: 1, trainLimit: nil))
+        let (taps, _, _) = try train(quickConfig("acc-taps", lambda: TrainingConfig().lambda, epochs: 3, warmup: 1, trainLimit: nil))
         let (probe, _, _) = try train(quickConfig("acc-probe", mode: .probe, epochs: 3, warmup: 1, trainLimit: nil))
         #expect(taps.status == .done)
         #expect((taps.testAccuracy ?? 0) >= 0.78, "TAPS test accuracy \(taps.testAccuracy ?? -1)")
@@ -39,18 +39,36 @@ struct TrainerTests {
         #expect(taps.activeLayers.count < taps.gatedLayers, "active \(taps.activeLayers)")
     }
 
-    @Test("lambda 0 keeps every gate on and behaves like fine-tuning; lambda 100 turns every gate off after warm-up")
-    func lambdaExtremes() throws {
+    @Test("lambda 0 keeps every gate on and behaves like fine-tuning; lambda 100 (mean penalty) and 1e4 (weighted) turn every gate off after warm-up",
+          arguments: [(PenaltyKind.mean, 100.0), (.weighted, 1e4)])
+    func lambdaExtremes(penalty: PenaltyKind, lambda: Double) throws {
         let (zero, _, _) = try train(quickConfig("l0", lambda: 0))
         let (finetune, _, _) = try train(quickConfig("ft", mode: .finetune))
         #expect(zero.activeLayers.count == zero.gatedLayers)
         #expect(abs((zero.testAccuracy ?? 0) - (finetune.testAccuracy ?? 1)) <= 0.02,
                 "lambda 0: \(zero.testAccuracy ?? -1), finetune: \(finetune.testAccuracy ?? -1)")
-        let (huge, store, _) = try train(quickConfig("l100", lambda: 100))
+        var c = quickConfig("l-huge-\(penalty)", lambda: lambda)
+        c.penalty = penalty
+        let (huge, store, _) = try train(c)
         #expect(huge.activeLayers.isEmpty, "active: \(huge.activeLayers)")
         let sparsify = store.snapshot().steps.filter { $0.phase == .sparsify }
         #expect(!sparsify.isEmpty)
         #expect(sparsify.suffix(5).allSatisfy { $0.active.allSatisfy { !$0 } })
+    }
+
+    @Test("one lambda means the same with the proximal step and the subgradient through momentum (the same final set)",
+          arguments: [0.3, 1.0])
+    func lambdaTransfersAcrossUpdateForms(lambda: Double) throws {
+        var sets: [[String]] = []
+        for update in [SparsityPenalty.Update.proximal, .subgradient] {
+            var c = quickConfig("form-\(update)-\(lambda)", lambda: lambda, epochs: 5, warmup: 1, trainLimit: 1280)
+            c.penaltyUpdate = update
+            let (summary, _, _) = try train(c)
+            #expect(summary.status == .done)
+            sets.append(summary.finalActiveLayers ?? [])
+        }
+        #expect(sets[0] == sets[1], "proximal \(sets[0]), subgradient \(sets[1])")
+        #expect(sets[0].count < 4, "lambda \(lambda) switches a layer off")
     }
 
     @Test("the frozen base is bit-identical after training, and eval from the export reproduces test accuracy exactly")

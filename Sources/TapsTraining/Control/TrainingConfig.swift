@@ -26,13 +26,17 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     /// Square input size for image-network bases (nil: 64); DigitCNN is always 28.
     public var imageSize: Int? = nil
     public var mode: TrainingMode = .taps
-    /// Sparsity weight lambda (≥ 0).
-    public var lambda: Double = 2
+    /// Sparsity weight lambda (≥ 0). With the weighted penalty, a layer stays task-specific while its delta lowers
+    /// the training loss by more than about `lambda` times its share of the backbone (first order; docs/method.md
+    /// "Loss and the penalty update"). 0.3 was chosen on the embedded pack: about a fifth of fine-tuning's storage.
+    public var lambda: Double = 0.3
     /// Gate threshold tau: a layer is active when its score `s >= tau`.
     public var tau: Double = 0.1
     /// Initial score of every gate (above tau, so all gates start on).
     public var initialScore: Double = 0.15
-    public var penalty: PenaltyKind = .mean
+    /// The penalty's per-layer weights: `weighted` (by the delta's size, default: lambda then transfers across
+    /// architectures) or `mean` (the paper's `1/N`).
+    public var penalty: PenaltyKind = .weighted
     /// How the penalty updates the scores: through the optimizer (`subgradient`) or a proximal step.
     public var penaltyUpdate: SparsityPenalty.Update = .proximal
     /// Total epochs, warm-up included.
@@ -123,6 +127,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         guard warmupEpochs >= 0 else { throw bad("--warmup-epochs", "an integer >= 0", warmupEpochs) }
         guard batchSize >= 1 else { throw bad("--batch-size", "an integer >= 1", batchSize) }
         guard learningRate > 0, learningRate.isFinite else { throw bad("--lr", "a number > 0", learningRate) }
+        guard momentum >= 0, momentum < 1 else { throw bad("momentum", "a number in [0, 1)", momentum) }
         guard validationFraction >= 0, validationFraction < 1 else {
             throw bad("--val-fraction", "a fraction in [0, 1)", validationFraction)
         }

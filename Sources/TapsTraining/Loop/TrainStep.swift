@@ -129,7 +129,8 @@ public func trainStep(_ batch: [SubBatch], optimizer: any Optimizer, settings: S
     if on && settings.penaltyUpdate == .proximal {
         let scoreLR = Double(settings.learningRate) * settings.scoreLearningRateScale
         for sub in batch {
-            SparsityPenalty.proximalStep(sub.gatedLayers, lambda: settings.lambda, learningRate: scoreLR, kind: settings.penalty)
+            SparsityPenalty.proximalStep(sub.gatedLayers, lambda: settings.lambda, learningRate: scoreLR,
+                                         gain: optimizer.steadyStateGain, kind: settings.penalty)
         }
     }
     return .completed(results)
