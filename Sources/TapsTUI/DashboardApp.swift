@@ -109,6 +109,11 @@ public final class DashboardApp {
     private var frameTimes: [Double] = []
     /// Notices seen when the UI message was last set; a newer notice clears the message.
     private var messageNoticeCount = 0
+    /// A refused input's message stays until then even if the trainer writes a notice (a checkpoint or best-epoch
+    /// notice arriving in the same instant would otherwise wipe the only feedback the user gets).
+    private var messageHeldUntil = Date.distantPast
+    /// Whether a new notice may replace the UI's message now.
+    private var noticeMayClearMessage: Bool { !quitRequested && Date() >= messageHeldUntil }
     /// Suite only: the view chosen with `t` (nil: follow the run in training), and the view last drawn.
     private var chosenView: Int?
     private var shownView: Int?
@@ -266,7 +271,7 @@ public final class DashboardApp {
             if store.version != state.metrics.version {
                 state.metrics = store.snapshot()
                 // The trainer's own notice (lambda applied, snapshot written, paused) replaces the UI's message.
-                if state.metrics.notices.count > messageNoticeCount && !quitRequested { state.message = nil }
+                if state.metrics.notices.count > messageNoticeCount && noticeMayClearMessage { state.message = nil }
             }
             messageNoticeCount = state.metrics.notices.count
             followExtras()
@@ -284,7 +289,7 @@ public final class DashboardApp {
             if view != shownView || store.version != state.metrics.version {
                 state.metrics = store.snapshot()
                 if view != shownView { messageNoticeCount = state.metrics.notices.count; extrasVersion = -1 }
-                if state.metrics.notices.count > messageNoticeCount && !quitRequested { state.message = nil }
+                if state.metrics.notices.count > messageNoticeCount && noticeMayClearMessage { state.message = nil }
                 shownView = view
             }
             messageNoticeCount = state.metrics.notices.count
@@ -499,6 +504,7 @@ public final class DashboardApp {
                 state.message = "lambda \(Format.number(before)) -> \(Format.number(control.lambda)) from the next step"
             case .failure(let problem):
                 state.message = problem.message
+                messageHeldUntil = Date().addingTimeInterval(3)
             }
         case .character(let c) where typed.count < 24 && (c.isASCII && (c.isNumber || ".eE-+".contains(c))):
             state.lambdaPrompt = typed + String(c)
