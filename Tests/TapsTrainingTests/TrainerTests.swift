@@ -71,6 +71,29 @@ struct TrainerTests {
         #expect(sets[0].count < 4, "lambda \(lambda) switches a layer off")
     }
 
+    @Test("a run folder written before the lambda definition was recorded is not resumed with today's meaning")
+    func olderLambdaDefinitionIsNotResumed() throws {
+        let c = quickConfig("old-lambda", epochs: 3, warmup: 1, trainLimit: 320)
+        let control = TrainingControl(lambda: c.lambda)
+        let store = MetricsStore()
+        let trainer = try Trainer(config: c, store: store, control: control)
+        store.onEvent { event in if case .step(let s) = event, s.step == 3 { control.requestStop() } }
+        #expect(trainer.run().status == .stopped)
+        let dir = URL(fileURLWithPath: c.outputDirectory)
+        _ = try Trainer(resuming: dir, store: MetricsStore(), control: TrainingControl(lambda: c.lambda))
+        // As an older taps wrote it: no lambda_definition.
+        let url = dir.appendingPathComponent("config.json")
+        var json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        #expect(json.removeValue(forKey: "lambda_definition") as? Int == TrainingConfig.currentLambdaDefinition)
+        try JSONSerialization.data(withJSONObject: json).write(to: url)
+        #expect {
+            _ = try Trainer(resuming: dir, store: MetricsStore(), control: TrainingControl(lambda: c.lambda))
+        } throws: { error in
+            "\(error)".contains("config.json") && "\(error)".contains("older taps")
+                && "\(error)".contains("--penalty weighted --lambda 0.03")
+        }
+    }
+
     @Test("the frozen base is bit-identical after training, and eval from the export reproduces test accuracy exactly")
     func frozenBaseAndExportRoundTrip() throws {
         let config = quickConfig("export")

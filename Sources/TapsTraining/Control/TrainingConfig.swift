@@ -39,6 +39,17 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var penalty: PenaltyKind = .weighted
     /// How the penalty updates the scores: through the optimizer (`subgradient`) or a proximal step.
     public var penaltyUpdate: SparsityPenalty.Update = .proximal
+    /// Which definition of lambda the run was configured with (``currentLambdaDefinition``); nil in the
+    /// `config.json` of runs made before it was recorded, whose proximal lambda meant a tenth of today's.
+    public var lambdaDefinition: Int? = TrainingConfig.currentLambdaDefinition
+    /// 2: the proximal step carries the optimizer's steady-state gain `1/(1 - momentum)` (docs/method.md
+    /// "Conversion"). Runs of the older definition are not resumed or reused with today's meaning.
+    public static let currentLambdaDefinition = 2
+    /// Whether lambda means what it meant when this configuration was written (always for modes and updates the
+    /// gain does not touch: fine-tuning, probes and the subgradient form).
+    public var hasCurrentLambdaDefinition: Bool {
+        mode != .taps || penaltyUpdate != .proximal || lambdaDefinition == Self.currentLambdaDefinition
+    }
     /// Total epochs, warm-up included.
     public var epochs: Int = 5
     /// Epochs at the start without the penalty.
@@ -128,6 +139,10 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         guard batchSize >= 1 else { throw bad("--batch-size", "an integer >= 1", batchSize) }
         guard learningRate > 0, learningRate.isFinite else { throw bad("--lr", "a number > 0", learningRate) }
         guard momentum >= 0, momentum < 1 else { throw bad("momentum", "a number in [0, 1)", momentum) }
+        guard hasCurrentLambdaDefinition else {
+            throw bad("lambda_definition", "\(Self.currentLambdaDefinition) (see docs/method.md \"Conversion\")",
+                      lambdaDefinition.map(String.init) ?? "none")
+        }
         guard validationFraction >= 0, validationFraction < 1 else {
             throw bad("--val-fraction", "a fraction in [0, 1)", validationFraction)
         }

@@ -61,6 +61,11 @@ public final class Trainer: @unchecked Sendable {
         } catch {
             throw CheckpointError.malformed(file: configURL.path, reason: "cannot read the run's config.json: \(plainReason(error))")
         }
+        guard config.hasCurrentLambdaDefinition else {
+            throw CheckpointError.mismatch(file: configURL.path, reason: "made by an older taps, whose proximal lambda "
+                + "meant a tenth of today's; train it again with --penalty \(config.penalty.rawValue) --lambda "
+                + "\(ProgressFormatter.fmt(config.lambda / 10)) for the same run (docs/method.md \"Conversion\")")
+        }
         if let data = try? Data(contentsOf: directory.appendingPathComponent("summary.json")),
            let summary = try? makeJSONDecoder().decode(RunSummary.self, from: data), summary.status == .done {
             throw CheckpointError.finished(folder: directory.path)

@@ -15,6 +15,8 @@ enum RunReuse {
         guard var stored = storedConfig(in: directory) else { return false }
         stored.outputDirectory = wanted.outputDirectory
         stored.threads = wanted.threads
+        // A run whose lambda means what it meant then matches whatever the version of the definition.
+        if stored.hasCurrentLambdaDefinition && stored.lambdaDefinition == nil { stored.lambdaDefinition = wanted.lambdaDefinition }
         return stored == wanted
     }
 
