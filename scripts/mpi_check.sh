@@ -77,6 +77,15 @@ compare_runs "$WORK/one" "$WORK/two" 1e-5 >"$WORK/cmp" 2>&1 \
     && ok "rank 0 alone prints the summary; the metrics say data-parallel over 2 processes" \
     || fail "rank 0 output: $(head -c 300 "$WORK/two.out")"
 
+# 1b. A budget run: every rank pins the same layers off when the set first fits (the gradient all-reduce needs the
+# same trainable parameters on every rank), so 2 ranks give the run of one process.
+BUD=(train --task fashion --epochs 4 --warmup-epochs 1 --train-limit 480 --batch-size 32 --seed 3 --threads 1 --budget 20% -q)
+"$TAPS" "${BUD[@]}" --out "$WORK/b1" >"$WORK/b1.out" 2>&1 || fail "budget one process: $(tail -3 "$WORK/b1.out")"
+"${MPIRUN[@]}" "$TAPS" "${BUD[@]}" --out "$WORK/b2" >"$WORK/b2.out" 2>&1 || fail "budget -np 2: $(grep -m1 -iE 'error|corruption|crash' "$WORK/b2.out")"
+grep -q 'budget met at step' "$WORK/b2/metrics.jsonl" 2>/dev/null && compare_runs "$WORK/b1" "$WORK/b2" 1e-5 >"$WORK/cmp" 2>&1 \
+    && ok "mpirun -np 2 taps train --budget 20%: layers pinned on every rank, the run of one process (1e-5)" \
+    || fail "budget mpirun -np 2 vs one process: $(tail -3 "$WORK/cmp" 2>/dev/null)"
+
 # 2. efficientnet-lite0 (BatchNorm and dropout): the first two steps agree (SyncBatchNorm, global-batch dropout masks).
 EFF=(train --task fashion --base efficientnet-lite0 --image-size 64 --epochs 1 --warmup-epochs 1 --train-limit 64
      --batch-size 16 --steps 2 --seed 3 --threads 1 -q)

@@ -35,27 +35,41 @@ extension RunLoop {
         return max(1, penaltyEpochs * adapter.stepsPerEpoch / 64)
     }
 
-    /// Every ``budgetRaiseInterval`` steps of the penalty phase, raises lambda by 1.25x (the step of the dashboard's
-    /// `]` key, so the lambda history stays readable) while a member's active deltas cost more than the budget.
-    /// The first time every member fits, the layers then off are pinned off (``pinForBudget(_:)``) and lambda goes
-    /// back to `--lambda`: the raises overshoot (a layer turns off some steps after the raise that decides it), and
-    /// at the overshot lambda the layers still on chatter at tau and their deltas train only while on (fashion,
-    /// `--budget 20%`, seed 0: lambda 14.9, `conv_layers.3` flipping for five epochs).
+    /// Whether this step boundary is one where the budget controller acts: every ``budgetRaiseInterval`` steps of the
+    /// penalty phase of a budget run.
+    private var isBudgetCheckpoint: Bool {
+        config.hasBudget && adapter.usesPenalty && epoch > config.warmupEpochs && epoch < settleStart
+            && step > 0 && step % budgetRaiseInterval == 0
+    }
+
+    /// Whether some member's active deltas cost more than its budget.
+    private var isOverBudget: Bool { members.contains { m in budgetShare(m).map { deltaCost(m) > $0 } ?? false } }
+
+    /// At a budget check, raises lambda by 1.25x (the step of the dashboard's `]` key, so the lambda history stays
+    /// readable) while a member's active deltas cost more than the budget. Runs where the control box is read (a
+    /// plain run; rank 0 of a data-parallel run, which broadcasts lambda).
     func steerLambdaForBudget() {
-        guard config.hasBudget, adapter.usesPenalty, epoch > config.warmupEpochs, epoch < settleStart,
-              step > 0, step % budgetRaiseInterval == 0 else { return }
-        if members.contains(where: { m in budgetShare(m).map { deltaCost(m) > $0 } ?? false }) {
-            control.lambda = min(max(lambda, 1e-3) * TrainingControl.lambdaStep, TrainingControl.maximumLambda)
-        } else if budgetPinned.isEmpty {
-            budgetPinned = members.map { m in budgetShare(m) == nil ? [] : m.gatedLayers.filter { !$0.isActive }.map(\.name) }
-            for m in members.indices { pinForBudget(m) }
-            let pinned = budgetPinned.flatMap { $0 }
-            notice(.info, "budget met at step \(step): " + (pinned.isEmpty ? "no layer is off"
-                : "\(pinned.count) layer(s) off stay off until the settle (\(pinned.joined(separator: ", ")))")
-                + (lambda > config.lambda ? "; lambda back to \(ProgressFormatter.fmt(config.lambda)) for the layers still on" : ""),
-                step: step + 1)
-            if lambda > config.lambda { control.lambda = config.lambda }
-        }
+        guard isBudgetCheckpoint, isOverBudget else { return }
+        control.lambda = min(max(lambda, 1e-3) * TrainingControl.lambdaStep, TrainingControl.maximumLambda)
+    }
+
+    /// At the first budget check where every member fits, pins off the layers that are off then
+    /// (``pinForBudget(_:)``) and asks for lambda back at `--lambda`: the raises overshoot (a layer turns off some
+    /// steps after the raise that decides it), and at the overshot lambda the layers still on chatter at tau and
+    /// their deltas train only while on (fashion, `--budget 20%`, seed 0: lambda 14.9, `conv_layers.3` flipping for
+    /// five epochs). Runs on every rank before the control box is read: the decision depends only on the scores,
+    /// which all ranks share, so every rank freezes the same parameters (the gradient all-reduce needs that).
+    func pinIfBudgetMet() {
+        guard budgetPinned.isEmpty, isBudgetCheckpoint, !isOverBudget else { return }
+        budgetPinned = members.map { m in budgetShare(m) == nil ? [] : m.gatedLayers.filter { !$0.isActive }.map(\.name) }
+        for m in members.indices { pinForBudget(m) }
+        guard isWriter else { return }
+        let pinned = budgetPinned.flatMap { $0 }
+        notice(.info, "budget met at step \(step): " + (pinned.isEmpty ? "no layer is off"
+            : "\(pinned.count) layer(s) off stay off until the settle (\(pinned.joined(separator: ", ")))")
+            + (lambda > config.lambda ? "; lambda back to \(ProgressFormatter.fmt(config.lambda)) for the layers still on" : ""),
+            step: step + 1)
+        if lambda > config.lambda { control.lambda = config.lambda }
     }
 
     /// Freezes member `m`'s layers named in ``budgetPinned`` below tau (score and delta stop training). The settle's

@@ -423,6 +423,7 @@ final class RunLoop {
     /// of the next step; the other ranks wait for it and apply it, so every rank takes the same steps.
     private func stepBoundary(pausedSeconds: inout Double, stepInEpoch: Int,
                               sums: [(loss: Double, correct: Int, seen: Int)]) -> Bool {
+        pinIfBudgetMet()   // every rank, before the control box: it freezes parameters
         guard let dataParallel else { return localStepBoundary(pausedSeconds: &pausedSeconds) }
         var message = [0.0, lambda]
         if isWriter {
