@@ -54,6 +54,15 @@ public final class DataParallel {
     public func allReduceGradients(_ parameters: [Parameter]) {
         let training = parameters.filter(\.requiresGrad)
         let total = training.reduce(0) { $0 + $1.grad.count }
+        // Every rank must sum buffers of the same length: a rank that froze other parameters would make MPI read
+        // past its buffer. The length goes first, exact in two floats (total = high * 4096 + low, below 2^36).
+        var length: [Float] = [Float(total / 4096), Float(total % 4096)]
+        group.allReduceSum(&length)
+        if length != [Float(group.size * (total / 4096)), Float(group.size * (total % 4096))] {
+            FileHandle.standardError.write(Data(("error: rank \(group.rank): the ranks train different parameters "
+                + "(\(total) gradient values here); every rank must freeze the same layers\n").utf8))
+            group.abort(code: 1)
+        }
         if buffer.count != total { buffer = [Float](repeating: 0, count: total) }
         var offset = 0
         buffer.withUnsafeMutableBufferPointer { flat in
