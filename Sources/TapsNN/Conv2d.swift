@@ -76,6 +76,27 @@ public final class Conv2d: WeightedLayer {
     /// (narrower images are gathered into shared GEMMs, whose efficiency beats skipping the copy).
     static let pointwiseDirectMinimumPositions = 64
 
+    /// Whether forward and backward run one product per image (see ``perImageMinimumPositions``): `nil`
+    /// (default) decides by the output size, `true`/`false` force it (tests, measurements). A performance knob
+    /// only: results agree up to float summation order and never depend on the thread count.
+    public var perImageGEMM: Bool? = nil
+    /// Convolutions with at least this many output positions per image (`OH·OW`) run image by image: each
+    /// worker unfolds one image into its own scratch (`[C·KH·KW, OH·OW]`, a few hundred KiB at 64 px, so it
+    /// stays in the core's L2), multiplies it straight into the output planes, and for `dL/dx` folds the
+    /// product back while it is still cached. The chunked path instead writes a column matrix of ~1024
+    /// columns that leaves the cache between im2col, GEMM and col2im, and gathers/scatters the chunk's
+    /// planes (`memmove`). Narrower outputs (a 64 px ResNet's last two stages, 4×4 and 2×2) keep the chunks:
+    /// a product per image of 16 or 4 columns would run the GEMM kernel at a fraction of its speed.
+    /// `TAPS_CONV_PER_IMAGE` in the environment overrides it, for measurements.
+    public static let perImageMinimumPositions =
+        ProcessInfo.processInfo.environment["TAPS_CONV_PER_IMAGE"].flatMap(Int.init).map { max(1, $0) } ?? 64
+
+    /// Whether this convolution, on outputs of `positions` per image, takes the per-image path.
+    func runsPerImage(positions: Int) -> Bool {
+        !usesDepthwiseKernel && !(isPointwise && positions >= Self.pointwiseDirectMinimumPositions)
+            && (perImageGEMM ?? (positions >= Self.perImageMinimumPositions))
+    }
+
     /// Whether depthwise convolutions (`groups == inChannels == outChannels`, dilation 1) use the direct kernel
     /// (default) instead of im2col + GEMM. A performance knob only: results agree up to float summation order.
     public var directDepthwise = true
@@ -137,7 +158,8 @@ public final class Conv2d: WeightedLayer {
             if mode == .training { cache = Cache(input: x) }
             return y
         }
-        let y = forwardGEMM(x, weight: w, geometry: g)
+        let y = runsPerImage(positions: g.columnCols) ? forwardPerImage(x, weight: w, geometry: g)
+            : forwardGEMM(x, weight: w, geometry: g)
         if mode == .training { cache = Cache(input: x) }
         return y
     }
@@ -234,6 +256,10 @@ public final class Conv2d: WeightedLayer {
         precondition(dOut.shape == [N, O, g.outHeight, g.outWidth],
                      "Conv2d \(weight.name): dOut \(dOut.shape) for input \(x.shape)")
         if usesDepthwiseKernel { return depthwiseBackward(x, weight: w, dOut: dOut, weightGradient: &weightGradient) }
+        if runsPerImage(positions: P) {
+            return backwardPerImage(x, weight: w, dOut: dOut, geometry: g, weightGradient: &weightGradient,
+                                    overwriteWeightGradient: overwriteWeightGradient)
+        }
         let chunk = max(1, min(imagesPerGEMM ?? Self.automaticImagesPerGEMM(positions: P, columnRows: K), N))
         let directInput = isPointwise && P >= Self.pointwiseDirectMinimumPositions
         let needW = weightGradient != nil, needX = computesInputGradient
@@ -277,27 +303,16 @@ public final class Conv2d: WeightedLayer {
                                          dxp + (n0 + b) * C * HW + gi * Cg * HW, ldc: P)
                                 }
                             }
-                        } else {   // dcols = W_gᵀ · dY_g → col2im (image slices zeroed by the worker that folds them)
+                        } else {   // dcols = W_gᵀ · dY_g → col2im (each image slice written, not zeroed first, by the worker that folds it)
                             gemm(.transposed, .none, m: K, n: LD, k: Og, wg, lda: K, dyg, ldb: LD, cols, ldc: LD)
                             Parallel.forEach(B) { b, _ in
                                 let dst = dxp + (n0 + b) * C * HW + gi * Cg * HW
-                                dst.update(repeating: 0, count: Cg * HW)
-                                col2imConsumingColumns(cols + b * P, g, dst, rowStride: LD)
+                                col2imConsumingColumns(cols + b * P, g, dst, rowStride: LD, overwrite: true)
                             }
                         }
                     }
                 }
-                if let bias, bias.requiresGrad {
-                    // Per channel, images in order: deterministic for any thread count.
-                    bias.grad.withMutableBuffer { gb in
-                        nonisolated(unsafe) let gbp = gb.baseAddress!
-                        Parallel.forEach(O) { o, _ in
-                            var s = 0.0
-                            for n in 0..<N { s += vectorSum(dp + (n * O + o) * P, P) }
-                            gbp[o] += Float(s)
-                        }
-                    }
-                }
+                accumulateBiasGradient(dOut: dp, batch: N, positions: P)
             }
             }
         } } } }

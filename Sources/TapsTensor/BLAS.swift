@@ -75,6 +75,28 @@ public func gemm(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: In
     }
 }
 
+/// One `cblas_sgemm` call, never split into blocks: for callers that already run many independent products in
+/// parallel (one per image), where splitting would only repack operands. Same contract as
+/// ``gemm(_:_:m:n:k:alpha:_:lda:_:ldb:beta:_:ldc:)``; the result depends on the shape only. Counted in
+/// ``GEMMStatistics``: inside a parallel region its wall time is added divided by ``Parallel/threads`` (the
+/// calls of the region's workers overlap), so the GEMM share `taps bench` prints stays a share of the step.
+public func gemmUnsplit(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
+                        alpha: Float = 1, _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
+                        beta: Float = 0, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
+    if m == 0 || n == 0 { return }
+    if k == 0 {
+        gemm(transA, transB, m: m, n: n, k: 0, alpha: alpha, a, lda: lda, b, ldb: ldb, beta: beta, c, ldc: ldc)
+        return
+    }
+    Parallel.prepareBLAS()
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
+                alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    let elapsed = DispatchTime.now().uptimeNanoseconds - t0
+    let share = Parallel.isInsideParallelRegion ? elapsed / UInt64(max(1, Parallel.threads)) : elapsed
+    GEMMStatistics.record(flops: 2 * m * n * k, nanoseconds: share)
+}
+
 /// Blocks a large GEMM is split into: the machine's active cores (at least 2), fixed for the process so
 /// results do not depend on ``Parallel/threads``. Each block repacks one operand, so more blocks than cores
 /// only cost repacking (one thread runs every block in turn).

@@ -21,6 +21,10 @@ struct ConvReferenceTests {
         Shape(n: 1, c: 3, o: 1, h: 4, w: 13, k: 1, stride: 2, padding: 0, groups: 1),
         Shape(n: 4, c: 2, o: 4, h: 9, w: 8, k: 3, stride: 1, padding: 2, groups: 2, dilation: 2),
         Shape(n: 2, c: 1, o: 3, h: 2, w: 3, k: 3, stride: 1, padding: 2, groups: 1),
+        // Per-image path on its own (at least 64 output positions): input-channel blocks of dW (C ≥ 4) with a
+        // remainder block, and the image-part split of a 3-channel stem.
+        Shape(n: 3, c: 7, o: 5, h: 9, w: 8, k: 3, stride: 1, padding: 1, groups: 1),
+        Shape(n: 5, c: 3, o: 4, h: 19, w: 17, k: 7, stride: 2, padding: 3, groups: 1),
     ]
 
     @Test("forward, dx, dW and db agree on odd shapes for every chunking", arguments: shapes)
@@ -36,12 +40,24 @@ struct ConvReferenceTests {
                                       padding: s.padding, dilation: s.dilation, groups: s.groups)
         for chunk in [1, 2, s.n, 64] {
             conv.imagesPerGEMM = chunk
+            conv.perImageGEMM = false
             conv.zeroGrad()
             expectClose(conv.forward(x, mode: .training), y0, "\(s) chunk \(chunk) y")
             expectClose(conv.backward(dy), ref.input, "\(s) chunk \(chunk) dx")
             expectClose(conv.weight.grad, ref.weight, "\(s) chunk \(chunk) dW")
             expectClose(conv.bias!.grad, ref.bias, "\(s) chunk \(chunk) db")
         }
+        // The per-image path (image by image, dW by input-channel blocks or by image parts), and accumulation
+        // into an existing gradient (a second backward doubles dW and db).
+        conv.perImageGEMM = true
+        conv.zeroGrad()
+        expectClose(conv.forward(x, mode: .training), y0, "\(s) per image y")
+        expectClose(conv.backward(dy), ref.input, "\(s) per image dx")
+        expectClose(conv.weight.grad, ref.weight, "\(s) per image dW")
+        expectClose(conv.bias!.grad, ref.bias, "\(s) per image db")
+        _ = conv.backward(dy)
+        expectClose(conv.weight.grad, 2 * ref.weight, "\(s) per image dW accumulated")
+        expectClose(conv.bias!.grad, 2 * ref.bias, "\(s) per image db accumulated")
     }
 
     @Test("inference forward keeps no cache-dependent state and equals training forward")

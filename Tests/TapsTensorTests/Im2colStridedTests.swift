@@ -19,6 +19,11 @@ struct Im2colStridedTests {
         ConvGeometry(channels: 2, height: 1, width: 4, kernelHeight: 3, kernelWidth: 3, padH: 1, padW: 1),
         ConvGeometry(channels: 1, height: 3, width: 1, kernelHeight: 3, kernelWidth: 3, padH: 1, padW: 1),
         ConvGeometry(channels: 2, height: 4, width: 6, kernelHeight: 1, kernelWidth: 3, padH: 0, padW: 1),
+        // Same pitch without a centre tap (even dilated kernel), and same pitch with fewer output rows than
+        // input rows: col2im's overwrite must zero these instead of copying a tap.
+        ConvGeometry(channels: 2, height: 5, width: 6, kernelHeight: 2, kernelWidth: 2, padH: 1, padW: 1,
+                     dilationH: 2, dilationW: 2),
+        ConvGeometry(channels: 2, height: 6, width: 5, kernelHeight: 3, kernelWidth: 3, padH: 0, padW: 1),
     ]
 
     @Test("col2im with a row stride matches the reference col2im image by image", arguments: geometries)
@@ -50,6 +55,21 @@ struct Im2colStridedTests {
         } }
         let consumedReport = compareClose(consumed, consumedRef, rtol: 1e-6, atol: 1e-6)
         #expect(consumedReport.isClose, "col2imConsumingColumns \(consumedReport)")
+        // overwrite: the destination's old contents (NaN here) play no part; equals zeroing, then adding.
+        var written = Tensor(repeating: .nan, shape: [batch * image])
+        var writtenRef = Tensor(zeros: [batch * image])
+        scratch = wide
+        scratch.withMutableBuffer { wp in written.withMutableBuffer { gp in
+            for b in 0..<batch {
+                col2imConsumingColumns(wp.baseAddress! + b * P, g, gp.baseAddress! + b * image, rowStride: batch * P,
+                                       overwrite: true)
+            }
+        } }
+        wide.withBuffer { wp in writtenRef.withMutableBuffer { gp in
+            for b in 0..<batch { col2im(wp.baseAddress! + b * P, g, gp.baseAddress! + b * image, rowStride: batch * P) }
+        } }
+        let writtenReport = compareClose(written, writtenRef, rtol: 1e-6, atol: 1e-6)
+        #expect(writtenReport.isClose, "col2imConsumingColumns overwriting \(writtenReport)")
     }
 
     @Test("matches the reference im2col image by image inside a wider matrix", arguments: geometries)
