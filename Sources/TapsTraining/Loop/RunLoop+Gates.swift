@@ -73,7 +73,8 @@ extension RunLoop {
     }
 
     /// Freezes member `m`'s layers named in ``budgetPinned`` below tau (score and delta stop training). The settle's
-    /// fill may still take them back if they fit (their scores sit just below tau, so they are offered first).
+    /// fill may still take them back if they fit (their scores sit just below tau, so they are offered first); the
+    /// pin ends there (``settleGates()`` clears ``budgetPinned``).
     func pinForBudget(_ m: Int) {
         guard m < budgetPinned.count else { return }
         let names = Set(budgetPinned[m])
@@ -150,8 +151,10 @@ extension RunLoop {
 
     /// Starts the settle phase: each member's active set becomes the one held for the most steps of the last
     /// penalty epoch (ties: the set at its end; with a budget, the most accurate set that fits), scores are moved
-    /// to their side of tau and frozen.
+    /// to their side of tau and frozen. The budget pin ends here: the settled set decides, including the pinned
+    /// layers the fill took back, and a checkpoint of the settle does not pin them off again on resume.
     func settleGates() {
+        budgetPinned = []
         for (m, member) in members.enumerated() where !member.gatedLayers.isEmpty {
             let current = activeKey(m)
             let total = setVotes[m].values.reduce(0, +)

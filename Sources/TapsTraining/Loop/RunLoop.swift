@@ -130,8 +130,8 @@ final class RunLoop {
     var lateFlips = 0
     var previousActive: [[Bool]] = []
     var setVotes: [[String: Int]] = []
-    /// Per member, the layers pinned off when a budget run first fit its budget (empty until then; see
-    /// ``steerLambdaForBudget()``).
+    /// Per member, the layers pinned off when a budget run first fit its budget (empty until then, and again from
+    /// the settle on; see ``pinIfBudgetMet()``).
     var budgetPinned: [[String]] = []
     /// Active layers of each member at the run's last step, before model selection.
     private var finalActive: [[String]] = []
