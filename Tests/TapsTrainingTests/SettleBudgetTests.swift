@@ -96,6 +96,47 @@ struct SettleBudgetTests {
         #expect(try export(resumed) == (try export(reference)), "the resumed run's export differs from the uninterrupted run's")
     }
 
+    @Test("a budget run stopped at the boundary where its set first fits checkpoints the pin with lambda back at --lambda, and resumes to the uninterrupted run")
+    func stopAtPinKeepsLambdaReset() throws {
+        var c = quickConfig("budget-pin-ref", lambda: 0.3, epochs: 5, warmup: 1, trainLimit: 960)
+        c.penalty = .weighted
+        c.budget = 0.2
+        let (reference, store, _) = try train(c)
+        #expect(reference.status == .done, "\(reference.message ?? "")")
+        let met = try #require(store.snapshot().notices.first { $0.message.hasPrefix("budget met at step") })
+        #expect(met.message.contains("lambda back to 0.3"), "the scenario needs an overshot lambda: \(met.message)")
+
+        // The stop request arrives with the step before the pin: the next boundary pins, then stops.
+        c.outputDirectory = temporaryRunFolder("budget-pin-stop")
+        let control = TrainingControl(lambda: c.lambda)
+        let stopping = MetricsStore()
+        let trainer = try Trainer(config: c, store: stopping, control: control)
+        stopping.onEvent { event in if case .step(let s) = event, s.step == met.step - 1 { control.requestStop() } }
+        let stopped = trainer.run()
+        #expect(stopped.status == .stopped && stopped.steps == met.step - 1)
+        #expect(stopping.snapshot().notices.contains { $0.message == met.message }, "the run stopped before the pin")
+        let state = try checkpointState(in: c.outputDirectory)
+        #expect(state["lambda"] as? Double == c.lambda, "the checkpoint holds the pin with lambda \(state["lambda"] ?? "none")")
+        #expect((state["budget_pinned"] as? [[String]])?.flatMap { $0 }.isEmpty == false)
+
+        let resumed = try Trainer(resuming: URL(fileURLWithPath: c.outputDirectory), store: MetricsStore(),
+                                  control: TrainingControl(lambda: c.lambda)).run()
+        #expect(resumed.status == .done, "\(resumed.message ?? "")")
+        #expect(resumed.lambdaHistory == reference.lambdaHistory)
+        #expect(resumed.activeLayers == reference.activeLayers)
+        let export = { (summary: RunSummary) in try Data(contentsOf: URL(fileURLWithPath: try #require(summary.export))) }
+        #expect(try export(resumed) == (try export(reference)), "the resumed run's export differs from the uninterrupted run's")
+
+        // A lower lambda asked for at that boundary is kept, not raised back to --lambda.
+        c.outputDirectory = temporaryRunFolder("budget-pin-lower")
+        let lowering = TrainingControl(lambda: c.lambda)
+        let lowered = MetricsStore()
+        let lowerTrainer = try Trainer(config: c, store: lowered, control: lowering)
+        lowered.onEvent { event in if case .step(let s) = event, s.step == met.step - 1 { lowering.lambda = 0.1 } }
+        #expect(lowerTrainer.run().status == .done)
+        #expect(lowered.snapshot().steps.first { $0.step == met.step }?.lambda == 0.1)
+    }
+
     @Test("a budget run is refused when --steps ends it before its settle; one stopped early warns that it is over budget")
     func budgetNeedsItsSettle() throws {
         var c = quickConfig("budget-steps", lambda: 0.1, epochs: 5, warmup: 1, trainLimit: 640)
