@@ -144,7 +144,7 @@ public struct SharedTrainingOptions: ParsableArguments {
             transform: number("--tau", Double.init))
     public var tau: Double?
 
-    @Option(help: "Sparsity penalty: weighted (each layer priced by its share of the backbone, so one lambda transfers across architectures) or mean ((1/N) sum |s|, the paper's). (default \(d.penalty.rawValue))")
+    @Option(help: "Sparsity penalty: weighted (each layer priced by its delta's share of the gated layers' parameters, so one lambda transfers across architectures) or mean ((1/N) sum |s|, the paper's). (default \(d.penalty.rawValue))")
     public var penalty: PenaltyKind?
 
     @Option(name: .customLong("penalty-update"),
