@@ -7,6 +7,11 @@ import TapsTraining
 /// of the same keys. TOML keys may be `config.json`'s (`learning_rate`, `warmup_epochs`) or the command-line option
 /// names (`lr`, `warmup-epochs`); settings the file leaves out keep their defaults.
 ///
+/// A run's `config.json` written before `lambda_definition` was recorded (a JSON file with every key of
+/// ``runKeys`` but no `lambda_definition`) keeps it unset: in TAPS mode with the proximal update its lambda meant
+/// `1 - momentum` times today's, and `SharedTrainingOptions.validate(_:)` refuses it unless `--lambda` (today's
+/// meaning) replaces its lambda. A file written by hand, with only some keys, takes today's definition.
+///
 /// ```toml
 /// task = "fashion"
 /// lambda = 0.3
@@ -20,6 +25,13 @@ public enum ConfigFile {
         "arch": "architecture", "steps": "max_steps", "out": "output_directory",
     ]
 
+    /// The settings every run's `config.json` has recorded, from the first taps on (`penalty_update` came later): a
+    /// JSON file holding all of them is a run's `config.json`, not one written by hand.
+    static let runKeys: Set<String> = [
+        "task", "base", "mode", "lambda", "tau", "initial_score", "penalty", "epochs", "warmup_epochs", "batch_size",
+        "learning_rate", "momentum", "validation_fraction", "seed", "output_directory",
+    ]
+
     /// The configuration described by `path`, and the keys the file set (as `config.json` names them).
     /// - Throws: `ConfigFileError` naming the file (and the line, or the key and what was expected).
     public static func load(_ path: String) throws -> (config: TrainingConfig, keys: Set<String>) {
@@ -30,7 +42,8 @@ public enum ConfigFile {
         }
         let values: [String: Any]
         let trimmed = text.drop { $0.isWhitespace }
-        if path.hasSuffix(".json") || trimmed.first == "{" {
+        let isJSON = path.hasSuffix(".json") || trimmed.first == "{"
+        if isJSON {
             guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
                 throw ConfigFileError(file: path, message: "not a JSON object (expected a run's config.json)")
             }
@@ -48,6 +61,10 @@ public enum ConfigFile {
             throw ConfigFileError(file: path, message: "internal error: the default configuration does not encode")
         }
         merged.merge(fileValues) { _, new in new }
+        // An older taps's config.json: its lambda keeps the definition it had (none recorded), not today's.
+        if isJSON && runKeys.isSubset(of: fileValues.keys) && fileValues["lambda_definition"] == nil {
+            merged["lambda_definition"] = nil
+        }
         let config: TrainingConfig
         do {
             config = try makeJSONDecoder().decode(TrainingConfig.self, from: JSONSerialization.data(withJSONObject: merged))

@@ -144,7 +144,7 @@ public struct SharedTrainingOptions: ParsableArguments {
             transform: number("--tau", Double.init))
     public var tau: Double?
 
-    @Option(help: "Sparsity penalty: weighted (each layer priced by its share of the backbone, so one lambda transfers across architectures) or mean ((1/N) sum |s|, the paper's). (default \(d.penalty.rawValue))")
+    @Option(help: "Sparsity penalty: weighted (each layer priced by its delta's share of the gated layers' parameters, so one lambda transfers across architectures) or mean ((1/N) sum |s|, the paper's). (default \(d.penalty.rawValue))")
     public var penalty: PenaltyKind?
 
     @Option(name: .customLong("penalty-update"),
@@ -217,7 +217,10 @@ public struct SharedTrainingOptions: ParsableArguments {
         if let base { c.base = base }
         if let arch { c.architecture = arch }
         if let imageSize { c.imageSize = imageSize }
-        if let lambda { c.lambda = lambda }
+        if let lambda {   // today's lambda, whatever definition a --config file's lambda had
+            c.lambda = lambda
+            c.lambdaDefinition = TrainingConfig.currentLambdaDefinition
+        }
         if let tau { c.tau = tau }
         if let penalty { c.penalty = penalty }
         if let penaltyUpdate { c.penaltyUpdate = penaltyUpdate }
@@ -259,11 +262,19 @@ public struct SharedTrainingOptions: ParsableArguments {
     }
 
     /// `c.validate()`, naming the `--config` file when one was given (a bad value may come from it).
-    /// - Throws: `ConfigError` for out-of-range values.
+    /// - Throws: `ConfigError` for out-of-range values; `ConfigFileError` for a `--config` file that is an older
+    ///   taps's `config.json` of a TAPS run with the proximal update (its lambda meant `1 - momentum` times today's)
+    ///   when `--lambda` does not replace its lambda.
     public func validate(_ c: TrainingConfig) throws {
         // Each replaces the other from a --config file, but both on one command line contradict each other.
         if budget != nil && budgetBytes != nil {
             throw ConfigError.invalid(option: "--budget-bytes", expected: "either --budget or --budget-bytes", got: "both")
+        }
+        if let configFile, !c.hasCurrentLambdaDefinition {
+            throw ConfigFileError(file: configFile, message: "lambda_definition: missing: a run's config.json from an older "
+                + "taps, whose proximal lambda meant \(ProgressFormatter.fmt(1 - c.momentum))x today's (1 - momentum); "
+                + "--config \(configFile) --lambda \(ProgressFormatter.fmt(c.lambda * (1 - c.momentum))) repeats that run "
+                + "(docs/method.md \"Conversion\")")
         }
         do { try c.validate() } catch let ConfigError.invalid(option, expected, got) where configFile != nil {
             throw ConfigError.invalid(option: option, expected: expected, got: got + " (from the command line or \(configFile!))")

@@ -491,6 +491,7 @@ public final class DashboardApp {
             state.lambdaPrompt = nil
             switch Self.parseLambda(typed, ceiling: state.lambdaCeiling) {
             case .success(let value):
+                messageHeldUntil = .distantPast   // a refused input's hold does not carry over to this answer
                 if case .attached = source {
                     sendRemote(lambda: value)
                     return

@@ -54,6 +54,7 @@ struct Sweep: ParsableCommand {
     func run() throws {
         let config = try reportingErrors { () throws -> SweepConfig in
             var training = try options.config()
+            training.lambdaDefinition = TrainingConfig.currentLambdaDefinition   // --lambdas replace a --config file's lambda
             training.task = task ?? training.dataPath.map(Dataset.displayName(for:)) ?? "fashion"
             let ls = try commaSeparated(lambdas, option: "--lambdas", expected: "numbers") { Double($0) }
             let ms = try commaSeparated(modes, option: "--modes", expected: "taps, finetune or probe") { TrainingMode(rawValue: $0) }

@@ -70,6 +70,31 @@ struct ConfigFileTests {
         #expect(try TrainingOptions.parse(["--config", path, "--out", "runs/b"]).config() == moved)
     }
 
+    @Test("an older taps's config.json of a proximal TAPS run is refused unless --lambda replaces its lambda; files without lambda_definition written by hand load")
+    func olderLambdaDefinition() throws {
+        var c = TrainingConfig()
+        c.lambda = 0.3; c.outputDirectory = "runs/old"
+        var json = try #require(try JSONSerialization.jsonObject(with: makeJSONEncoder().encode(c)) as? [String: Any])
+        #expect(json.removeValue(forKey: "lambda_definition") as? Int == TrainingConfig.currentLambdaDefinition)
+        let old = try temporaryFile("config.json", String(decoding: try JSONSerialization.data(withJSONObject: json), as: UTF8.self))
+        #expect(message { _ = try TrainingOptions.parse(["--config", old]).config() }
+                    == "\(old): lambda_definition: missing: a run's config.json from an older taps, whose proximal lambda meant "
+                    + "0.1x today's (1 - momentum); --config \(old) --lambda 0.03 repeats that run (docs/method.md \"Conversion\")")
+        let converted = try TrainingOptions.parse(["--config", old, "--lambda", "0.03"]).config()
+        #expect(converted.lambda == 0.03 && converted.lambdaDefinition == TrainingConfig.currentLambdaDefinition)
+        #expect(converted.outputDirectory == "runs/old")
+        // The subgradient form's lambda kept its meaning.
+        json["penalty_update"] = "subgradient"
+        let subgradient = try temporaryFile("config.json", String(decoding: try JSONSerialization.data(withJSONObject: json), as: UTF8.self))
+        #expect(try TrainingOptions.parse(["--config", subgradient]).config().lambda == 0.3)
+        // Written by hand (some keys only), JSON or TOML: today's definition.
+        let handJSON = try temporaryFile("mine.json", #"{"task": "fashion", "lambda": 0.5, "mode": "taps", "penalty_update": "proximal"}"#)
+        let hand = try TrainingOptions.parse(["--config", handJSON]).config()
+        #expect(hand.lambda == 0.5 && hand.lambdaDefinition == TrainingConfig.currentLambdaDefinition)
+        let handTOML = try temporaryFile("mine.toml", "lambda = 0.5\nmode = \"taps\"\npenalty_update = \"proximal\"\n")
+        #expect(try TrainingOptions.parse(["--config", handTOML]).config().lambdaDefinition == TrainingConfig.currentLambdaDefinition)
+    }
+
     @Test("bad config files: one line naming the file and what was wrong")
     func badFiles() throws {
         let unknown = try temporaryFile("a.toml", "lamda = 0.3\n")

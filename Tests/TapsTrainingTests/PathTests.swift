@@ -45,7 +45,7 @@ struct PathTests {
         #expect(comparison.count == points.count && comparison.allSatisfy { $0.differencePoints == 0 })
     }
 
-    @Test("--path is refused outside taps mode and with a budget; growth must exceed 1")
+    @Test("--path is refused outside taps mode and with a budget; growth must exceed 1; step counts are bounded")
     func pathOptionsAreChecked() {
         var c = quickConfig("path-bad")
         c.path = PathSettings(growth: 1)
@@ -55,5 +55,14 @@ struct PathTests {
         #expect(throws: ConfigError.self) { try c.validate() }
         c.mode = .taps; c.budget = 0.2; c.penalty = .weighted
         #expect(throws: ConfigError.self) { try c.validate() }
+        // Step counts beyond any run are refused (twice the settle steps once trapped on overflow).
+        c.budget = nil
+        c.path = PathSettings(settleSteps: 4_611_686_018_427_387_904)
+        #expect(throws: ConfigError.invalid(option: "--path-settle-steps", expected: "steps in 0...1000000000",
+                                            got: "4611686018427387904")) { try c.validate() }
+        c.path = PathSettings(raiseEvery: Int.max)
+        #expect(throws: ConfigError.self) { try c.validate() }
+        c.path = PathSettings(raiseEvery: PathSettings.maximumSteps, settleSteps: PathSettings.maximumSteps)
+        #expect(throws: Never.self) { try c.validate() }
     }
 }

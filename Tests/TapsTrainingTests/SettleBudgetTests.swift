@@ -3,7 +3,15 @@ import Foundation
 import Testing
 import TAPS
 import TapsData
+import TapsNN
 import TapsTraining
+
+/// The scalar state of the checkpoint in `folder` (`checkpoint.safetensors`'s `taps_checkpoint` JSON).
+func checkpointState(in folder: String) throws -> [String: Any] {
+    let file = try SafeTensors.read(URL(fileURLWithPath: folder).appendingPathComponent("checkpoint.safetensors"))
+    let json = try #require(file.metadata["taps_checkpoint"])
+    return try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+}
 
 @Suite("Settle phase and storage budget", .serialized)
 struct SettleBudgetTests {
@@ -52,6 +60,81 @@ struct SettleBudgetTests {
             #expect(s.lambda == c.lambda, "step \(s.step): lambda \(s.lambda)")
             #expect(zip(offAtFit, s.active).allSatisfy { was, now in was || !now }, "step \(s.step): a pinned layer came back")
         }
+    }
+
+    @Test("the pin ends at the settle: a budget run stopped during its settle and resumed keeps the pinned layer the fill took back")
+    func resumeInSettleKeepsFilledLayer() throws {
+        // fashion, --budget 20%, --lambda 2: conv_layers.6 is pinned off when the set first fits, and the settle's
+        // fill takes it back (19.1% of the backbone).
+        var c = quickConfig("budget-settle-ref", lambda: 2, epochs: 5, warmup: 1, trainLimit: 960)
+        c.penalty = .weighted
+        c.budget = 0.2
+        let (reference, store, _) = try train(c)
+        #expect(reference.status == .done, "\(reference.message ?? "")")
+        let met = try #require(store.snapshot().notices.first { $0.message.hasPrefix("budget met at step") })
+        #expect(met.message.contains("conv_layers.6") && reference.activeLayers.contains("conv_layers.6"),
+                "the scenario needs a pinned layer in the settled set: \(met.message); settled \(reference.activeLayers)")
+
+        c.outputDirectory = temporaryRunFolder("budget-settle-stop")
+        let control = TrainingControl(lambda: c.lambda)
+        let stopping = MetricsStore()
+        let trainer = try Trainer(config: c, store: stopping, control: control)
+        let stopAt = trainer.totalSteps / c.epochs * (c.epochs - 1) + 3   // 3 steps into the settle epoch
+        stopping.onEvent { event in if case .step(let s) = event, s.step == stopAt { control.requestStop() } }
+        let stopped = trainer.run()
+        #expect(stopped.status == .stopped && stopped.steps == stopAt)
+        #expect(stopping.snapshot().notices.contains { $0.kind == .settled })
+        let pinned = try checkpointState(in: c.outputDirectory)["budget_pinned"] as? [[String]]
+        #expect(pinned?.allSatisfy(\.isEmpty) ?? true, "the checkpoint of the settle still pins \(pinned ?? [])")
+        let resumed = try Trainer(resuming: URL(fileURLWithPath: c.outputDirectory), store: MetricsStore(),
+                                  control: TrainingControl(lambda: c.lambda)).run()
+        #expect(resumed.status == .done, "\(resumed.message ?? "")")
+        #expect(resumed.activeLayers == reference.activeLayers)
+        #expect(resumed.finalActiveLayers == reference.finalActiveLayers)
+        #expect(resumed.testAccuracy == reference.testAccuracy)
+        let export = { (summary: RunSummary) in try Data(contentsOf: URL(fileURLWithPath: try #require(summary.export))) }
+        #expect(try export(resumed) == (try export(reference)), "the resumed run's export differs from the uninterrupted run's")
+    }
+
+    @Test("a budget run stopped at the boundary where its set first fits checkpoints the pin with lambda back at --lambda, and resumes to the uninterrupted run")
+    func stopAtPinKeepsLambdaReset() throws {
+        var c = quickConfig("budget-pin-ref", lambda: 0.3, epochs: 5, warmup: 1, trainLimit: 960)
+        c.penalty = .weighted
+        c.budget = 0.2
+        let (reference, store, _) = try train(c)
+        #expect(reference.status == .done, "\(reference.message ?? "")")
+        let met = try #require(store.snapshot().notices.first { $0.message.hasPrefix("budget met at step") })
+        #expect(met.message.contains("lambda back to 0.3"), "the scenario needs an overshot lambda: \(met.message)")
+
+        // The stop request arrives with the step before the pin: the next boundary pins, then stops.
+        c.outputDirectory = temporaryRunFolder("budget-pin-stop")
+        let control = TrainingControl(lambda: c.lambda)
+        let stopping = MetricsStore()
+        let trainer = try Trainer(config: c, store: stopping, control: control)
+        stopping.onEvent { event in if case .step(let s) = event, s.step == met.step - 1 { control.requestStop() } }
+        let stopped = trainer.run()
+        #expect(stopped.status == .stopped && stopped.steps == met.step - 1)
+        #expect(stopping.snapshot().notices.contains { $0.message == met.message }, "the run stopped before the pin")
+        let state = try checkpointState(in: c.outputDirectory)
+        #expect(state["lambda"] as? Double == c.lambda, "the checkpoint holds the pin with lambda \(state["lambda"] ?? "none")")
+        #expect((state["budget_pinned"] as? [[String]])?.flatMap { $0 }.isEmpty == false)
+
+        let resumed = try Trainer(resuming: URL(fileURLWithPath: c.outputDirectory), store: MetricsStore(),
+                                  control: TrainingControl(lambda: c.lambda)).run()
+        #expect(resumed.status == .done, "\(resumed.message ?? "")")
+        #expect(resumed.lambdaHistory == reference.lambdaHistory)
+        #expect(resumed.activeLayers == reference.activeLayers)
+        let export = { (summary: RunSummary) in try Data(contentsOf: URL(fileURLWithPath: try #require(summary.export))) }
+        #expect(try export(resumed) == (try export(reference)), "the resumed run's export differs from the uninterrupted run's")
+
+        // A lower lambda asked for at that boundary is kept, not raised back to --lambda.
+        c.outputDirectory = temporaryRunFolder("budget-pin-lower")
+        let lowering = TrainingControl(lambda: c.lambda)
+        let lowered = MetricsStore()
+        let lowerTrainer = try Trainer(config: c, store: lowered, control: lowering)
+        lowered.onEvent { event in if case .step(let s) = event, s.step == met.step - 1 { lowering.lambda = 0.1 } }
+        #expect(lowerTrainer.run().status == .done)
+        #expect(lowered.snapshot().steps.first { $0.step == met.step }?.lambda == 0.1)
     }
 
     @Test("a budget run is refused when --steps ends it before its settle; one stopped early warns that it is over budget")

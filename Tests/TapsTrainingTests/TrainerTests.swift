@@ -92,6 +92,14 @@ struct TrainerTests {
             "\(error)".contains("config.json") && "\(error)".contains("older taps")
                 && "\(error)".contains("--penalty weighted --lambda 0.03")
         }
+        // The same run at today's lambda: the old one times 1 - momentum.
+        json["momentum"] = 0.5
+        try JSONSerialization.data(withJSONObject: json).write(to: url)
+        #expect {
+            _ = try Trainer(resuming: dir, store: MetricsStore(), control: TrainingControl(lambda: c.lambda))
+        } throws: { error in
+            "\(error)".contains("meant 0.5x today's") && "\(error)".contains("--penalty weighted --lambda 0.15 ")
+        }
     }
 
     @Test("the frozen base is bit-identical after training, and eval from the export reproduces test accuracy exactly")

@@ -27,8 +27,9 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var imageSize: Int? = nil
     public var mode: TrainingMode = .taps
     /// Sparsity weight lambda (≥ 0). With the weighted penalty, a layer stays task-specific while its delta lowers
-    /// the training loss by more than about `lambda` times its share of the backbone (first order; docs/method.md
-    /// "Loss and the penalty update"). 0.3 was chosen on the embedded pack: about a fifth of fine-tuning's storage.
+    /// the training loss by more than about `lambda` times its share of the gated layers' parameters (first order;
+    /// docs/method.md "What lambda means, and why it transfers"). 0.3 was chosen on the embedded pack: about a fifth
+    /// of fine-tuning's storage.
     public var lambda: Double = 0.3
     /// Gate threshold tau: a layer is active when its score `s >= tau`.
     public var tau: Double = 0.1
@@ -40,7 +41,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     /// How the penalty updates the scores: through the optimizer (`subgradient`) or a proximal step.
     public var penaltyUpdate: SparsityPenalty.Update = .proximal
     /// Which definition of lambda the run was configured with (``currentLambdaDefinition``); nil in the
-    /// `config.json` of runs made before it was recorded, whose proximal lambda meant a tenth of today's.
+    /// `config.json` of runs made before it was recorded, whose proximal lambda meant `1 - momentum` times today's
+    /// (a tenth at the default momentum).
     public var lambdaDefinition: Int? = TrainingConfig.currentLambdaDefinition
     /// 2: the proximal step carries the optimizer's steady-state gain `1/(1 - momentum)` (docs/method.md
     /// "Conversion"). Runs of the older definition are not resumed or reused with today's meaning.

@@ -109,7 +109,9 @@ extension RunLoop {
         if let f = s.flips, f.count == members.count { flips = f }
         lateFlips = s.lateFlips ?? 0
         candidateSets = (s.candidates ?? []).map { $0.map { ($0.set, $0.accuracy) } }
-        budgetPinned = s.budgetPinned.flatMap { $0.count == members.count ? $0 : nil } ?? []
+        // The pin lasts until the settle chose its set (which may take pinned layers back): a checkpoint of the
+        // settle (from a taps that still recorded the pin there) must not turn those layers off again.
+        budgetPinned = s.epoch < settleStart ? s.budgetPinned.flatMap { $0.count == members.count ? $0 : nil } ?? [] : []
         for m in members.indices { pinForBudget(m) }
         previousActive = members.map { $0.gatedLayers.map(\.isActive) }
         started = Date().addingTimeInterval(-s.elapsed)

@@ -54,26 +54,34 @@ extension RunLoop {
     }
 
     /// At the first budget check where every member fits, pins off the layers that are off then
-    /// (``pinForBudget(_:)``) and asks for lambda back at `--lambda`: the raises overshoot (a layer turns off some
-    /// steps after the raise that decides it), and at the overshot lambda the layers still on chatter at tau and
-    /// their deltas train only while on (fashion, `--budget 20%`, seed 0: lambda 14.9, `conv_layers.3` flipping for
-    /// five epochs). Runs on every rank before the control box is read: the decision depends only on the scores,
-    /// which all ranks share, so every rank freezes the same parameters (the gradient all-reduce needs that).
+    /// (``pinForBudget(_:)``) and sets lambda back to `--lambda` (unless it is lower): the raises overshoot (a layer
+    /// turns off some steps after the raise that decides it), and at the overshot lambda the layers still on chatter
+    /// at tau and their deltas train only while on (fashion, `--budget 20%`, seed 0: lambda 14.9, `conv_layers.3`
+    /// flipping for five epochs). Runs on every rank before the control box is read: the decision depends only on
+    /// the scores and lambda, which all ranks share, so every rank freezes the same parameters (the gradient
+    /// all-reduce needs that) and takes the same lambda. The reset is part of the pinned state: a checkpoint written
+    /// at this boundary (a stop request, a failed metrics write) holds the pin with the reset lambda, which a resumed
+    /// run (whose pin is already set) would otherwise never apply.
     func pinIfBudgetMet() {
         guard budgetPinned.isEmpty, isBudgetCheckpoint, !isOverBudget else { return }
         budgetPinned = members.map { m in budgetShare(m) == nil ? [] : m.gatedLayers.filter { !$0.isActive }.map(\.name) }
         for m in members.indices { pinForBudget(m) }
-        guard isWriter else { return }
-        let pinned = budgetPinned.flatMap { $0 }
-        notice(.info, "budget met at step \(step): " + (pinned.isEmpty ? "no layer is off"
-            : "\(pinned.count) layer(s) off stay off until the settle (\(pinned.joined(separator: ", ")))")
-            + (lambda > config.lambda ? "; lambda back to \(ProgressFormatter.fmt(config.lambda)) for the layers still on" : ""),
-            step: step + 1)
-        if lambda > config.lambda { control.lambda = config.lambda }
+        let reset = min(lambda, config.lambda)
+        if isWriter {
+            let pinned = budgetPinned.flatMap { $0 }
+            notice(.info, "budget met at step \(step): " + (pinned.isEmpty ? "no layer is off"
+                : "\(pinned.count) layer(s) off stay off until the settle (\(pinned.joined(separator: ", ")))")
+                + (reset < lambda ? "; lambda back to \(ProgressFormatter.fmt(reset)) for the layers still on" : ""),
+                step: step + 1)
+            // A lower lambda the user asked for at this boundary still applies (the control box is read next).
+            control.lambda = min(control.lambda, config.lambda)
+        }
+        if reset < lambda { changeLambda(to: reset) }
     }
 
     /// Freezes member `m`'s layers named in ``budgetPinned`` below tau (score and delta stop training). The settle's
-    /// fill may still take them back if they fit (their scores sit just below tau, so they are offered first).
+    /// fill may still take them back if they fit (their scores sit just below tau, so they are offered first); the
+    /// pin ends there (``settleGates()`` clears ``budgetPinned``).
     func pinForBudget(_ m: Int) {
         guard m < budgetPinned.count else { return }
         let names = Set(budgetPinned[m])
@@ -150,8 +158,10 @@ extension RunLoop {
 
     /// Starts the settle phase: each member's active set becomes the one held for the most steps of the last
     /// penalty epoch (ties: the set at its end; with a budget, the most accurate set that fits), scores are moved
-    /// to their side of tau and frozen.
+    /// to their side of tau and frozen. The budget pin ends here: the settled set decides, including the pinned
+    /// layers the fill took back, and a checkpoint of the settle does not pin them off again on resume.
     func settleGates() {
+        budgetPinned = []
         for (m, member) in members.enumerated() where !member.gatedLayers.isEmpty {
             let current = activeKey(m)
             let total = setVotes[m].values.reduce(0, +)

@@ -51,7 +51,9 @@ extension RunLoop {
                 // The last point (every gate off) settles twice as long, within the steps left: its head alone
                 // re-fits after the largest delta is gone. Fashion: 0.713 with one settle, 0.729 with two,
                 // 0.727 with three, against 0.725-0.743 for the all-off runs of 5- and 10-epoch sweeps.
-                let steps = set.contains("1") ? settleSteps : max(settleSteps, min(totalSteps - step, 2 * settleSteps))
+                // (max(s, min(left, 2s)) written so that no sum or product can overflow)
+                let steps = set.contains("1") ? settleSteps
+                    : settleSteps + max(0, min(totalSteps - step - settleSteps, settleSteps))
                 pathSettleLeft = steps
                 pathSettleTotal = steps
                 freezeGates()

@@ -130,8 +130,8 @@ final class RunLoop {
     var lateFlips = 0
     var previousActive: [[Bool]] = []
     var setVotes: [[String: Int]] = []
-    /// Per member, the layers pinned off when a budget run first fit its budget (empty until then; see
-    /// ``steerLambdaForBudget()``).
+    /// Per member, the layers pinned off when a budget run first fit its budget (empty until then, and again from
+    /// the settle on; see ``pinIfBudgetMet()``).
     var budgetPinned: [[String]] = []
     /// Active layers of each member at the run's last step, before model selection.
     private var finalActive: [[String]] = []
@@ -433,11 +433,19 @@ final class RunLoop {
             message = [proceed ? 1 : 0, lambda]
         }
         dataParallel.group.broadcast(&message, from: 0)
-        if !isWriter && message[1] != lambda && adapter.usesPenalty {
-            lambda = message[1]
-            lambdaHistory.append(LambdaChange(step: step + 1, lambda: lambda))
-        }
+        if !isWriter && message[1] != lambda && adapter.usesPenalty { changeLambda(to: message[1]) }
         return message[0] == 1
+    }
+
+    /// Makes `new` the lambda from the next step on and records it in the lambda history; the writer also writes the
+    /// `lambda` notice.
+    func changeLambda(to new: Double) {
+        if isWriter {
+            notice(.lambda, "lambda \(ProgressFormatter.fmt(lambda)) -> \(ProgressFormatter.fmt(new)) from step \(step + 1)",
+                   step: step + 1, from: lambda, to: new)
+        }
+        lambda = new
+        lambdaHistory.append(LambdaChange(step: step + 1, lambda: lambda))
     }
 
     /// The control box of this process: stop, pause, snapshots, lambda (every plain run; rank 0 of a data-parallel run).
@@ -459,13 +467,7 @@ final class RunLoop {
         }
         writeSnapshots(force: false)
         steerLambdaForBudget()
-        let requested = control.lambda
-        if requested != lambda && adapter.usesPenalty {
-            notice(.lambda, "lambda \(ProgressFormatter.fmt(lambda)) -> \(ProgressFormatter.fmt(requested)) from step \(step + 1)",
-                   step: step + 1, from: lambda, to: requested)
-            lambda = requested
-            lambdaHistory.append(LambdaChange(step: step + 1, lambda: lambda))
-        }
+        if control.lambda != lambda && adapter.usesPenalty { changeLambda(to: control.lambda) }
         return true
     }
 

@@ -63,8 +63,9 @@ public final class Trainer: @unchecked Sendable {
         }
         guard config.hasCurrentLambdaDefinition else {
             throw CheckpointError.mismatch(file: configURL.path, reason: "made by an older taps, whose proximal lambda "
-                + "meant a tenth of today's; train it again with --penalty \(config.penalty.rawValue) --lambda "
-                + "\(ProgressFormatter.fmt(config.lambda / 10)) for the same run (docs/method.md \"Conversion\")")
+                + "meant \(ProgressFormatter.fmt(1 - config.momentum))x today's (1 - momentum); train it again with --penalty "
+                + "\(config.penalty.rawValue) --lambda \(ProgressFormatter.fmt(config.lambda * (1 - config.momentum))) "
+                + "for the same run (docs/method.md \"Conversion\")")
         }
         if let data = try? Data(contentsOf: directory.appendingPathComponent("summary.json")),
            let summary = try? makeJSONDecoder().decode(RunSummary.self, from: data), summary.status == .done {

@@ -27,13 +27,21 @@ public struct PathSettings: Codable, Sendable, Equatable {
         (raiseEvery > 0 ? raiseEvery : max(1, stepsPerEpoch / 4), settleSteps > 0 ? settleSteps : max(1, stepsPerEpoch))
     }
 
+    /// The largest `settleSteps` (and `raiseEvery`): far beyond any run's steps, and small enough that the step
+    /// counts derived from it (the last point settles up to twice as long) cannot overflow.
+    public static let maximumSteps = 1_000_000_000
+
     /// - Throws: `ConfigError.invalid` naming the option.
     public func validate() throws {
         guard growth > 1, growth <= 100, growth.isFinite else {
             throw ConfigError.invalid(option: "--path-growth", expected: "a factor in (1, 100]", got: "\(growth)")
         }
-        guard raiseEvery >= 0 else { throw ConfigError.invalid(option: "--path-raise-every", expected: "steps >= 0", got: "\(raiseEvery)") }
-        guard settleSteps >= 0 else { throw ConfigError.invalid(option: "--path-settle-steps", expected: "steps >= 0", got: "\(settleSteps)") }
+        guard raiseEvery >= 0, raiseEvery <= Self.maximumSteps else {
+            throw ConfigError.invalid(option: "--path-raise-every", expected: "steps in 0...\(Self.maximumSteps)", got: "\(raiseEvery)")
+        }
+        guard settleSteps >= 0, settleSteps <= Self.maximumSteps else {
+            throw ConfigError.invalid(option: "--path-settle-steps", expected: "steps in 0...\(Self.maximumSteps)", got: "\(settleSteps)")
+        }
     }
 }
 

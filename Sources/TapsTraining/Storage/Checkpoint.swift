@@ -44,7 +44,8 @@ struct CheckpointState: Codable, Equatable {
     var lateFlips: Int?
     /// Budget runs: the active sets seen at the end of each penalty epoch with their validation accuracy.
     var candidates: [[CandidateSet]]?
-    /// Per member, the layers a budget run pinned off when it first fit (nil in older checkpoints: none).
+    /// Per member, the layers a budget run pinned off when it first fit, until the settle (nil in older
+    /// checkpoints: none; empty from the settle on).
     var budgetPinned: [[String]]?
 }
 
