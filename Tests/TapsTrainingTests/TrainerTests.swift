@@ -211,5 +211,12 @@ struct TrainerTests {
         #expect(throws: ConfigError.self) { try Trainer(config: c, store: MetricsStore(), control: TrainingControl(lambda: 0)) }
         c = quickConfig("bad2"); c.lambda = -1
         #expect(throws: ConfigError.self) { try c.validate() }
+        // Counts so large that steps per epoch × epochs would overflow are errors, not traps.
+        for edit in [{ (c: inout TrainingConfig) in c.epochs = 1 << 62 }, { $0.warmupEpochs = 1 << 62 },
+                     { $0.batchSize = 1 << 62 }] {
+            c = quickConfig("bad3")
+            edit(&c)
+            #expect(throws: ConfigError.self) { try c.validate() }
+        }
     }
 }

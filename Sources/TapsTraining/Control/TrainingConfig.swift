@@ -127,6 +127,9 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     /// The settle epochs this run uses.
     public var effectiveSettleEpochs: Int { mode == .taps && path == nil ? (settleEpochs ?? defaultSettleEpochs) : 0 }
 
+    /// Largest `--epochs`, `--warmup-epochs` and `--batch-size` accepted (1,000,000).
+    public static let maximumCount = 1_000_000
+
     /// Checks ranges and names.
     /// - Throws: `ConfigError.invalid` naming the option and what was expected.
     public func validate() throws {
@@ -136,9 +139,14 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         guard lambda >= 0, lambda <= TrainingControl.maximumLambda else {
             throw bad("--lambda", "a number in [0, \(Int(TrainingControl.maximumLambda))] (>= 0, at most the ceiling)", lambda)
         }
-        guard epochs >= 1 else { throw bad("--epochs", "an integer >= 1", epochs) }
-        guard warmupEpochs >= 0 else { throw bad("--warmup-epochs", "an integer >= 0", warmupEpochs) }
-        guard batchSize >= 1 else { throw bad("--batch-size", "an integer >= 1", batchSize) }
+        // Upper bounds keep step counts (epochs × steps per epoch) far from Int's range: a huge --epochs trapped on
+        // overflow instead of giving an error.
+        let most = Self.maximumCount
+        guard epochs >= 1, epochs <= most else { throw bad("--epochs", "an integer in 1...\(most)", epochs) }
+        guard warmupEpochs >= 0, warmupEpochs <= most else {
+            throw bad("--warmup-epochs", "an integer in 0...\(most)", warmupEpochs)
+        }
+        guard batchSize >= 1, batchSize <= most else { throw bad("--batch-size", "an integer in 1...\(most)", batchSize) }
         guard learningRate > 0, learningRate.isFinite else { throw bad("--lr", "a number > 0", learningRate) }
         guard momentum >= 0, momentum < 1 else { throw bad("momentum", "a number in [0, 1)", momentum) }
         guard hasCurrentLambdaDefinition else {
