@@ -21,19 +21,14 @@ extension Conv2d {
         return (lo, max(lo, min(outSize, hiInclusive + 1)))
     }
 
-    /// Runs `body(plane)` for every plane in `0..<planes`, split over the BLAS thread count.
+    /// Runs `body(plane)` for every plane in `0..<planes` on the shared pool (``Parallel/forEach(_:_:)``: planes
+    /// handed out dynamically), or serially below 32 Ki multiply-adds of `work`.
     static func forEachPlane(_ planes: Int, work: Int, _ body: (Int) -> Void) {
-        let threads = min(BLASThreads.current, planes)
-        if threads <= 1 || work < 32_768 {
+        if work < 32_768 {
             for p in 0..<planes { body(p) }
             return
         }
-        withoutActuallyEscaping(body) { body in
-            nonisolated(unsafe) let body = body
-            DispatchQueue.concurrentPerform(iterations: threads) { t in
-                for p in Swift.stride(from: t, to: planes, by: threads) { body(p) }
-            }
-        }
+        Parallel.forEach(planes) { p, _ in body(p) }
     }
 
     /// Whether the batch-lane kernels (Conv2d+DepthwiseLanes.swift) run for a batch of `n` images.

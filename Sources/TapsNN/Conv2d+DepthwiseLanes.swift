@@ -11,22 +11,25 @@ import Dispatch
 import TapsTensor
 
 extension Conv2d {
-    /// Runs `body(channel, scratch)` for every channel, split over the BLAS thread count; each thread owns a
-    /// zeroed scratch of `scratchCount` floats (reused across its channels).
-    private static func forEachChannel(_ C: Int, work: Int, scratchCount: Int,
+    /// Runs `body(channel, scratch)` for every channel on the shared pool (channels handed out dynamically, serially
+    /// below 32 Ki multiply-adds of `work`), with `scratchCount` floats of workspace scratch per channel. The scratch
+    /// is zeroed only when the batch does not fill its lanes (`zeroed`): then the lanes past the batch must hold
+    /// finite values; otherwise every value the kernels read is written first. (This used to allocate and zero
+    /// ~400 KiB per thread and call, and ran on `DispatchQueue.concurrentPerform`, whose sleeping threads are
+    /// woken through the kernel, with channels striped statically over the threads.)
+    private static func forEachChannel(_ C: Int, work: Int, scratchCount: Int, zeroed: Bool,
                                        _ body: (Int, UnsafeMutablePointer<Float>) -> Void) {
-        let threads = min(BLASThreads.current, C)
-        withoutActuallyEscaping(body) { body in
-            nonisolated(unsafe) let body = body
-            nonisolated(unsafe) let run = { (t: Int, T: Int) in
-                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
-                scratch.initialize(repeating: 0, count: scratchCount)
-                defer { scratch.deallocate() }
-                for c in Swift.stride(from: t, to: C, by: T) { body(c, scratch) }
+        func run(_ c: Int) {
+            Workspace.withScratch(scratchCount) { scratch in
+                if zeroed { scratch.update(repeating: 0, count: scratchCount) }
+                body(c, scratch)
             }
-            if threads <= 1 || work < 32_768 { run(0, 1); return }
-            DispatchQueue.concurrentPerform(iterations: threads) { t in run(t, threads) }
         }
+        if work < 32_768 {
+            for c in 0..<C { run(c) }
+            return
+        }
+        Parallel.forEach(C) { c, _ in run(c) }
     }
 
     /// `dst[(h*W + w)*L + n] = src[n*stride + h*W + w]` for `n < N` (the other lanes are left as they are).
@@ -68,7 +71,7 @@ extension Conv2d {
         let biasValues = bias?.value
         x.withBuffer { xb in w.withBuffer { wb in y.withMutableBuffer { yb in
             nonisolated(unsafe) let xp = xb.baseAddress!, wp = wb.baseAddress!, yp = yb.baseAddress!
-            Self.forEachChannel(C, work: N * C * P * K * K, scratchCount: (HW + P) * L) { c, scratch in
+            Self.forEachChannel(C, work: N * C * P * K * K, scratchCount: (HW + P) * L, zeroed: L != N) { c, scratch in
                 let xl = scratch, yl = scratch + HW * L, kern = wp + c * K * K
                 Self.toLanes(xp + c * HW, planeStride: C * HW, N: N, HW: HW, L: L, xl)
                 let b = SIMD8<Float>(repeating: biasValues?.storage[c] ?? 0)
@@ -110,7 +113,8 @@ extension Conv2d {
             gw.withMutableBuffer { gwb in
                 nonisolated(unsafe) let xp = xb.baseAddress!, wp = wb.baseAddress!, dp = db.baseAddress!
                 nonisolated(unsafe) let dxp = dxb.baseAddress!, gp = gwb.baseAddress
-                Self.forEachChannel(C, work: N * C * P * K * K, scratchCount: (2 * HW + P) * L + L) { c, scratch in
+                Self.forEachChannel(C, work: N * C * P * K * K, scratchCount: (2 * HW + P) * L + L,
+                                   zeroed: L != N) { c, scratch in
                     let xl = scratch, dxl = scratch + HW * L, dyl = scratch + 2 * HW * L, acc = dyl + P * L
                     let kern = wp + c * K * K
                     if needW { Self.toLanes(xp + c * HW, planeStride: C * HW, N: N, HW: HW, L: L, xl) }

@@ -13,7 +13,9 @@ struct FastKernelTests {
                       (n: 17, c: 3, k: 5, s: 1, p: 2, h: 2, w: 2), (n: 10, c: 1, k: 1, s: 1, p: 0, h: 3, w: 17),
                       // A 5x5 tap that reaches no output of a 1x1 map (EfficientNet-Lite0 at 32 px): an empty range.
                       (n: 9, c: 2, k: 5, s: 1, p: 2, h: 1, w: 1), (n: 3, c: 3, k: 5, s: 1, p: 2, h: 1, w: 3),
-                      (n: 8, c: 2, k: 5, s: 2, p: 2, h: 3, w: 1)])
+                      (n: 8, c: 2, k: 5, s: 2, p: 2, h: 3, w: 1),
+                      // Large enough for the pool (32 Ki multiply-adds and more): full lanes, and tail lanes.
+                      (n: 16, c: 9, k: 3, s: 1, p: 1, h: 16, w: 16), (n: 12, c: 7, k: 5, s: 2, p: 2, h: 15, w: 16)])
     func depthwiseLanes(config: (n: Int, c: Int, k: Int, s: Int, p: Int, h: Int, w: Int)) {
         var rng = SeededRNG(seed: 41)
         let x = Tensor.normal([config.n, config.c, config.h, config.w], rng: &rng)
