@@ -17,19 +17,22 @@ extension Conv2d {
     /// finite values; otherwise every value the kernels read is written first. (This used to allocate and zero
     /// ~400 KiB per thread and call, and ran on `DispatchQueue.concurrentPerform`, whose sleeping threads are
     /// woken through the kernel, with channels striped statically over the threads.)
-    private static func forEachChannel(_ C: Int, work: Int, scratchCount: Int, zeroed: Bool,
+    /// Channels are handed out in blocks whose smallest output planes (`planeFloats` each) span at least a cache line
+    /// (16 floats), so two workers never write the same line (EfficientNet's 2×2 and 4×4 planes at 64 px).
+    private static func forEachChannel(_ C: Int, work: Int, scratchCount: Int, zeroed: Bool, planeFloats: Int,
                                        _ body: (Int, UnsafeMutablePointer<Float>) -> Void) {
-        func run(_ c: Int) {
+        let block = max(1, (16 + planeFloats - 1) / max(1, planeFloats))
+        func run(_ channels: Range<Int>) {
             Workspace.withScratch(scratchCount) { scratch in
                 if zeroed { scratch.update(repeating: 0, count: scratchCount) }
-                body(c, scratch)
+                for c in channels { body(c, scratch) }
             }
         }
         if work < 32_768 {
-            for c in 0..<C { run(c) }
+            run(0..<C)
             return
         }
-        Parallel.forEach(C) { c, _ in run(c) }
+        Parallel.forEach((C + block - 1) / block) { b, _ in run((b * block)..<min(C, (b + 1) * block)) }
     }
 
     /// `dst[(h*W + w)*L + n] = src[n*stride + h*W + w]` for `n < N` (the other lanes are left as they are).
@@ -71,7 +74,8 @@ extension Conv2d {
         let biasValues = bias?.value
         x.withBuffer { xb in w.withBuffer { wb in y.withMutableBuffer { yb in
             nonisolated(unsafe) let xp = xb.baseAddress!, wp = wb.baseAddress!, yp = yb.baseAddress!
-            Self.forEachChannel(C, work: N * C * P * K * K, scratchCount: (HW + P) * L, zeroed: L != N) { c, scratch in
+            Self.forEachChannel(C, work: N * C * P * K * K, scratchCount: (HW + P) * L, zeroed: L != N,
+                               planeFloats: P) { c, scratch in
                 let xl = scratch, yl = scratch + HW * L, kern = wp + c * K * K
                 Self.toLanes(xp + c * HW, planeStride: C * HW, N: N, HW: HW, L: L, xl)
                 let b = SIMD8<Float>(repeating: biasValues?.storage[c] ?? 0)
@@ -114,7 +118,7 @@ extension Conv2d {
                 nonisolated(unsafe) let xp = xb.baseAddress!, wp = wb.baseAddress!, dp = db.baseAddress!
                 nonisolated(unsafe) let dxp = dxb.baseAddress!, gp = gwb.baseAddress
                 Self.forEachChannel(C, work: N * C * P * K * K, scratchCount: (2 * HW + P) * L + L,
-                                   zeroed: L != N) { c, scratch in
+                                   zeroed: L != N, planeFloats: P) { c, scratch in
                     let xl = scratch, dxl = scratch + HW * L, dyl = scratch + 2 * HW * L, acc = dyl + P * L
                     let kern = wp + c * K * K
                     if needW { Self.toLanes(xp + c * HW, planeStride: C * HW, N: N, HW: HW, L: L, xl) }
