@@ -31,24 +31,26 @@ extension Conv2d {
         Parallel.forEach(planes) { p, _ in body(p) }
     }
 
-    /// Whether the batch-lane kernels (Conv2d+DepthwiseLanes.swift) run for a batch of `n` images.
-    func usesBatchLanes(_ n: Int) -> Bool {
+    /// Whether the batch-lane kernels (Conv2d+DepthwiseLanes.swift) run for a batch of `n` images whose output rows
+    /// hold `outputWidth` positions.
+    func usesBatchLanes(_ n: Int, outputWidth: Int) -> Bool {
         switch depthwiseKernel {
         case .planes: return false
         case .batchLanes: return true
-        case .automatic: return n >= Conv2d.batchLanesMinimumBatch
+        case .automatic: return n >= Conv2d.batchLanesMinimumBatch && outputWidth < Conv2d.planesMinimumOutputWidth
         }
     }
 
     /// Depthwise forward: `y[n, c, i, j] = b[c] + Σ_{kh, kw} W[c, 0, kh, kw] · x[n, c, i*S + kh - PAD, j*S + kw - PAD]`.
     func depthwiseForward(_ x: Tensor, weight w: Tensor, outHeight OH: Int, outWidth OW: Int) -> Tensor {
-        usesBatchLanes(x.shape[0]) ? depthwiseForwardLanes(x, weight: w, outHeight: OH, outWidth: OW)
+        usesBatchLanes(x.shape[0], outputWidth: OW) ? depthwiseForwardLanes(x, weight: w, outHeight: OH, outWidth: OW)
                                    : depthwiseForwardPlanes(x, weight: w, outHeight: OH, outWidth: OW)
     }
 
     /// Depthwise backward (see ``depthwiseBackwardPlanes(_:weight:dOut:weightGradient:)``).
     func depthwiseBackward(_ x: Tensor, weight w: Tensor, dOut: Tensor, weightGradient: inout Tensor?) -> Tensor {
-        usesBatchLanes(x.shape[0]) ? depthwiseBackwardLanes(x, weight: w, dOut: dOut, weightGradient: &weightGradient)
+        usesBatchLanes(x.shape[0], outputWidth: dOut.shape[3])
+            ? depthwiseBackwardLanes(x, weight: w, dOut: dOut, weightGradient: &weightGradient)
                                    : depthwiseBackwardPlanes(x, weight: w, dOut: dOut, weightGradient: &weightGradient)
     }
 
@@ -93,41 +95,44 @@ extension Conv2d {
         var dx = Tensor(zeros: x.shape)
         // Per-plane weight gradients, summed over the batch afterwards (planes run in parallel).
         let needW = weightGradient != nil
-        var perPlane = [Float](repeating: 0, count: needW ? N * C * K * K : 0)
-        x.withBuffer { xb in w.withBuffer { wb in dOut.withBuffer { db in dx.withMutableBuffer { dxb in
-            perPlane.withUnsafeMutableBufferPointer { pb in
-                nonisolated(unsafe) let xp = xb.baseAddress!, wp = wb.baseAddress!, dp = db.baseAddress!
-                nonisolated(unsafe) let dxp = dxb.baseAddress!, gp = pb.baseAddress
-                Self.forEachPlane(N * C, work: N * C * OH * OW * K * K) { plane in
-                    let c = plane % C
-                    let src = xp + plane * H * W, dsrc = dxp + plane * H * W, dy = dp + plane * OH * OW
-                    let kern = wp + c * K * K
-                    for kh in 0..<K {
-                        let (i0, i1) = Self.validOutputs(tap: kh, stride: S, padding: PAD, size: H, outSize: OH)
-                        for kw in 0..<K {
-                            let (j0, j1) = Self.validOutputs(tap: kw, stride: S, padding: PAD, size: W, outSize: OW)
-                            if j0 >= j1 { continue }
-                            let v = kern[kh * K + kw]
-                            var acc: Float = 0
-                            for i in i0..<i1 {
-                                let off = (i * S + kh - PAD) * W + kw - PAD
-                                let row = src + off, drow = dsrc + off, g = dy + i * OW
-                                if S == 1 {
-                                    for j in j0..<j1 { drow[j] += v * g[j]; acc += g[j] * row[j] }
-                                } else {
-                                    for j in j0..<j1 { drow[j * S] += v * g[j]; acc += g[j] * row[j * S] }
+        let partials = needW ? N * C * K * K : 0
+        Workspace.withScratch(partials) { perPlane in
+            perPlane.update(repeating: 0, count: partials)   // taps that reach no output leave their partial at 0
+            x.withBuffer { xb in w.withBuffer { wb in dOut.withBuffer { db in dx.withMutableBuffer { dxb in
+                do {
+                    nonisolated(unsafe) let xp = xb.baseAddress!, wp = wb.baseAddress!, dp = db.baseAddress!
+                    nonisolated(unsafe) let dxp = dxb.baseAddress!, gp: UnsafeMutablePointer<Float>? = needW ? perPlane : nil
+                    Self.forEachPlane(N * C, work: N * C * OH * OW * K * K) { plane in
+                        let c = plane % C
+                        let src = xp + plane * H * W, dsrc = dxp + plane * H * W, dy = dp + plane * OH * OW
+                        let kern = wp + c * K * K
+                        for kh in 0..<K {
+                            let (i0, i1) = Self.validOutputs(tap: kh, stride: S, padding: PAD, size: H, outSize: OH)
+                            for kw in 0..<K {
+                                let (j0, j1) = Self.validOutputs(tap: kw, stride: S, padding: PAD, size: W, outSize: OW)
+                                if j0 >= j1 { continue }
+                                let v = kern[kh * K + kw]
+                                var acc: Float = 0
+                                for i in i0..<i1 {
+                                    let off = (i * S + kh - PAD) * W + kw - PAD
+                                    let row = src + off, drow = dsrc + off, g = dy + i * OW
+                                    if S == 1 {
+                                        for j in j0..<j1 { drow[j] += v * g[j]; acc += g[j] * row[j] }
+                                    } else {
+                                        for j in j0..<j1 { drow[j * S] += v * g[j]; acc += g[j] * row[j * S] }
+                                    }
                                 }
+                                if let gp { gp[plane * K * K + kh * K + kw] = acc }
                             }
-                            if let gp { gp[plane * K * K + kh * K + kw] = acc }
                         }
                     }
                 }
-            }
-        } } } }
-        if needW {
-            weightGradient!.withMutableBuffer { g in
-                for n in 0..<N {
-                    for i in 0..<(C * K * K) { g[i] += perPlane[n * C * K * K + i] }
+            } } } }
+            if needW {
+                weightGradient!.withMutableBuffer { g in
+                    for n in 0..<N {
+                        for i in 0..<(C * K * K) { g[i] += perPlane[n * C * K * K + i] }
+                    }
                 }
             }
         }

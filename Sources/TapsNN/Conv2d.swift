@@ -102,10 +102,19 @@ public final class Conv2d: WeightedLayer {
     public var directDepthwise = true
     /// Which direct depthwise kernel runs (a performance knob only: both give the same values, bit for bit).
     public enum DepthwiseKernel: Sendable { case automatic, planes, batchLanes }
-    /// ``DepthwiseKernel/automatic`` takes the batch-lane kernel from ``batchLanesMinimumBatch`` images on.
+    /// ``DepthwiseKernel/automatic`` takes the batch-lane kernel from ``batchLanesMinimumBatch`` images on, for output
+    /// rows narrower than ``planesMinimumOutputWidth``.
     public var depthwiseKernel = DepthwiseKernel.automatic
     /// Smallest batch for which ``DepthwiseKernel/automatic`` vectorises over the batch (8 = one AVX vector).
     public static let batchLanesMinimumBatch = 8
+    /// From this many output positions per row on (16: EfficientNet-Lite0's 32×32 and 16×16 stages at 64 px),
+    /// ``DepthwiseKernel/automatic`` runs the planes kernel: its rows are long enough to vectorise, and it skips the
+    /// batch-lane kernel's transposition of every plane in and out. Measured on EfficientNet-Lite0 (64 px, batch 32,
+    /// 2 threads, 3 alternations): forward 0.061-0.067 s and backward 0.068-0.075 s per step against 0.074-0.077 and
+    /// 0.088-0.095 with lanes everywhere; planes everywhere is slower (forward 0.090-0.095). Both kernels give the
+    /// same values bit for bit. `TAPS_DEPTHWISE_PLANES_WIDTH` in the environment overrides it, for measurements.
+    public static let planesMinimumOutputWidth =
+        ProcessInfo.processInfo.environment["TAPS_DEPTHWISE_PLANES_WIDTH"].flatMap(Int.init).map { max(1, $0) } ?? 16
 
     /// Whether backward computes `dL/dx` (``InputGradientOptional``). False for a network's stem, whose input is the
     /// images: backward then runs only the weight and bias gradients and returns zeros `[N, C, H, W]` (the direct
