@@ -272,9 +272,8 @@ public struct SharedTrainingOptions: ParsableArguments {
         }
         if let configFile, !c.hasCurrentLambdaDefinition {
             throw ConfigFileError(file: configFile, message: "lambda_definition: missing: a run's config.json from an older "
-                + "taps, whose proximal lambda meant \(ProgressFormatter.fmt(1 - c.momentum))x today's (1 - momentum); "
-                + "--config \(configFile) --lambda \(ProgressFormatter.fmt(c.lambda * (1 - c.momentum))) repeats that run "
-                + "(docs/method.md \"Conversion\")")
+                + "taps, \(c.olderLambdaDefinitionClause); --config \(configFile) --lambda \(c.lambdaInCurrentDefinition) "
+                + "repeats that run (docs/method.md \"Conversion\")")
         }
         do { try c.validate() } catch let ConfigError.invalid(option, expected, got) where configFile != nil {
             throw ConfigError.invalid(option: option, expected: expected, got: got + " (from the command line or \(configFile!))")

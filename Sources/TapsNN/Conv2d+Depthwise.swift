@@ -21,10 +21,13 @@ extension Conv2d {
         return (lo, max(lo, min(outSize, hiInclusive + 1)))
     }
 
+    /// Multiply-adds below which a depthwise kernel runs serially (a parallel region would cost more than it saves).
+    static let depthwiseParallelMinimumWork = 32_768
+
     /// Runs `body(plane)` for every plane in `0..<planes` on the shared pool (``Parallel/forEach(_:_:)``: planes
     /// handed out dynamically), or serially below 32 Ki multiply-adds of `work`.
     static func forEachPlane(_ planes: Int, work: Int, _ body: (Int) -> Void) {
-        if work < 32_768 {
+        if work < Self.depthwiseParallelMinimumWork {
             for p in 0..<planes { body(p) }
             return
         }

@@ -28,7 +28,7 @@ extension Conv2d {
                 for c in channels { body(c, scratch) }
             }
         }
-        if work < 32_768 {
+        if work < Self.depthwiseParallelMinimumWork {
             run(0..<C)
             return
         }

@@ -28,11 +28,7 @@ extension Conv2d {
                             im2col(xp + n * C * HW + gi * Cg * HW, g, cols, rowStride: P)
                             gemmUnsplit(.none, .none, m: Og, n: P, k: K, wp + gi * Og * K, lda: K, cols, ldb: P,
                                         yg, ldc: P)
-                            guard hasBias, let bp else { continue }
-                            for o in 0..<Og {
-                                let plane = yg + o * P, v = bp[gi * Og + o]
-                                for i in 0..<P { plane[i] += v }
-                            }
+                            if hasBias, let bp { Self.addBias(bp + gi * Og, to: yg, channels: Og, positions: P) }
                         }
                     }
                 }
@@ -128,6 +124,14 @@ extension Conv2d {
         } } } }
         if needW { weightGradient = gwStorage }
         return dx
+    }
+
+    /// `planes[o, i] += bias[o]` for `channels` output planes of `positions` values each (the bias of a forward).
+    static func addBias(_ bias: UnsafePointer<Float>, to planes: UnsafeMutablePointer<Float>, channels: Int, positions P: Int) {
+        for o in 0..<channels {
+            let plane = planes + o * P, v = bias[o]
+            for i in 0..<P { plane[i] += v }
+        }
     }
 
     /// `db[o] += Σ_{n,i} dY[n, o, i]` over `dY [N, O, P]` when the bias trains: per channel, images in order, so

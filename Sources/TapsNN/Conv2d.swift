@@ -187,12 +187,7 @@ public final class Conv2d: WeightedLayer {
             // Adds the bias to output planes [n, o0..<o0+count] (in the worker that just wrote them).
             func addBias(_ n: Int, _ o0: Int, _ count: Int) {
                 guard let biasValue else { return }
-                biasValue.withBuffer { bb in
-                    for o in o0..<(o0 + count) {
-                        let plane = yp + (n * O + o) * P, v = bb[o]
-                        for i in 0..<P { plane[i] += v }
-                    }
-                }
+                biasValue.withBuffer { bb in Self.addBias(bb.baseAddress! + o0, to: yp + (n * O + o0) * P, channels: count, positions: P) }
             }
             if direct {
                 // y[n, g] = W_g · x[n, g]: the input planes are the column matrix.

@@ -47,6 +47,14 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     /// 2: the proximal step carries the optimizer's steady-state gain `1/(1 - momentum)` (docs/method.md
     /// "Conversion"). Runs of the older definition are not resumed or reused with today's meaning.
     public static let currentLambdaDefinition = 2
+    /// For a configuration of the older definition: how its proximal lambda compares with today's, e.g.
+    /// "whose proximal lambda meant 0.1x today's (1 - momentum)", for the one-line refusals of resume and `--config`.
+    public var olderLambdaDefinitionClause: String {
+        "whose proximal lambda meant \(ProgressFormatter.fmt(1 - momentum))x today's (1 - momentum)"
+    }
+    /// This configuration's lambda in today's definition (``currentLambdaDefinition``), formatted for a command line:
+    /// `lambda * (1 - momentum)` for a run of the older one, whose proximal step lacked the gain `1/(1 - momentum)`.
+    public var lambdaInCurrentDefinition: String { ProgressFormatter.fmt(lambda * (1 - momentum)) }
     /// Whether lambda means what it meant when this configuration was written (always for modes and updates the
     /// gain does not touch: fine-tuning, probes and the subgradient form).
     public var hasCurrentLambdaDefinition: Bool {

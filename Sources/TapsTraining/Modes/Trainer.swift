@@ -62,10 +62,9 @@ public final class Trainer: @unchecked Sendable {
             throw CheckpointError.malformed(file: configURL.path, reason: "cannot read the run's config.json: \(plainReason(error))")
         }
         guard config.hasCurrentLambdaDefinition else {
-            throw CheckpointError.mismatch(file: configURL.path, reason: "made by an older taps, whose proximal lambda "
-                + "meant \(ProgressFormatter.fmt(1 - config.momentum))x today's (1 - momentum); train it again with --penalty "
-                + "\(config.penalty.rawValue) --lambda \(ProgressFormatter.fmt(config.lambda * (1 - config.momentum))) "
-                + "for the same run (docs/method.md \"Conversion\")")
+            throw CheckpointError.mismatch(file: configURL.path, reason: "made by an older taps, "
+                + "\(config.olderLambdaDefinitionClause); train it again with --penalty \(config.penalty.rawValue) "
+                + "--lambda \(config.lambdaInCurrentDefinition) for the same run (docs/method.md \"Conversion\")")
         }
         if let data = try? Data(contentsOf: directory.appendingPathComponent("summary.json")),
            let summary = try? makeJSONDecoder().decode(RunSummary.self, from: data), summary.status == .done {
