@@ -25,11 +25,15 @@ final class RunMember {
     let view: Int
     /// What loading the data did that a user should know (colour or size conversions, skipped files).
     let notes: [String]
+    /// The head's parameters by name as built, before any training or restore: the same seeded draw as
+    /// `--mode probe`'s head, from which the settle of an empty set re-fits it (``RunLoop/refitHeadIfEveryGateIsOff()``).
+    let initialHead: [String: Tensor]
 
     init(name: String, network: any Layer, task: TaskNetwork?, classes: Int, train: any ImageBatchSource,
          validation: any ImageBatchSource, test: (any ImageBatchSource)?, view: Int, notes: [String] = []) {
         self.name = name; self.network = network; self.task = task; self.classes = classes
         self.train = train; self.validation = validation; self.test = test; self.view = view; self.notes = notes
+        initialHead = Dictionary((task?.headParameters ?? []).map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
     }
 
     var gatedLayers: [GatedLayer] { task?.gatedLayers ?? [] }
@@ -241,6 +245,10 @@ final class RunLoop {
                 + "all-reduced per step; BatchNorm statistics synchronised; rank 0 writes the run folder")
         }
         let penaltyOnAt = config.warmupEpochs + 1
+        // A linear probe on a frozen backbone trains its head on features computed once (counted as training time).
+        let cacheStart = Date()
+        let probeCache = probeFeatureCache()
+        if probeCache != nil { trainingSeconds += Date().timeIntervalSince(cacheStart) }
         lastCheckpoint = Date()
 
         epochLoop: for e in firstEpoch..<(adapter.epochs + 1) {
@@ -253,11 +261,15 @@ final class RunLoop {
             if adapter.usesPenalty && e == penaltyOnAt && config.warmupEpochs > 0 && !resuming {
                 notice(.warmupOver, "warm-up over: sparsity penalty on (lambda \(ProgressFormatter.fmt(lambda)))", step: step + 1)
             }
-            if e == settleStart && !resuming { settleGates() }
+            if e == settleStart && !resuming {
+                settleGates()
+                if refitHeadIfEveryGateIsOff() { break epochLoop }
+            }
             if e > settleStart || (e == settleStart && resuming) { freezeGates() }
             epochSampler = adapter.samplerState
             let epochBatches = adapter.batches(epoch: e)
-            let streams = trainingStreams(epochBatches, from: resuming ? skipSteps : 0, epoch: e)
+            let streams = probeCache != nil ? members.map { _ in nil }
+                : trainingStreams(epochBatches, from: resuming ? skipSteps : 0, epoch: e)
             for (i, indexBatch) in epochBatches.enumerated() where !resuming || i >= skipSteps {
                 if step >= totalSteps { break epochLoop }
                 guard stepBoundary(pausedSeconds: &pausedSeconds, stepInEpoch: i, sums: sums) else {
@@ -271,28 +283,6 @@ final class RunLoop {
                 }
 
                 let t0 = Date()
-                let subBatches: [SubBatch]
-                do {
-                    subBatches = try indexBatch.map { m, indices -> SubBatch in
-                        let mine = dataParallel?.shard(indices) ?? indices
-                        if let dataParallel {
-                            let rows = DataParallel.shard(count: indices.count, rank: dataParallel.group.rank, size: dataParallel.group.size)
-                            for d in dropouts[m] { d.batchShard = (rows.lowerBound, indices.count) }
-                        }
-                        let (x, y) = try streams[m]?.next()
-                            ?? members[m].train.batch(mine, normalization: normalization, augmentation: augmentation,
-                                                      epoch: e, seed: config.seed)
-                        return SubBatch(network: members[m].network, gatedLayers: members[m].gatedLayers, images: x, labels: y,
-                                        globalCount: indices.count)
-                    }
-                } catch {
-                    fail("reading the training images failed at step \(step + 1): \(error)")
-                    if let dataParallel {  // this rank alone failed inside the step: end the whole run
-                        FileHandle.standardError.write(Data("error: rank \(dataParallel.group.rank): \(failure ?? "")\n".utf8))
-                        dataParallel.group.abort(code: 1)
-                    }
-                    break epochLoop
-                }
                 let settings = StepSettings(
                     lambda: lambda, penaltyOn: adapter.usesPenalty && e >= penaltyOnAt && e < settleStart && pathSettleLeft == 0,
                     penalty: config.penalty,
@@ -300,8 +290,37 @@ final class RunLoop {
                     learningRate: config.path != nil ? pathLearningRate
                         : e >= settleStart ? settleLearningRate(epoch: e, stepInEpoch: i) : schedule.learningRate(at: step),
                     scoreLearningRateScale: scoreScale)
-                switch trainStep(subBatches, optimizer: optimizer, settings: settings, sharing: adapter.sharing,
-                                 dataParallel: dataParallel).restoringDropout(dropouts) {
+                let outcome: StepResult
+                if let probeCache, let only = indexBatch.first, indexBatch.count == 1 {
+                    outcome = probeCache.step(only.indices, optimizer: optimizer, learningRate: settings.learningRate,
+                                              gatedLayers: members[only.member].gatedLayers, penalty: config.penalty)
+                } else {
+                    let subBatches: [SubBatch]
+                    do {
+                        subBatches = try indexBatch.map { m, indices -> SubBatch in
+                            let mine = dataParallel?.shard(indices) ?? indices
+                            if let dataParallel {
+                                let rows = DataParallel.shard(count: indices.count, rank: dataParallel.group.rank, size: dataParallel.group.size)
+                                for d in dropouts[m] { d.batchShard = (rows.lowerBound, indices.count) }
+                            }
+                            let (x, y) = try streams[m]?.next()
+                                ?? members[m].train.batch(mine, normalization: normalization, augmentation: augmentation,
+                                                          epoch: e, seed: config.seed)
+                            return SubBatch(network: members[m].network, gatedLayers: members[m].gatedLayers, images: x, labels: y,
+                                            globalCount: indices.count)
+                        }
+                    } catch {
+                        fail("reading the training images failed at step \(step + 1): \(error)")
+                        if let dataParallel {  // this rank alone failed inside the step: end the whole run
+                            FileHandle.standardError.write(Data("error: rank \(dataParallel.group.rank): \(failure ?? "")\n".utf8))
+                            dataParallel.group.abort(code: 1)
+                        }
+                        break epochLoop
+                    }
+                    outcome = trainStep(subBatches, optimizer: optimizer, settings: settings, sharing: adapter.sharing,
+                                        dataParallel: dataParallel).restoringDropout(dropouts)
+                }
+                switch outcome {
                 case .nonFinite(let loss):
                     status = .failed
                     failure = "loss became \(loss) at step \(step + 1) (epoch \(e)); lower --lr (now \(config.learningRate)) or check the data"
