@@ -3,6 +3,7 @@ import Foundation
 import Testing
 import TAPS
 import TapsData
+import TapsNN
 import TapsTraining
 
 @Suite("The trade-off in one run (--path)", .serialized)
@@ -17,8 +18,8 @@ struct PathTests {
         #expect(points.count >= 3, "\(points.map(\.activeLayers))")
         #expect(points.first?.activeLayers.count == 4, "the set after warm-up comes first")
         #expect(points.last?.activeLayers.isEmpty == true, "the path ends with every gate off")
-        #expect(points.count < 2 || points[points.count - 1].step - points[points.count - 2].step >= 2 * 8,
-                "the every-gate-off point settles for twice the settle steps")
+        #expect(try #require(points.first).step >= 1280 / 32 + 2 * 8,
+                "the first point (every gate on after warm-up) settles for twice the settle steps")
         #expect(Set(points.map(\.activeLayers)).count == points.count, "each set is recorded once")
         #expect(zip(points, points.dropFirst()).allSatisfy { $0.lambda <= $1.lambda && $0.step < $1.step })
         #expect(zip(points, points.dropFirst()).allSatisfy { $0.fractionOfBackbone >= $1.fractionOfBackbone })
@@ -39,6 +40,17 @@ struct PathTests {
         let notices = store.snapshot().notices.map(\.message)
         #expect(notices.contains { $0.hasPrefix("path point 0 at step") })
         #expect(notices.contains { $0.hasPrefix("path complete") })
+        // The every-gate-off point is the probe: its head re-fits as --mode probe trains it (docs/method.md "Settle phase").
+        #expect(notices.contains { $0.hasPrefix("every gate is off: the head re-fits") })
+        var probeConfig = quickConfig("path-probe", mode: .probe, epochs: 8, warmup: 1, trainLimit: 1280)
+        probeConfig.lambda = c.lambda
+        let (probe, _, _) = try train(probeConfig)
+        let lastPoint = try SafeTensors.read(folder.appendingPathComponent(try #require(points.last?.export)))
+        let probeExport = try SafeTensors.read(URL(fileURLWithPath: try #require(probe.export)))
+        for name in ["fc_layers.2.weight", "fc_layers.2.bias"] {
+            #expect(lastPoint.tensors.first { $0.name == name }?.tensor == probeExport.tensors.first { $0.name == name }?.tensor, "\(name)")
+        }
+        #expect(points.last?.testAccuracy == probe.testAccuracy)
         // The sweep table's rows, and a comparison against a sweep that holds the same points.
         let rows = points.map { $0.sweepRow(seed: 0, exportBytes: 0) }
         let comparison = PathReport.compare(points, sweep: rows)

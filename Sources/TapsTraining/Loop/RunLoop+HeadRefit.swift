@@ -162,24 +162,32 @@ extension RunLoop {
         }
     }
 
-    /// At the settle, when every gate is off and nothing but the head trains, re-fits the head from its initial
+    /// What ``refitHeadAsProbe()`` did.
+    enum HeadRefit {
+        /// The set is not empty, or more than the head would train: nothing changed.
+        case notApplicable
+        /// Reading the images failed or the loss was not finite: the run failed (``fail(_:)``).
+        case failed
+        /// The head holds the re-fit's selected epoch: its validation accuracy, that epoch, the steps and seconds it took.
+        case done(validation: Double, epoch: Int, steps: Int, seconds: Double)
+    }
+
+    /// When every gate of a single-task run is off and nothing but the head trains, re-fits the head from its initial
     /// weights exactly as `--mode probe` trains it: the same batches, learning-rate schedule (cosine over the run's
-    /// steps), momentum and model selection over every epoch, on features computed once (``HeadFeatureCache``;
-    /// docs/method.md "Settle phase"). The head had co-adapted with deltas that are now off; the probe on the frozen
-    /// backbone is the model an empty set stands for, and with the features cached it costs one forward pass over the
-    /// data.
+    /// steps), momentum and model selection over every epoch of the run, on features computed once
+    /// (``HeadFeatureCache``; docs/method.md "Settle phase"). The head had co-adapted with deltas that are now off;
+    /// the probe on the frozen backbone is the model an empty set stands for, and with the features cached it costs
+    /// one forward pass over the data.
     ///
-    /// Applies to a single-task run (not a path run) whose head is cacheable (``HeadFeatureCache/cacheableHead(of:augmentation:)``:
-    /// no BatchNorm, dropout or augmentation, `--train-biases off`). Every rank of a data-parallel run computes the same
-    /// re-fit over the whole split.
-    /// - Returns: whether it ran (the run then ends: the re-fit replaces the settle epochs); `false` leaves the settle
-    ///   as it is. A failure to read images or a non-finite loss fails the run and returns `true`.
-    func refitHeadIfEveryGateIsOff() -> Bool {
-        guard members.count == 1, config.path == nil, adapter.selectsBestEpoch,
+    /// Applies when the head is cacheable (``HeadFeatureCache/cacheableHead(of:augmentation:)``: no BatchNorm, dropout
+    /// or augmentation, `--train-biases off`). Every rank of a data-parallel run computes the same re-fit over the
+    /// whole split, so the ranks agree without communicating.
+    func refitHeadAsProbe() -> HeadRefit {
+        guard members.count == 1, adapter.selectsBestEpoch,
               let member = members.first, let task = member.task, task.activeIndices.isEmpty,
               let (network, head) = HeadFeatureCache.cacheableHead(of: member, augmentation: config.augmentation(for: adapter.base)),
               head.parameters.allSatisfy({ member.initialHead[$0.name]?.shape == $0.value.shape })
-        else { return false }
+        else { return .notApplicable }
         let started = Date()
         let cache: HeadFeatureCache
         do {
@@ -187,8 +195,9 @@ extension RunLoop {
                                          normalization: adapter.base.normalization)
         } catch {
             fail("reading the images of \(member.name) failed while caching features for the head's re-fit: \(error)")
-            return true
+            return .failed
         }
+        let current = head.parameters.map(\.value)
         for p in head.parameters { p.value = member.initialHead[p.name] ?? p.value }
         let optimizer = SGD(parameters: head.parameters.filter(\.requiresGrad), momentum: Float(config.momentum), weightDecay: 0)
         let schedule = CosineSchedule(peak: Float(config.learningRate), totalSteps: totalSteps)
@@ -202,7 +211,7 @@ extension RunLoop {
                                   gatedLayers: [], penalty: config.penalty) {
                 case .nonFinite(let loss):
                     fail("loss became \(loss) in the head's re-fit (epoch \(e)); lower --lr (now \(config.learningRate)) or check the data")
-                    return true
+                    return .failed
                 case .completed(let results):
                     refitStep += 1
                     correct += results[0].correct
@@ -213,16 +222,31 @@ extension RunLoop {
             let accuracy = cache.validationAccuracy() ?? Double(correct) / Double(seen)
             if accuracy > (chosen?.accuracy ?? -1) { chosen = (accuracy, e, head.parameters.map(\.value)) }
         }
-        guard let chosen else { return false }
+        guard let chosen else {
+            for (p, v) in zip(head.parameters, current) { p.value = v }
+            return .notApplicable
+        }
         for (p, v) in zip(head.parameters, chosen.head) { p.value = v }
-        validation[0] = chosen.accuracy
-        best = (chosen.accuracy, epoch, [chosen.accuracy], [network.parameters.map(\.value)])
-        notice(.info, String(format: "every gate is off: the head re-fits from its initial weights on the backbone's cached "
-            + "features as --mode probe trains it (%d epochs, %d steps, %.1f s); validation %.4f at its epoch %d. "
-            + "The settle ends here: its %d epoch(s) would only train this head", adapter.epochs, refitStep,
-            Date().timeIntervalSince(started), chosen.accuracy, chosen.epoch, adapter.epochs - epoch + 1),
-               views: [member.view])
-        return true
+        return .done(validation: chosen.accuracy, epoch: chosen.epoch, steps: refitStep, seconds: Date().timeIntervalSince(started))
+    }
+
+    /// At the settle (not of a path run): ``refitHeadAsProbe()``, and when it ran, the re-fit is the selected model.
+    /// - Returns: whether the run ends here (the re-fit replaces the settle epochs, which would only train this head,
+    ///   or it failed); `false` leaves the settle as it is.
+    func refitHeadIfEveryGateIsOff() -> Bool {
+        guard config.path == nil else { return false }
+        switch refitHeadAsProbe() {
+        case .notApplicable: return false
+        case .failed: return true
+        case .done(let accuracy, let refitEpoch, let steps, let seconds):
+            validation[0] = accuracy
+            best = (accuracy, epoch, [accuracy], [members[0].network.parameters.map(\.value)])
+            notice(.info, String(format: "every gate is off: the head re-fits from its initial weights on the backbone's cached "
+                + "features as --mode probe trains it (%d epochs, %d steps, %.1f s); validation %.4f at its epoch %d. "
+                + "The settle ends here: its %d epoch(s) would only train this head", adapter.epochs, steps, seconds,
+                accuracy, refitEpoch, adapter.epochs - epoch + 1), views: [members[0].view])
+            return true
+        }
     }
 }
 

@@ -48,11 +48,29 @@ extension RunLoop {
             pathCandidate = set
             if pathCandidateSteps >= max(2, raiseEvery / 4) {
                 pathCandidate = nil
-                // The last point (every gate off) settles twice as long, within the steps left: its head alone
-                // re-fits after the largest delta is gone. Fashion: 0.713 with one settle, 0.729 with two,
-                // 0.727 with three, against 0.725-0.743 for the all-off runs of 5- and 10-epoch sweeps.
+                // Every gate off with only the head left to train: the point is the probe (docs/method.md "Settle phase").
+                if !set.contains("1") {
+                    freezeGates()   // the scores and the deltas stop training: only the head may be left
+                    switch refitHeadAsProbe() {
+                    case .failed: return true
+                    case .notApplicable: break
+                    case .done(let accuracy, let refitEpoch, let steps, let seconds):
+                        notice(.info, String(format: "every gate is off: the head re-fits from its initial weights on the "
+                            + "backbone's cached features as --mode probe trains it (%d epochs, %d steps, %.1f s; "
+                            + "validation %.4f at its epoch %d)", adapter.epochs, steps, seconds, accuracy, refitEpoch))
+                        recordPathPoint(m)
+                        pathSeenSets.insert(set)
+                        return true
+                    }
+                }
+                // The first point (every gate on, right after warm-up) and the last (every gate off, when its head
+                // cannot re-fit as the probe) settle twice as long, within the steps left. The first: its deltas have
+                // had only the warm-up (fashion: 0.810 with one settle, 0.823 with two, against 0.822 for 5-epoch
+                // sweep runs at lambda 0.03 and 0.1). The last: its head alone re-fits after the largest delta is
+                // gone (fashion: 0.713 with one settle, 0.729 with two, 0.727 with three).
                 // (max(s, min(left, 2s)) written so that no sum or product can overflow)
-                let steps = set.contains("1") ? settleSteps
+                let doubled = !set.contains("1") || (pathPoints.isEmpty && !set.contains("0"))
+                let steps = !doubled ? settleSteps
                     : settleSteps + max(0, min(totalSteps - step - settleSteps, settleSteps))
                 pathSettleLeft = steps
                 pathSettleTotal = steps
