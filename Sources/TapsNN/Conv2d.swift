@@ -80,6 +80,12 @@ public final class Conv2d: WeightedLayer {
     /// (default) decides by the output size, `true`/`false` force it (tests, measurements). A performance knob
     /// only: results agree up to float summation order and never depend on the thread count.
     public var perImageGEMM: Bool? = nil
+
+    /// Whether to run as one product with the weight unfolded over the positions (``runsDense(_:)``, Conv2d+Dense.swift);
+    /// nil: when the input plane has fewer than half as many positions as the kernel has taps.
+    public var denseWeightPath: Bool? = nil
+    /// The dense path's unfolded weight, kept from the forward for the backward at the same weight.
+    var denseUnfolded: DenseUnfoldedWeight?
     /// Convolutions with at least this many output positions per image (`OH·OW`) run image by image: each
     /// worker unfolds one image into its own scratch (`[C·KH·KW, OH·OW]`, a few hundred KiB at 64 px, so it
     /// stays in the core's L2), multiplies it straight into the output planes, and for `dL/dx` folds the
@@ -167,7 +173,8 @@ public final class Conv2d: WeightedLayer {
             if mode == .training { cache = Cache(input: x) }
             return y
         }
-        let y = runsPerImage(positions: g.columnCols) ? forwardPerImage(x, weight: w, geometry: g)
+        let y = runsDense(g) ? forwardDense(x, weight: w, geometry: g)
+            : runsPerImage(positions: g.columnCols) ? forwardPerImage(x, weight: w, geometry: g)
             : forwardGEMM(x, weight: w, geometry: g)
         if mode == .training { cache = Cache(input: x) }
         return y
@@ -260,6 +267,10 @@ public final class Conv2d: WeightedLayer {
         precondition(dOut.shape == [N, O, g.outHeight, g.outWidth],
                      "Conv2d \(weight.name): dOut \(dOut.shape) for input \(x.shape)")
         if usesDepthwiseKernel { return depthwiseBackward(x, weight: w, dOut: dOut, weightGradient: &weightGradient) }
+        if runsDense(g) {
+            return backwardDense(x, weight: w, dOut: dOut, geometry: g, weightGradient: &weightGradient,
+                                 overwriteWeightGradient: overwriteWeightGradient)
+        }
         if runsPerImage(positions: P) {
             return backwardPerImage(x, weight: w, dOut: dOut, geometry: g, weightGradient: &weightGradient,
                                     overwriteWeightGradient: overwriteWeightGradient)

@@ -25,6 +25,11 @@ struct ConvReferenceTests {
         // remainder block, and the image-part split of a 3-channel stem.
         Shape(n: 3, c: 7, o: 5, h: 9, w: 8, k: 3, stride: 1, padding: 1, groups: 1),
         Shape(n: 5, c: 3, o: 4, h: 19, w: 17, k: 7, stride: 2, padding: 3, groups: 1),
+        // The dense path on its own (input planes under half the kernel's taps): ResNet's layer4 at 64 px (2×2),
+        // a 1×1 plane, and a strided one.
+        Shape(n: 3, c: 5, o: 4, h: 2, w: 2, k: 3, stride: 1, padding: 1, groups: 1),
+        Shape(n: 2, c: 3, o: 6, h: 1, w: 1, k: 3, stride: 1, padding: 1, groups: 1),
+        Shape(n: 4, c: 2, o: 3, h: 2, w: 2, k: 3, stride: 2, padding: 1, groups: 1),
     ]
 
     @Test("forward, dx, dW and db agree on odd shapes for every chunking", arguments: shapes)
@@ -58,6 +63,36 @@ struct ConvReferenceTests {
         _ = conv.backward(dy)
         expectClose(conv.weight.grad, 2 * ref.weight, "\(s) per image dW accumulated")
         expectClose(conv.bias!.grad, 2 * ref.bias, "\(s) per image db accumulated")
+        // The dense path (weight unfolded over the positions), forced on every ungrouped shape.
+        guard s.groups == 1 else { return }
+        conv.denseWeightPath = true
+        conv.zeroGrad()
+        expectClose(conv.forward(x, mode: .training), y0, "\(s) dense y")
+        expectClose(conv.backward(dy), ref.input, "\(s) dense dx")
+        expectClose(conv.weight.grad, ref.weight, "\(s) dense dW")
+        expectClose(conv.bias!.grad, ref.bias, "\(s) dense db")
+        _ = conv.backward(dy)
+        expectClose(conv.weight.grad, 2 * ref.weight, "\(s) dense dW accumulated")
+        expectClose(conv.bias!.grad, 2 * ref.bias, "\(s) dense db accumulated")
+        let fresh = conv.backward(dy, weight: conv.weight.value, needWeightGradient: true)
+        expectClose(try! #require(fresh.weight), ref.weight, "\(s) dense fresh dW")
+    }
+
+    @Test("the dense path rebuilds its unfolded weight for another weight (TAPS composes a new one every step)")
+    func denseFollowsTheWeight() {
+        var rng = SeededRNG(seed: 33)
+        let conv = Conv2d(name: "c", inChannels: 4, outChannels: 5, kernelSize: 3, padding: 1, rng: &rng)
+        conv.denseWeightPath = true
+        let x = Tensor.normal([2, 4, 2, 2], rng: &rng)
+        let w1 = Tensor.normal(conv.weight.value.shape, rng: &rng), w2 = Tensor.normal(conv.weight.value.shape, rng: &rng)
+        let b = conv.bias!.value
+        expectClose(conv.forward(x, weight: w1, mode: .training), conv2dNaive(input: x, weight: w1, bias: b, padding: 1), "w1")
+        let y2 = conv2dNaive(input: x, weight: w2, bias: b, padding: 1)
+        expectClose(conv.forward(x, weight: w2, mode: .training), y2, "w2 after w1")
+        let dy = Tensor.normal(y2.shape, rng: &rng)
+        // A backward at another weight than the forward's uses that weight.
+        let ref = conv2dBackwardNaive(input: x, weight: w1, dOut: dy, padding: 1)
+        expectClose(conv.backward(dy, weight: w1, needWeightGradient: true).input, ref.input, "dx at w1 after a forward at w2")
     }
 
     @Test("inference forward keeps no cache-dependent state and equals training forward")
