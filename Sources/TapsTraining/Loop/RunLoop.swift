@@ -249,6 +249,7 @@ final class RunLoop {
         let cacheStart = Date()
         let probeCache = probeFeatureCache()
         if probeCache != nil { trainingSeconds += Date().timeIntervalSince(cacheStart) }
+        var probeImages = 0
         lastCheckpoint = Date()
 
         epochLoop: for e in firstEpoch..<(adapter.epochs + 1) {
@@ -328,8 +329,15 @@ final class RunLoop {
                 case .completed(let results):
                     step += 1
                     let seen = results.reduce(0) { $0 + $1.count }
-                    let rate = Double(seen) / max(Date().timeIntervalSince(t0), 1e-9)
-                    throughput = throughput == 0 ? rate : 0.9 * throughput + 0.1 * rate
+                    if probeCache != nil {
+                        // Images trained on per second since the features were computed (their forward pass
+                        // included), not the head's step rate alone.
+                        probeImages += seen
+                        throughput = Double(probeImages) / max(Date().timeIntervalSince(cacheStart), 1e-9)
+                    } else {
+                        let rate = Double(seen) / max(Date().timeIntervalSince(t0), 1e-9)
+                        throughput = throughput == 0 ? rate : 0.9 * throughput + 0.1 * rate
+                    }
                     batches += 1
                     trackGates(votes: e == settleStart - 1)
                     reportStep(results, members: indexBatch.map(\.member), settings: settings, sums: &sums)
