@@ -93,6 +93,13 @@ struct ConvReferenceTests {
         // A backward at another weight than the forward's uses that weight.
         let ref = conv2dBackwardNaive(input: x, weight: w1, dOut: dy, padding: 1)
         expectClose(conv.backward(dy, weight: w1, needWeightGradient: true).input, ref.input, "dx at w1 after a forward at w2")
+        // The layer's own weight updated in place after a step (as SGD does): the next forward uses the new values.
+        conv.denseWeightPath = true
+        _ = conv.forward(x, mode: .training)
+        _ = conv.backward(dy)
+        conv.weight.value.withMutableBuffer { w in for i in w.indices { w[i] *= -0.5 } }
+        expectClose(conv.forward(x, mode: .training), conv2dNaive(input: x, weight: conv.weight.value, bias: b, padding: 1),
+                    "forward after an in-place update of the weight")
     }
 
     @Test("inference forward keeps no cache-dependent state and equals training forward")
@@ -101,5 +108,7 @@ struct ConvReferenceTests {
         let conv = Conv2d(name: "c", inChannels: 2, outChannels: 3, kernelSize: 3, padding: 1, rng: &rng)
         let x = Tensor.normal([3, 2, 5, 5], rng: &rng)
         #expect(conv.forward(x, mode: .inference) == conv.forward(x, mode: .training))
+        let small = Tensor.normal([3, 2, 2, 2], rng: &rng)   // the dense path
+        #expect(conv.forward(small, mode: .inference) == conv.forward(small, mode: .training))
     }
 }

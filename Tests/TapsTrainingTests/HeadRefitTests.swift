@@ -69,9 +69,30 @@ struct HeadRefitTests {
         #expect(try headTensors(of: taps) == (try headTensors(of: probe)))
         #expect(taps.testAccuracy == probe.testAccuracy)
         #expect(taps.bestValidationAccuracy == probe.bestValidationAccuracy)
+        #expect(taps.headRefitEpoch == probe.selectedEpoch && taps.headRefitSteps == probe.steps)
+        #expect(taps.selectedEpoch == 5, "the settle's first epoch, where the re-fit stands")
     }
 
-    @Test("the settle of a non-empty set, and an empty set whose biases train, keep training through the network")
+    @Test("with a --steps limit inside an epoch the re-fit stops where the probe stops: the same head")
+    func refitHonoursTheStepLimit() throws {
+        // 640 images: 20 steps per epoch; 99 steps end one step before the end of epoch 5, which neither run may score.
+        var c = quickConfig("all-off-steps", lambda: 100, epochs: 6, warmup: 1, trainLimit: 640)
+        c.penalty = .mean
+        c.settleEpochs = 2
+        c.maxSteps = 99
+        let (taps, store, _) = try train(c)
+        #expect(store.snapshot().notices.contains { $0.message.contains("as --mode probe trains it (4 epochs, 99 steps") },
+                "the partial fifth epoch is not scored")
+        var p = quickConfig("all-off-steps-probe", mode: .probe, epochs: 6, warmup: 1, trainLimit: 640)
+        p.maxSteps = 99
+        let (probe, _, _) = try train(p)
+        #expect(taps.status == .done && probe.status == .done)
+        #expect(taps.headRefitSteps == 99 && probe.steps == 99)
+        #expect(try headTensors(of: taps) == (try headTensors(of: probe)))
+        #expect(taps.headRefitEpoch == probe.selectedEpoch && (probe.selectedEpoch ?? 9) <= 4)
+    }
+
+    @Test("an empty set whose biases train (--train-biases on) keeps its settle epochs through the network")
     func refitOnlyForAFrozenBackbone() throws {
         var c = quickConfig("all-off-biases", lambda: 100, epochs: 5, warmup: 1, trainLimit: 640)
         c.penalty = .mean

@@ -39,7 +39,11 @@ private struct FeatureTable {
 
 /// The head of a network whose backbone is frozen, with the backbone's output for every training and validation
 /// image computed once: a linear probe (or a settle that trains only the head) then costs one head GEMM per step
-/// instead of a forward and backward pass through the network (docs/method.md "Settle phase").
+/// instead of a forward and backward pass through the network (docs/method.md "Settle phase"). Features `[N, F]`
+/// (`F` = the head's `in_features`), one row per image of the split.
+///
+/// References: Wallingford et al., "Task Adaptive Parameter Sharing for Multi-Task Learning", CVPR 2022, §4 (the
+/// linear-probe baseline: only the head trains on the frozen base).
 final class HeadFeatureCache {
     /// Largest cache built (bytes of float32 features of the training and validation images); above it the head
     /// trains through the network as usual.
@@ -85,7 +89,8 @@ final class HeadFeatureCache {
         }, mode: .inference, network: network, tap: tap, normalization: normalization)
     }
 
-    /// One optimizer step of the head on the training images `indices`: softmax cross-entropy, backward, `optimizer`
+    /// One optimizer step of the head on the training images `indices` (a batch `[B, F]` of cached features, logits
+    /// `[B, classes]`): softmax cross-entropy, backward, `optimizer`
     /// (which holds the head's parameters) at `learningRate`. The result is ``trainStep(_:optimizer:settings:sharing:dataParallel:)``'s
     /// for a network whose only trainable layer is the head: the same loss, count, correct and gradients.
     func step(_ indices: [Int], optimizer: any Optimizer, learningRate: Float, gatedLayers: [GatedLayer],
@@ -144,7 +149,8 @@ extension RunLoop {
 
     /// A linear probe's cache (``HeadFeatureCache``): a single-task probe run in one process whose head is cacheable.
     /// Its features come from the first epoch's batches, as the settle's re-fit computes them, so a TAPS run that
-    /// settles with every gate off exports the probe's head bit for bit.
+    /// settles with every gate off exports the probe's head bit for bit (in one process: a data-parallel probe
+    /// trains through the network and all-reduces its gradients, so it agrees to rounding).
     func probeFeatureCache() -> HeadFeatureCache? {
         guard config.mode == .probe, members.count == 1, dataParallel == nil, config.path == nil,
               let member = members.first,
@@ -168,8 +174,9 @@ extension RunLoop {
         case notApplicable
         /// Reading the images failed or the loss was not finite: the run failed (``fail(_:)``).
         case failed
-        /// The head holds the re-fit's selected epoch: its validation accuracy, that epoch, the steps and seconds it took.
-        case done(validation: Double, epoch: Int, steps: Int, seconds: Double)
+        /// The head holds the re-fit's selected epoch: its validation accuracy, that epoch, the epochs scored (a partial
+        /// last epoch under `--steps` is not), the steps and the seconds it took.
+        case done(validation: Double, epoch: Int, epochs: Int, steps: Int, seconds: Double)
     }
 
     /// When every gate of a single-task run is off and nothing but the head trains, re-fits the head from its initial
@@ -203,10 +210,11 @@ extension RunLoop {
         let schedule = CosineSchedule(peak: Float(config.learningRate), totalSteps: totalSteps)
         var refitStep = 0
         var chosen: (accuracy: Double, epoch: Int, head: [Tensor])?
+        var scored = 0
         epochs: for e in 1...adapter.epochs {
             var correct = 0, seen = 0
             for batch in adapter.batches(epoch: e).flatMap({ $0.map(\.indices) }) {
-                if refitStep >= totalSteps { break }
+                if refitStep >= totalSteps { break epochs }   // as the run loop: a partial last epoch is not scored
                 switch cache.step(batch, optimizer: optimizer, learningRate: schedule.learningRate(at: refitStep),
                                   gatedLayers: [], penalty: config.penalty) {
                 case .nonFinite(let loss):
@@ -219,6 +227,7 @@ extension RunLoop {
                 }
             }
             guard seen > 0 else { break epochs }
+            scored += 1
             let accuracy = cache.validationAccuracy() ?? Double(correct) / Double(seen)
             if accuracy > (chosen?.accuracy ?? -1) { chosen = (accuracy, e, head.parameters.map(\.value)) }
         }
@@ -227,7 +236,8 @@ extension RunLoop {
             return .notApplicable
         }
         for (p, v) in zip(head.parameters, chosen.head) { p.value = v }
-        return .done(validation: chosen.accuracy, epoch: chosen.epoch, steps: refitStep, seconds: Date().timeIntervalSince(started))
+        return .done(validation: chosen.accuracy, epoch: chosen.epoch, epochs: scored, steps: refitStep,
+                     seconds: Date().timeIntervalSince(started))
     }
 
     /// At the settle (not of a path run): ``refitHeadAsProbe()``, and when it ran, the re-fit is the selected model.
@@ -238,12 +248,13 @@ extension RunLoop {
         switch refitHeadAsProbe() {
         case .notApplicable: return false
         case .failed: return true
-        case .done(let accuracy, let refitEpoch, let steps, let seconds):
+        case .done(let accuracy, let refitEpoch, let epochs, let steps, let seconds):
             validation[0] = accuracy
             best = (accuracy, epoch, [accuracy], [members[0].network.parameters.map(\.value)])
+            headRefit = (refitEpoch, steps)
             notice(.info, String(format: "every gate is off: the head re-fits from its initial weights on the backbone's cached "
                 + "features as --mode probe trains it (%d epochs, %d steps, %.1f s); validation %.4f at its epoch %d. "
-                + "The settle ends here: its %d epoch(s) would only train this head", adapter.epochs, steps, seconds,
+                + "The settle ends here: its %d epoch(s) would only train this head", epochs, steps, seconds,
                 accuracy, refitEpoch, adapter.epochs - epoch + 1), views: [members[0].view])
             return true
         }

@@ -26,9 +26,10 @@ extension RunLoop {
     func activeKey(_ m: Int) -> String { String(members[m].gatedLayers.map { $0.isActive ? "1" : "0" }) }
 
     /// After a penalty step of a path run: settle an active set not recorded yet once it has held for a few steps
-    /// (a gate chattering at tau back to a recorded set is not a new point; the every-gate-off set settles for twice
-    /// the settle steps), record it when settled, else raise lambda on schedule. Returns true when the path is
-    /// complete (every gate off and recorded).
+    /// (a gate chattering at tau back to a recorded set is not a new point; the first point settles for twice the
+    /// settle steps; the every-gate-off set re-fits its head as the probe, ``refitHeadAsProbe()``, or when it cannot,
+    /// settles twice as long too), record it when settled, else raise lambda on schedule. Returns true when the path
+    /// is complete (every gate off and recorded) or failed (``failure`` is set).
     func advancePath() -> Bool {
         guard let path = config.path, let m = pathMember else { return false }
         let (raiseEvery, settleSteps) = path.resolved(stepsPerEpoch: adapter.stepsPerEpoch)
@@ -54,22 +55,22 @@ extension RunLoop {
                     switch refitHeadAsProbe() {
                     case .failed: return true
                     case .notApplicable: break
-                    case .done(let accuracy, let refitEpoch, let steps, let seconds):
+                    case .done(let accuracy, let refitEpoch, let epochs, let steps, let seconds):
                         notice(.info, String(format: "every gate is off: the head re-fits from its initial weights on the "
                             + "backbone's cached features as --mode probe trains it (%d epochs, %d steps, %.1f s; "
-                            + "validation %.4f at its epoch %d)", adapter.epochs, steps, seconds, accuracy, refitEpoch))
+                            + "validation %.4f at its epoch %d)", epochs, steps, seconds, accuracy, refitEpoch))
                         recordPathPoint(m)
                         pathSeenSets.insert(set)
                         return true
                     }
                 }
-                // The first point (every gate on, right after warm-up) and the last (every gate off, when its head
+                // The first point (normally every gate on, right after warm-up) and the last (every gate off, when its head
                 // cannot re-fit as the probe) settle twice as long, within the steps left. The first: its deltas have
                 // had only the warm-up (fashion: 0.810 with one settle, 0.823 with two, against 0.822 for 5-epoch
                 // sweep runs at lambda 0.03 and 0.1). The last: its head alone re-fits after the largest delta is
                 // gone (fashion: 0.713 with one settle, 0.729 with two, 0.727 with three).
                 // (max(s, min(left, 2s)) written so that no sum or product can overflow)
-                let doubled = !set.contains("1") || (pathPoints.isEmpty && !set.contains("0"))
+                let doubled = !set.contains("1") || pathPoints.isEmpty
                 let steps = !doubled ? settleSteps
                     : settleSteps + max(0, min(totalSteps - step - settleSteps, settleSteps))
                 pathSettleLeft = steps

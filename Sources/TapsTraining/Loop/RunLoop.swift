@@ -137,6 +137,8 @@ final class RunLoop {
     /// Per member, the layers pinned off when a budget run first fit its budget (empty until then, and again from
     /// the settle on; see ``pinIfBudgetMet()``).
     var budgetPinned: [[String]] = []
+    /// The head re-fit of an empty settle set (``refitHeadIfEveryGateIsOff()``): its selected epoch and steps.
+    var headRefit: (epoch: Int, steps: Int)?
     /// Active layers of each member at the run's last step, before model selection.
     private var finalActive: [[String]] = []
     var started = Date()
@@ -248,8 +250,9 @@ final class RunLoop {
         // A linear probe on a frozen backbone trains its head on features computed once (counted as training time).
         let cacheStart = Date()
         let probeCache = probeFeatureCache()
-        if probeCache != nil { trainingSeconds += Date().timeIntervalSince(cacheStart) }
-        var probeImages = 0
+        let cacheSeconds = Date().timeIntervalSince(cacheStart)
+        if probeCache != nil { trainingSeconds += cacheSeconds }
+        var probeImages = 0, probeSeconds = cacheSeconds
         lastCheckpoint = Date()
 
         epochLoop: for e in firstEpoch..<(adapter.epochs + 1) {
@@ -330,10 +333,11 @@ final class RunLoop {
                     step += 1
                     let seen = results.reduce(0) { $0 + $1.count }
                     if probeCache != nil {
-                        // Images trained on per second since the features were computed (their forward pass
-                        // included), not the head's step rate alone.
+                        // Images trained on per second of training, the features' forward pass included (not the
+                        // head's step rate alone; pauses and validation excluded).
                         probeImages += seen
-                        throughput = Double(probeImages) / max(Date().timeIntervalSince(cacheStart), 1e-9)
+                        probeSeconds += Date().timeIntervalSince(t0)
+                        throughput = Double(probeImages) / max(probeSeconds, 1e-9)
                     } else {
                         let rate = Double(seen) / max(Date().timeIntervalSince(t0), 1e-9)
                         throughput = throughput == 0 ? rate : 0.9 * throughput + 0.1 * rate
@@ -342,7 +346,7 @@ final class RunLoop {
                     trackGates(votes: e == settleStart - 1)
                     reportStep(results, members: indexBatch.map(\.member), settings: settings, sums: &sums)
                     if config.path != nil && adapter.usesPenalty && e >= penaltyOnAt && advancePath() {
-                        notice(.info, "path complete: every gate is off after \(pathPoints.count) points")
+                        if failure == nil { notice(.info, "path complete: every gate is off after \(pathPoints.count) points") }
                         break epochLoop
                     }
                 }
@@ -737,7 +741,8 @@ final class RunLoop {
             secondsPerEpoch: epochsCompleted > 0 ? trainingSeconds / Double(epochsCompleted) : 0,
             samplesPerSecond: throughput, export: export,
             finalActiveLayers: m < finalActive.count && !members[m].gatedLayers.isEmpty ? finalActive[m] : nil,
-            gateFlips: flips[m], lateGateFlips: lateFlips, pathPoints: config.path != nil ? pathPoints : nil)
+            gateFlips: flips[m], lateGateFlips: lateFlips, pathPoints: config.path != nil ? pathPoints : nil,
+            headRefitEpoch: headRefit?.epoch, headRefitSteps: headRefit?.steps)
     }
 
     // MARK: - Snapshots

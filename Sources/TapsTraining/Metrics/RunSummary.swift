@@ -55,4 +55,9 @@ public struct RunSummary: Codable, Sendable, Equatable {
     public var lateGateFlips: Int? = nil
     /// The points of a path run (`--path`, ``PathPoint``), in the order found; nil for an ordinary run.
     public var pathPoints: [PathPoint]? = nil
+    /// When the settle's set was empty and the head re-fitted as the probe trains it (docs/method.md "Settle
+    /// phase"): the re-fit's selected epoch (1...epochs, in the probe's numbering; `selectedEpoch` is then the settle's
+    /// first epoch, where the re-fit stands) and its optimizer steps (not counted in `steps`). Nil otherwise.
+    public var headRefitEpoch: Int? = nil
+    public var headRefitSteps: Int? = nil
 }
