@@ -52,28 +52,24 @@ struct ConvReferenceTests {
             expectClose(conv.weight.grad, ref.weight, "\(s) chunk \(chunk) dW")
             expectClose(conv.bias!.grad, ref.bias, "\(s) chunk \(chunk) db")
         }
-        // The per-image path (image by image, dW by input-channel blocks or by image parts), and accumulation
-        // into an existing gradient (a second backward doubles dW and db).
+        // A path against the reference, and accumulation into an existing gradient (a second backward doubles dW, db).
+        func expectAgreesAccumulating(_ path: String) {
+            conv.zeroGrad()
+            expectClose(conv.forward(x, mode: .training), y0, "\(s) \(path) y")
+            expectClose(conv.backward(dy), ref.input, "\(s) \(path) dx")
+            expectClose(conv.weight.grad, ref.weight, "\(s) \(path) dW")
+            expectClose(conv.bias!.grad, ref.bias, "\(s) \(path) db")
+            _ = conv.backward(dy)
+            expectClose(conv.weight.grad, 2 * ref.weight, "\(s) \(path) dW accumulated")
+            expectClose(conv.bias!.grad, 2 * ref.bias, "\(s) \(path) db accumulated")
+        }
+        // The per-image path (image by image, dW by input-channel blocks or by image parts).
         conv.perImageGEMM = true
-        conv.zeroGrad()
-        expectClose(conv.forward(x, mode: .training), y0, "\(s) per image y")
-        expectClose(conv.backward(dy), ref.input, "\(s) per image dx")
-        expectClose(conv.weight.grad, ref.weight, "\(s) per image dW")
-        expectClose(conv.bias!.grad, ref.bias, "\(s) per image db")
-        _ = conv.backward(dy)
-        expectClose(conv.weight.grad, 2 * ref.weight, "\(s) per image dW accumulated")
-        expectClose(conv.bias!.grad, 2 * ref.bias, "\(s) per image db accumulated")
+        expectAgreesAccumulating("per image")
         // The dense path (weight unfolded over the positions), forced on every ungrouped shape.
         guard s.groups == 1 else { return }
         conv.denseWeightPath = true
-        conv.zeroGrad()
-        expectClose(conv.forward(x, mode: .training), y0, "\(s) dense y")
-        expectClose(conv.backward(dy), ref.input, "\(s) dense dx")
-        expectClose(conv.weight.grad, ref.weight, "\(s) dense dW")
-        expectClose(conv.bias!.grad, ref.bias, "\(s) dense db")
-        _ = conv.backward(dy)
-        expectClose(conv.weight.grad, 2 * ref.weight, "\(s) dense dW accumulated")
-        expectClose(conv.bias!.grad, 2 * ref.bias, "\(s) dense db accumulated")
+        expectAgreesAccumulating("dense")
         let fresh = conv.backward(dy, weight: conv.weight.value, needWeightGradient: true)
         expectClose(try! #require(fresh.weight), ref.weight, "\(s) dense fresh dW")
     }
