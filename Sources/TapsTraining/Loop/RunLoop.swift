@@ -139,6 +139,9 @@ final class RunLoop {
     var budgetPinned: [[String]] = []
     /// The head re-fit of an empty settle set (``refitHeadIfEveryGateIsOff()``): its selected epoch and steps.
     var headRefit: (epoch: Int, steps: Int)?
+    /// A cached probe's features (``probeFeatureCache()``): its validation reads the cached features instead of running
+    /// the network (the same batches and mode, so the same accuracy).
+    private var probeCache: HeadFeatureCache?
     /// Active layers of each member at the run's last step, before model selection.
     private var finalActive: [[String]] = []
     var started = Date()
@@ -249,7 +252,7 @@ final class RunLoop {
         let penaltyOnAt = config.warmupEpochs + 1
         // A linear probe on a frozen backbone trains its head on features computed once (counted as training time).
         let cacheStart = Date()
-        let probeCache = probeFeatureCache()
+        probeCache = probeFeatureCache()
         let cacheSeconds = Date().timeIntervalSince(cacheStart)
         if probeCache != nil { trainingSeconds += cacheSeconds }
         var probeImages = 0, probeSeconds = cacheSeconds
@@ -603,7 +606,8 @@ final class RunLoop {
             recalibrate(m)
             let train = Double(sums[member.view].correct) / Double(max(sums[member.view].seen, 1))
             trainAccuracy[m] = train
-            validation[m] = member.validation.count > 0 ? accuracy(m, on: member.validation, phase: .validating) : train
+            validation[m] = member.validation.count == 0 ? train
+                : probeCache?.validationAccuracy() ?? accuracy(m, on: member.validation, phase: .validating)
         }
         reportSkippedFiles()
         for (v, view) in views.enumerated() {
