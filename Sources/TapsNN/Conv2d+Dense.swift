@@ -42,6 +42,14 @@ extension Conv2d {
     /// (measurements).
     static let denseByDefault = ProcessInfo.processInfo.environment["TAPS_CONV_DENSE"] != "0"
 
+    /// ``denseTaps(_:)`` of `g`, kept by the layer for the next call with the same geometry (no allocation per step).
+    func denseTapList(_ g: ConvGeometry) -> [[(q: Int, tap: Int)]] {
+        if let cached = denseTapCache, cached.geometry == g { return cached.taps }
+        let taps = Self.denseTaps(g)
+        denseTapCache = (g, taps)
+        return taps
+    }
+
     /// For each output position `p` (in order), the input positions `q` it reads and the kernel tap `t = kh·KW + kw`
     /// that weighs them, in order of `q`. A pair `(p, q)` has at most one tap.
     static func denseTaps(_ g: ConvGeometry) -> [[(q: Int, tap: Int)]] {
@@ -71,7 +79,7 @@ extension Conv2d {
         if let cached = denseUnfolded, cached.geometry == g, let built = cached.weight, built == w { return cached }
         let O = outChannels, C = inChannels, P = g.columnCols, HW = g.height * g.width
         let KK = kernelSize * kernelSize, width = C * HW
-        let taps = Self.denseTaps(g)
+        let taps = denseTapList(g)
         let full = taps.allSatisfy { $0.count == HW }
         let unfolded = denseUnfolded ?? DenseUnfoldedWeight(weight: w, geometry: g, values: [])
         if unfolded.values.count != O * P * width { unfolded.values = [Float](repeating: 0, count: O * P * width) }
@@ -140,7 +148,7 @@ extension Conv2d {
                 dxb.update(repeating: 0)
             }
             if needW {
-                let taps = Self.denseTaps(g)
+                let taps = denseTapList(g)
                 let overwrite = overwriteWeightGradient
                 Workspace.withScratch(O * P * width) { dwd in
                     gemm(.transposed, .none, m: O * P, n: width, k: N, dp, lda: O * P, xp, ldb: width, dwd, ldc: width)

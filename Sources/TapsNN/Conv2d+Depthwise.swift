@@ -26,6 +26,22 @@ extension Conv2d {
 
     /// Runs `body(plane)` for every plane in `0..<planes` on the shared pool (``Parallel/forEach(_:_:)``: planes
     /// handed out dynamically), or serially below 32 Ki multiply-adds of `work`.
+    /// Calls `body(kh, kw, i0, i1, j0, j1)` for every tap `(kh, kw)` of a `K×K` kernel that reaches some output column:
+    /// output rows `i0..<i1` and columns `j0..<j1` read inside the `input` plane through that tap (``validOutputs``).
+    /// Taps whose row range is empty are still called (their loops do nothing; the backward writes their 0 partial).
+    @inline(__always)
+    static func forEachTap(_ K: Int, stride S: Int, padding PAD: Int, input: (height: Int, width: Int),
+                           output: (height: Int, width: Int), _ body: (Int, Int, Int, Int, Int, Int) -> Void) {
+        for kh in 0..<K {
+            let (i0, i1) = validOutputs(tap: kh, stride: S, padding: PAD, size: input.height, outSize: output.height)
+            for kw in 0..<K {
+                let (j0, j1) = validOutputs(tap: kw, stride: S, padding: PAD, size: input.width, outSize: output.width)
+                if j0 >= j1 { continue }
+                body(kh, kw, i0, i1, j0, j1)
+            }
+        }
+    }
+
     static func forEachPlane(_ planes: Int, work: Int, _ body: (Int) -> Void) {
         if work < Self.depthwiseParallelMinimumWork {
             for p in 0..<planes { body(p) }
@@ -68,19 +84,14 @@ extension Conv2d {
                 let c = plane % C
                 let src = xp + plane * H * W, dst = yp + plane * OH * OW, kern = wp + c * K * K
                 if let biasValues { dst.update(repeating: biasValues.storage[c], count: OH * OW) }
-                for kh in 0..<K {
-                    let (i0, i1) = Self.validOutputs(tap: kh, stride: S, padding: PAD, size: H, outSize: OH)
-                    for kw in 0..<K {
-                        let (j0, j1) = Self.validOutputs(tap: kw, stride: S, padding: PAD, size: W, outSize: OW)
-                        if j0 >= j1 { continue }
-                        let v = kern[kh * K + kw]
-                        for i in i0..<i1 {
-                            let row = src + (i * S + kh - PAD) * W + kw - PAD, out = dst + i * OW
-                            if S == 1 {
-                                for j in j0..<j1 { out[j] += v * row[j] }
-                            } else {
-                                for j in j0..<j1 { out[j] += v * row[j * S] }
-                            }
+                Self.forEachTap(K, stride: S, padding: PAD, input: (H, W), output: (OH, OW)) { kh, kw, i0, i1, j0, j1 in
+                    let v = kern[kh * K + kw]
+                    for i in i0..<i1 {
+                        let row = src + (i * S + kh - PAD) * W + kw - PAD, out = dst + i * OW
+                        if S == 1 {
+                            for j in j0..<j1 { out[j] += v * row[j] }
+                        } else {
+                            for j in j0..<j1 { out[j] += v * row[j * S] }
                         }
                     }
                 }
@@ -109,24 +120,19 @@ extension Conv2d {
                         let c = plane % C
                         let src = xp + plane * H * W, dsrc = dxp + plane * H * W, dy = dp + plane * OH * OW
                         let kern = wp + c * K * K
-                        for kh in 0..<K {
-                            let (i0, i1) = Self.validOutputs(tap: kh, stride: S, padding: PAD, size: H, outSize: OH)
-                            for kw in 0..<K {
-                                let (j0, j1) = Self.validOutputs(tap: kw, stride: S, padding: PAD, size: W, outSize: OW)
-                                if j0 >= j1 { continue }
-                                let v = kern[kh * K + kw]
-                                var acc: Float = 0
-                                for i in i0..<i1 {
-                                    let off = (i * S + kh - PAD) * W + kw - PAD
-                                    let row = src + off, drow = dsrc + off, g = dy + i * OW
-                                    if S == 1 {
-                                        for j in j0..<j1 { drow[j] += v * g[j]; acc += g[j] * row[j] }
-                                    } else {
-                                        for j in j0..<j1 { drow[j * S] += v * g[j]; acc += g[j] * row[j * S] }
-                                    }
+                        Self.forEachTap(K, stride: S, padding: PAD, input: (H, W), output: (OH, OW)) { kh, kw, i0, i1, j0, j1 in
+                            let v = kern[kh * K + kw]
+                            var acc: Float = 0
+                            for i in i0..<i1 {
+                                let off = (i * S + kh - PAD) * W + kw - PAD
+                                let row = src + off, drow = dsrc + off, g = dy + i * OW
+                                if S == 1 {
+                                    for j in j0..<j1 { drow[j] += v * g[j]; acc += g[j] * row[j] }
+                                } else {
+                                    for j in j0..<j1 { drow[j * S] += v * g[j]; acc += g[j] * row[j * S] }
                                 }
-                                if let gp { gp[plane * K * K + kh * K + kw] = acc }
                             }
+                            if let gp { gp[plane * K * K + kh * K + kw] = acc }
                         }
                     }
                 }

@@ -86,6 +86,8 @@ public final class Conv2d: WeightedLayer {
     public var denseWeightPath: Bool? = nil
     /// The dense path's unfolded weight, kept from the forward for the backward at the same weight.
     var denseUnfolded: DenseUnfoldedWeight?
+    /// The dense path's tap list (``denseTapList(_:)``) and the geometry it is for.
+    var denseTapCache: (geometry: ConvGeometry, taps: [[(q: Int, tap: Int)]])?
     /// Convolutions with at least this many output positions per image (`OH·OW`) run image by image: each
     /// worker unfolds one image into its own scratch (`[C·KH·KW, OH·OW]`, a few hundred KiB at 64 px, so it
     /// stays in the core's L2), multiplies it straight into the output planes, and for `dL/dx` folds the

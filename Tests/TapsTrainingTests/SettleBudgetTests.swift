@@ -13,6 +13,33 @@ func checkpointState(in folder: String) throws -> [String: Any] {
     return try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
 }
 
+/// A 5-epoch fashion run on 960 images with a 20% budget (weighted penalty) starting at `lambda`.
+private func budgetConfig(_ label: String, lambda: Double) -> TrainingConfig {
+    var c = quickConfig(label, lambda: lambda, epochs: 5, warmup: 1, trainLimit: 960)
+    c.penalty = .weighted
+    c.budget = 0.2
+    return c
+}
+
+/// Runs `config` and asks it to stop when step `step` has been reported; the stopped summary and its metrics.
+private func runStopping(_ config: TrainingConfig, atStep step: Int) throws -> (RunSummary, MetricsStore) {
+    let control = TrainingControl(lambda: config.lambda)
+    let store = MetricsStore()
+    let trainer = try Trainer(config: config, store: store, control: control)
+    store.onEvent { event in if case .step(let s) = event, s.step == step { control.requestStop() } }
+    return (trainer.run(), store)
+}
+
+/// Resumes the stopped run in `folder` to its end.
+private func resumeToEnd(_ folder: String, lambda: Double) throws -> RunSummary {
+    try Trainer(resuming: URL(fileURLWithPath: folder), store: MetricsStore(), control: TrainingControl(lambda: lambda)).run()
+}
+
+/// The bytes of a run's `task.safetensors`.
+private func exportBytes(_ summary: RunSummary) throws -> Data {
+    try Data(contentsOf: URL(fileURLWithPath: try #require(summary.export)))
+}
+
 @Suite("Settle phase and storage budget", .serialized)
 struct SettleBudgetTests {
     @Test("after the settle starts no gate flips, and the export holds the run's final active set",
@@ -66,9 +93,7 @@ struct SettleBudgetTests {
     func resumeInSettleKeepsFilledLayer() throws {
         // fashion, --budget 20%, --lambda 2: conv_layers.6 is pinned off when the set first fits, and the settle's
         // fill takes it back (19.1% of the backbone).
-        var c = quickConfig("budget-settle-ref", lambda: 2, epochs: 5, warmup: 1, trainLimit: 960)
-        c.penalty = .weighted
-        c.budget = 0.2
+        var c = budgetConfig("budget-settle-ref", lambda: 2)
         let (reference, store, _) = try train(c)
         #expect(reference.status == .done, "\(reference.message ?? "")")
         let met = try #require(store.snapshot().notices.first { $0.message.hasPrefix("budget met at step") })
@@ -76,31 +101,23 @@ struct SettleBudgetTests {
                 "the scenario needs a pinned layer in the settled set: \(met.message); settled \(reference.activeLayers)")
 
         c.outputDirectory = temporaryRunFolder("budget-settle-stop")
-        let control = TrainingControl(lambda: c.lambda)
-        let stopping = MetricsStore()
-        let trainer = try Trainer(config: c, store: stopping, control: control)
-        let stopAt = trainer.totalSteps / c.epochs * (c.epochs - 1) + 3   // 3 steps into the settle epoch
-        stopping.onEvent { event in if case .step(let s) = event, s.step == stopAt { control.requestStop() } }
-        let stopped = trainer.run()
+        let stopAt = reference.steps / c.epochs * (c.epochs - 1) + 3   // 3 steps into the settle epoch
+        let (stopped, stopping) = try runStopping(c, atStep: stopAt)
         #expect(stopped.status == .stopped && stopped.steps == stopAt)
         #expect(stopping.snapshot().notices.contains { $0.kind == .settled })
         let pinned = try checkpointState(in: c.outputDirectory)["budget_pinned"] as? [[String]]
         #expect(pinned?.allSatisfy(\.isEmpty) ?? true, "the checkpoint of the settle still pins \(pinned ?? [])")
-        let resumed = try Trainer(resuming: URL(fileURLWithPath: c.outputDirectory), store: MetricsStore(),
-                                  control: TrainingControl(lambda: c.lambda)).run()
+        let resumed = try resumeToEnd(c.outputDirectory, lambda: c.lambda)
         #expect(resumed.status == .done, "\(resumed.message ?? "")")
         #expect(resumed.activeLayers == reference.activeLayers)
         #expect(resumed.finalActiveLayers == reference.finalActiveLayers)
         #expect(resumed.testAccuracy == reference.testAccuracy)
-        let export = { (summary: RunSummary) in try Data(contentsOf: URL(fileURLWithPath: try #require(summary.export))) }
-        #expect(try export(resumed) == (try export(reference)), "the resumed run's export differs from the uninterrupted run's")
+        #expect(try exportBytes(resumed) == (try exportBytes(reference)), "the resumed run's export differs from the uninterrupted run's")
     }
 
     @Test("a budget run stopped at the boundary where its set first fits checkpoints the pin with lambda back at --lambda, and resumes to the uninterrupted run")
     func stopAtPinKeepsLambdaReset() throws {
-        var c = quickConfig("budget-pin-ref", lambda: 0.3, epochs: 5, warmup: 1, trainLimit: 960)
-        c.penalty = .weighted
-        c.budget = 0.2
+        var c = budgetConfig("budget-pin-ref", lambda: 0.3)
         let (reference, store, _) = try train(c)
         #expect(reference.status == .done, "\(reference.message ?? "")")
         let met = try #require(store.snapshot().notices.first { $0.message.hasPrefix("budget met at step") })
@@ -108,24 +125,18 @@ struct SettleBudgetTests {
 
         // The stop request arrives with the step before the pin: the next boundary pins, then stops.
         c.outputDirectory = temporaryRunFolder("budget-pin-stop")
-        let control = TrainingControl(lambda: c.lambda)
-        let stopping = MetricsStore()
-        let trainer = try Trainer(config: c, store: stopping, control: control)
-        stopping.onEvent { event in if case .step(let s) = event, s.step == met.step - 1 { control.requestStop() } }
-        let stopped = trainer.run()
+        let (stopped, stopping) = try runStopping(c, atStep: met.step - 1)
         #expect(stopped.status == .stopped && stopped.steps == met.step - 1)
         #expect(stopping.snapshot().notices.contains { $0.message == met.message }, "the run stopped before the pin")
         let state = try checkpointState(in: c.outputDirectory)
         #expect(state["lambda"] as? Double == c.lambda, "the checkpoint holds the pin with lambda \(state["lambda"] ?? "none")")
         #expect((state["budget_pinned"] as? [[String]])?.flatMap { $0 }.isEmpty == false)
 
-        let resumed = try Trainer(resuming: URL(fileURLWithPath: c.outputDirectory), store: MetricsStore(),
-                                  control: TrainingControl(lambda: c.lambda)).run()
+        let resumed = try resumeToEnd(c.outputDirectory, lambda: c.lambda)
         #expect(resumed.status == .done, "\(resumed.message ?? "")")
         #expect(resumed.lambdaHistory == reference.lambdaHistory)
         #expect(resumed.activeLayers == reference.activeLayers)
-        let export = { (summary: RunSummary) in try Data(contentsOf: URL(fileURLWithPath: try #require(summary.export))) }
-        #expect(try export(resumed) == (try export(reference)), "the resumed run's export differs from the uninterrupted run's")
+        #expect(try exportBytes(resumed) == (try exportBytes(reference)), "the resumed run's export differs from the uninterrupted run's")
 
         // A lower lambda asked for at that boundary is kept, not raised back to --lambda.
         c.outputDirectory = temporaryRunFolder("budget-pin-lower")

@@ -154,7 +154,7 @@ extension RunLoop {
     func probeFeatureCache() -> HeadFeatureCache? {
         guard config.mode == .probe, members.count == 1, dataParallel == nil, config.path == nil,
               let member = members.first,
-              let (network, head) = HeadFeatureCache.cacheableHead(of: member, augmentation: config.augmentation(for: adapter.base))
+              let (network, head) = HeadFeatureCache.cacheableHead(of: member, augmentation: augmentation)
         else { return nil }
         do {
             let cache = try HeadFeatureCache(member: member, network: network, head: head, trainingBatches: firstEpochBatches,
@@ -192,7 +192,7 @@ extension RunLoop {
     func refitHeadAsProbe() -> HeadRefit {
         guard members.count == 1, adapter.selectsBestEpoch,
               let member = members.first, let task = member.task, task.activeIndices.isEmpty,
-              let (network, head) = HeadFeatureCache.cacheableHead(of: member, augmentation: config.augmentation(for: adapter.base)),
+              let (network, head) = HeadFeatureCache.cacheableHead(of: member, augmentation: augmentation),
               head.parameters.allSatisfy({ member.initialHead[$0.name]?.shape == $0.value.shape })
         else { return .notApplicable }
         let started = Date()

@@ -180,7 +180,7 @@ final class RunLoop {
     /// Dropout layers of each member (data-parallel runs tell them which rows of the global batch are theirs).
     private lazy var dropouts = members.map { dropoutLayers(in: $0.network) }
     /// Training augmentation (`--augment`; seeded by image index and epoch, so resumed runs draw the same crops).
-    private lazy var augmentation = config.augmentation(for: adapter.base)
+    lazy var augmentation = config.augmentation(for: adapter.base)
 
     /// Optimizer steps of the whole run (respecting `--steps`).
     var totalSteps: Int { min(adapter.stepsPerEpoch * adapter.epochs, config.maxSteps ?? Int.max) }
