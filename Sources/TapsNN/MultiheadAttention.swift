@@ -197,8 +197,10 @@ func softmaxRows(_ p: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
         let row = p + r * columns
         var m = -Float.infinity
         for c in 0..<columns { m = max(m, row[c]) }
+        let mv = SIMD8<Float>(repeating: m)
+        VectorMath.map(row, row, count: columns) { VectorMath.exp($0 - mv) }
         var s: Float = 0
-        for c in 0..<columns { let e = expf(row[c] - m); row[c] = e; s += e }
+        for c in 0..<columns { s += row[c] }
         let inv = 1 / s
         for c in 0..<columns { row[c] *= inv }
     }

@@ -1,0 +1,78 @@
+// TapsTensorTests: the eight-lane exp and erf against libm's expf/erff (and Double references) on dense grids,
+// at the region boundaries and on special values.
+import Foundation
+import Testing
+import TapsTensor
+
+@Suite("Vectorised exp and erf vs libm")
+struct VectorMathTests {
+    /// Distance in units in the last place between two finite floats of the same sign (0 when equal).
+    private func ulps(_ a: Float, _ b: Float) -> Int {
+        if a == b { return 0 }
+        let ia = Int(Int32(bitPattern: a.bitPattern)), ib = Int(Int32(bitPattern: b.bitPattern))
+        let ka = ia < 0 ? Int(Int32.min) - ia : ia, kb = ib < 0 ? Int(Int32.min) - ib : ib
+        return abs(ka - kb)
+    }
+
+    /// `n` evenly spaced floats from `lo` to `hi`, plus every region edge and its float neighbours.
+    private func grid(_ lo: Float, _ hi: Float, _ n: Int, edges: [Float]) -> [Float] {
+        var xs = (0..<n).map { lo + (hi - lo) * Float($0) / Float(n - 1) }
+        for e in edges { xs += [e, e.nextUp, e.nextDown, -e, (-e).nextUp, (-e).nextDown] }
+        return xs
+    }
+
+    private func apply(_ xs: [Float], _ f: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) -> [Float] {
+        var ys = [Float](repeating: 0, count: xs.count)
+        xs.withUnsafeBufferPointer { xb in ys.withUnsafeMutableBufferPointer { yb in f(xb.baseAddress!, yb.baseAddress!, xs.count) } }
+        return ys
+    }
+
+    @Test("exp: within 1 ulp of expf on [-87, 88], 0 below the float range, inf above, NaN kept")
+    func exp() {
+        let xs = grid(-87, 88, 400_001, edges: [0, 0.34657359, 1, 10, 87.3, 88.7])
+        let ys = apply(xs) { VectorMath.exp($0, $1, count: $2) }
+        var worst = 0, at: Float = 0
+        for (x, y) in zip(xs, ys) where x > -87.3 && x < 88.7 {
+            let u = ulps(y, expf(x))
+            if u > worst { worst = u; at = x }
+        }
+        #expect(worst <= 1, "exp worst \(worst) ulp at \(at)")
+        let special = apply([-200, -87.5, 88.8, 1000, .infinity, -.infinity, .nan, 0]) { VectorMath.exp($0, $1, count: $2) }
+        #expect(special[0] == 0 && special[1] == 0 && special[4 + 1] == 0)
+        #expect(special[2] == .infinity && special[3] == .infinity && special[4] == .infinity)
+        #expect(special[6].isNaN && special[7] == 1)
+    }
+
+    @Test("erf: within 6e-8 absolute and 1 ulp of erff on [-6, 6], odd, ±1 in the tails, NaN kept")
+    func erf() {
+        let xs = grid(-6, 6, 600_001, edges: [1e-30, 1e-6, 0.5, 1.25, 2, 3.92, 4])
+        let ys = apply(xs) { VectorMath.erf($0, $1, count: $2) }
+        let negated = apply(xs.map { -$0 }) { VectorMath.erf($0, $1, count: $2) }
+        #expect(zip(ys, negated).allSatisfy { $0 == -$1 }, "erf is not odd")
+        var worstAbs: Float = 0, worstUlp = 0, atAbs: Float = 0, atUlp: Float = 0
+        for (x, y) in zip(xs, ys) {
+            let ref = erff(x)
+            let d = abs(y - ref), u = ulps(y, ref)
+            if d > worstAbs { worstAbs = d; atAbs = x }
+            if u > worstUlp { worstUlp = u; atUlp = x }
+        }
+        #expect(worstAbs <= 6e-8, "erf worst absolute \(worstAbs) at \(atAbs)")
+        #expect(worstUlp <= 1, "erf worst \(worstUlp) ulp at \(atUlp)")
+        let special = apply([5, -5, 100, -.infinity, .infinity, .nan, 0, -0.0]) { VectorMath.erf($0, $1, count: $2) }
+        #expect(special[0] == 1 && special[1] == -1 && special[2] == 1 && special[3] == -1 && special[4] == 1)
+        #expect(special[5].isNaN && special[6] == 0)
+    }
+
+    @Test("an element's value does not depend on its position in the array (vector body or padded tail)")
+    func positionIndependent() {
+        let xs: [Float] = (0..<13).map { Float($0) * 0.37 - 2.2 }
+        let whole = apply(xs) { VectorMath.erf($0, $1, count: $2) }
+        for start in 0..<xs.count {
+            let part = apply(Array(xs[start...])) { VectorMath.erf($0, $1, count: $2) }
+            #expect(Array(whole[start...]) == part)
+        }
+        let e1 = apply(xs) { VectorMath.exp($0, $1, count: $2) }
+        let e2 = apply(Array(xs[5...])) { VectorMath.exp($0, $1, count: $2) }
+        #expect(Array(e1[5...]) == e2)
+    }
+}
