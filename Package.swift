@@ -26,6 +26,8 @@ let package = Package(
                        providers: [.apt(["libpng-dev", "libturbojpeg0-dev"])]),
         .systemLibrary(name: "CNcursesw", pkgConfig: "ncursesw", providers: [.apt(["libncursesw5-dev"])]),
         .target(name: "CTermGuard"),
+        // Vectorised exp/erf/GELU/softmax, compiled for AVX2+FMA and the baseline, chosen at run time (TapsTensor's VectorMath).
+        .target(name: "CTapsKernels"),
         .systemLibrary(name: "CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
         .systemLibrary(name: "CRsvg", pkgConfig: "librsvg-2.0", providers: [.apt(["librsvg2-dev"])]),
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
@@ -33,7 +35,7 @@ let package = Package(
         // MARK: - Libraries, in dependency order
         // Atomic file writes, the content hash and the lock wrapper (Foundation only; every layer uses them).
         .target(name: "TapsSupport", swiftSettings: strict),
-        .target(name: "TapsTensor", dependencies: ["CBLAS"], swiftSettings: strict),
+        .target(name: "TapsTensor", dependencies: ["CBLAS", "CTapsKernels"], swiftSettings: strict),
         .target(name: "TapsNN", dependencies: ["TapsTensor", "TapsSupport"], swiftSettings: strict),
         .target(name: "TAPS", dependencies: ["TapsTensor", "TapsNN"], swiftSettings: strict),
         .target(name: "TapsData", dependencies: ["TapsTensor", "CTapsZlib", "CImageCodecs",

@@ -51,7 +51,7 @@ public final class ReLU6: Layer {
 /// y  = x · Φ(x) = 0.5 · x · (1 + erf(x / √2))
 /// dx = dy · (Φ(x) + x · φ(x)),   φ(x) = exp(-x²/2) / √(2π)          (any shape)
 /// ```
-/// Computed in Float with ``VectorMath`` `erf`/`exp` (within 1 ulp of libm `erff`/`expf`, eight lanes at a time).
+/// Computed in Float by ``VectorMath`` (erf and exp within 1 ulp of libm `erff`/`expf`, eight lanes at a time).
 /// References: https://pytorch.org/docs/stable/generated/torch.nn.GELU.html; Hendrycks & Gimpel 2016.
 public final class GELU: Layer {
     /// The input and `erf(x/√2)` of the last training forward (backward reuses it instead of calling erff again).
@@ -66,27 +66,19 @@ public final class GELU: Layer {
 
     /// `y = 0.5 · x · (1 + erf(x/√2))`, same shape as `x`.
     public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor {
-        let r = Float(0.5).squareRoot()
-        if mode != .training {
-            return x.withBuffer { xb in Tensor(shape: x.shape) { yb in
-                nonisolated(unsafe) let xp = xb.baseAddress, yp = yb.baseAddress
+        var e: Tensor? = mode == .training ? Tensor(shape: x.shape) { _ in } : nil
+        let y = x.withBuffer { xb in Tensor(shape: x.shape) { yb in
+            nonisolated(unsafe) let xp = xb.baseAddress, yp = yb.baseAddress
+            func run(_ ep: UnsafeMutablePointer<Float>?) {
+                nonisolated(unsafe) let ep = ep
                 Parallel.forRanges(yb.count, grain: Self.grain) { range in
-                    VectorMath.map(xp! + range.lowerBound, yp! + range.lowerBound, count: range.count) { v in
-                        0.5 * v * (1 + VectorMath.erf(v * r))
-                    }
+                    let lo = range.lowerBound
+                    VectorMath.geluForward(xp! + lo, erf: ep.map { $0 + lo }, yp! + lo, count: range.count)
                 }
-            } }
-        }
-        var e = Tensor(shape: x.shape) { _ in }
-        let y = x.withBuffer { xb in e.withMutableBuffer { eb in Tensor(shape: x.shape) { yb in
-            nonisolated(unsafe) let xp = xb.baseAddress, ep = eb.baseAddress, yp = yb.baseAddress
-            Parallel.forRanges(yb.count, grain: Self.grain) { range in
-                let lo = range.lowerBound
-                VectorMath.map(xp! + lo, ep! + lo, count: range.count) { v in VectorMath.erf(v * r) }
-                for i in range { let v = xp![i]; yp![i] = 0.5 * v * (1 + ep![i]) }
             }
-        } } }
-        cache = Cache(input: x, erf: e)
+            if e == nil { run(nil) } else { e!.withMutableBuffer { eb in run(eb.baseAddress) } }
+        } }
+        if let e { cache = Cache(input: x, erf: e) }
         return y
     }
 
@@ -99,18 +91,11 @@ public final class GELU: Layer {
             preconditionFailure("GELU: backward without a training-mode forward")
         }
         precondition(dOut.count == x.count, "GELU: dOut \(dOut.shape) vs input \(x.shape)")
-        let c = 1 / Float(2 * Double.pi).squareRoot()
         return dOut.withBuffer { gb in x.withBuffer { xb in e.withBuffer { eb in Tensor(shape: dOut.shape) { db in
             nonisolated(unsafe) let gp = gb.baseAddress, xp = xb.baseAddress, ep = eb.baseAddress, dp = db.baseAddress
             Parallel.forRanges(db.count, grain: Self.grain) { range in
                 let lo = range.lowerBound
-                // dp ← φ(x)/c = e^{-x²/2}, then dx = dy · (Φ(x) + x·φ(x)).
-                VectorMath.map(xp! + lo, dp! + lo, count: range.count) { v in VectorMath.exp(-0.5 * v * v) }
-                let gp = gp!, xp = xp!, ep = ep!, dp = dp!
-                for i in range {
-                    let cdf = 0.5 * (1 + ep[i]), pdf = c * dp[i]
-                    dp[i] = gp[i] * (cdf + xp[i] * pdf)
-                }
+                VectorMath.geluBackward(gp! + lo, xp! + lo, erf: ep! + lo, dp! + lo, count: range.count)
             }
         } } } }
     }

@@ -191,17 +191,7 @@ private func packHeads(_ q: [Float], _ k: [Float], _ v: [Float], N: Int, S: Int,
     } } }
 }
 
-/// Numerically stable softmax of each row of a row-major `[rows, columns]` matrix, in place.
+/// Numerically stable softmax of each row of a row-major `[rows, columns]` matrix, in place (``VectorMath/softmaxRows(_:rows:columns:)``).
 func softmaxRows(_ p: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
-    for r in 0..<rows {
-        let row = p + r * columns
-        var m = -Float.infinity
-        for c in 0..<columns { m = max(m, row[c]) }
-        let mv = SIMD8<Float>(repeating: m)
-        VectorMath.map(row, row, count: columns) { VectorMath.exp($0 - mv) }
-        var s: Float = 0
-        for c in 0..<columns { s += row[c] }
-        let inv = 1 / s
-        for c in 0..<columns { row[c] *= inv }
-    }
+    VectorMath.softmaxRows(p, rows: rows, columns: columns)
 }

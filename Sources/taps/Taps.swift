@@ -361,7 +361,7 @@ struct Bench: ParsableCommand {
             var result = Result(cores: ProcessInfo.processInfo.activeProcessorCount, blasThreads: BLASThreads.current)
             let json = output.json
             func say(_ line: String) { if !json { print(line) } }
-            say("taps bench: \(result.cores) cores, worker threads \(counts.isEmpty ? "\(BLASThreads.current)" : counts.map(String.init).joined(separator: ",")) (OpenBLAS single-threaded, \(Parallel.blasCore) kernels)")
+            say("taps bench: \(result.cores) cores, worker threads \(counts.isEmpty ? "\(BLASThreads.current)" : counts.map(String.init).joined(separator: ",")) (OpenBLAS single-threaded, \(Parallel.blasCore) kernels; elementwise kernels \(VectorMath.variant))")
             if dataBench.data != nil {
                 try dataBench.run(steps: steps, batchSize: batchSize)
                 return

@@ -1,5 +1,5 @@
-// TapsTensorTests: the eight-lane exp and erf against libm's expf/erff (and Double references) on dense grids,
-// at the region boundaries and on special values.
+// TapsTensorTests: the vectorised exp and erf (both compilations) against libm's expf/erff on dense grids, at the
+// region boundaries and on special values; GELU and softmax against scalar formulas.
 import Foundation
 import Testing
 import TapsTensor
@@ -27,27 +27,29 @@ struct VectorMathTests {
         return ys
     }
 
-    @Test("exp: within 1 ulp of expf on [-87, 88], 0 below the float range, inf above, NaN kept")
-    func exp() {
+    @Test("exp: within 1 ulp of expf on [-87, 88], 0 below the float range, inf above, NaN kept",
+          arguments: VectorMath.Variant.allCases)
+    func exp(variant: VectorMath.Variant) {
         let xs = grid(-87, 88, 400_001, edges: [0, 0.34657359, 1, 10, 87.3, 88.7])
-        let ys = apply(xs) { VectorMath.exp($0, $1, count: $2) }
+        let ys = apply(xs) { VectorMath.exp($0, $1, count: $2, variant: variant) }
         var worst = 0, at: Float = 0
         for (x, y) in zip(xs, ys) where x > -87.3 && x < 88.7 {
             let u = ulps(y, expf(x))
             if u > worst { worst = u; at = x }
         }
-        #expect(worst <= 1, "exp worst \(worst) ulp at \(at)")
-        let special = apply([-200, -87.5, 88.8, 1000, .infinity, -.infinity, .nan, 0]) { VectorMath.exp($0, $1, count: $2) }
+        #expect(worst <= 1, "\(variant) exp worst \(worst) ulp at \(at)")
+        let special = apply([-200, -87.5, 88.8, 1000, .infinity, -.infinity, .nan, 0]) { VectorMath.exp($0, $1, count: $2, variant: variant) }
         #expect(special[0] == 0 && special[1] == 0 && special[4 + 1] == 0)
         #expect(special[2] == .infinity && special[3] == .infinity && special[4] == .infinity)
         #expect(special[6].isNaN && special[7] == 1)
     }
 
-    @Test("erf: within 6e-8 absolute and 1 ulp of erff on [-6, 6], odd, ±1 in the tails, NaN kept")
-    func erf() {
+    @Test("erf: within 6e-8 absolute and 1 ulp of erff on [-6, 6], odd, ±1 in the tails, NaN kept",
+          arguments: VectorMath.Variant.allCases)
+    func erf(variant: VectorMath.Variant) {
         let xs = grid(-6, 6, 600_001, edges: [1e-30, 1e-6, 0.5, 1.25, 2, 3.92, 4])
-        let ys = apply(xs) { VectorMath.erf($0, $1, count: $2) }
-        let negated = apply(xs.map { -$0 }) { VectorMath.erf($0, $1, count: $2) }
+        let ys = apply(xs) { VectorMath.erf($0, $1, count: $2, variant: variant) }
+        let negated = apply(xs.map { -$0 }) { VectorMath.erf($0, $1, count: $2, variant: variant) }
         #expect(zip(ys, negated).allSatisfy { $0 == -$1 }, "erf is not odd")
         var worstAbs: Float = 0, worstUlp = 0, atAbs: Float = 0, atUlp: Float = 0
         for (x, y) in zip(xs, ys) {
@@ -56,9 +58,9 @@ struct VectorMathTests {
             if d > worstAbs { worstAbs = d; atAbs = x }
             if u > worstUlp { worstUlp = u; atUlp = x }
         }
-        #expect(worstAbs <= 6e-8, "erf worst absolute \(worstAbs) at \(atAbs)")
-        #expect(worstUlp <= 1, "erf worst \(worstUlp) ulp at \(atUlp)")
-        let special = apply([5, -5, 100, -.infinity, .infinity, .nan, 0, -0.0]) { VectorMath.erf($0, $1, count: $2) }
+        #expect(worstAbs <= 6e-8, "\(variant) erf worst absolute \(worstAbs) at \(atAbs)")
+        #expect(worstUlp <= 1, "\(variant) erf worst \(worstUlp) ulp at \(atUlp)")
+        let special = apply([5, -5, 100, -.infinity, .infinity, .nan, 0, -0.0]) { VectorMath.erf($0, $1, count: $2, variant: variant) }
         #expect(special[0] == 1 && special[1] == -1 && special[2] == 1 && special[3] == -1 && special[4] == 1)
         #expect(special[5].isNaN && special[6] == 0)
     }
@@ -74,5 +76,35 @@ struct VectorMathTests {
         let e1 = apply(xs) { VectorMath.exp($0, $1, count: $2) }
         let e2 = apply(Array(xs[5...])) { VectorMath.exp($0, $1, count: $2) }
         #expect(Array(e1[5...]) == e2)
+    }
+
+    @Test("GELU forward and backward and the row softmax against scalar libm formulas (odd lengths, tails)")
+    func kernels() {
+        for n in [1, 7, 8, 9, 65, 1000] {
+            let xs = (0..<n).map { Float($0 % 97) * 0.13 - 6.1 }
+            let dy = (0..<n).map { Float($0 % 11) * 0.3 - 1.4 }
+            var e = [Float](repeating: 0, count: n), y = e, dx = e
+            xs.withUnsafeBufferPointer { xb in e.withUnsafeMutableBufferPointer { eb in y.withUnsafeMutableBufferPointer { yb in
+                VectorMath.geluForward(xb.baseAddress!, erf: eb.baseAddress!, yb.baseAddress!, count: n)
+            } } }
+            xs.withUnsafeBufferPointer { xb in e.withUnsafeBufferPointer { eb in dy.withUnsafeBufferPointer { gb in
+                dx.withUnsafeMutableBufferPointer { db in
+                    VectorMath.geluBackward(gb.baseAddress!, xb.baseAddress!, erf: eb.baseAddress!, db.baseAddress!, count: n)
+                }
+            } } }
+            for i in 0..<n {
+                let v = Double(xs[i]), phi = Foundation.exp(-v * v / 2) / (2 * Double.pi).squareRoot()
+                let cdf = 0.5 * (1 + Foundation.erf(v / 2.0.squareRoot()))
+                #expect(abs(Double(y[i]) - v * cdf) <= 1e-6 * max(1, abs(v)), "gelu(\(v))")
+                #expect(abs(Double(dx[i]) - Double(dy[i]) * (cdf + v * phi)) <= 2e-6, "gelu'(\(v))")
+            }
+            var rows = xs + xs.map { $0 * 2 }
+            rows.withUnsafeMutableBufferPointer { VectorMath.softmaxRows($0.baseAddress!, rows: 2, columns: n) }
+            for r in 0..<2 {
+                let row = xs.map { Double($0) * Double(r + 1) }, m = row.max()!
+                let sum = row.reduce(0) { $0 + Foundation.exp($1 - m) }
+                for c in 0..<n { #expect(abs(Double(rows[r * n + c]) - Foundation.exp(row[c] - m) / sum) <= 1e-6) }
+            }
+        }
     }
 }
