@@ -34,7 +34,8 @@ public final class MultiheadAttention: Layer {
     /// The output projection `E → E`.
     public private(set) var outProjection: any Layer
 
-    private struct Cache { var q: [Float], k: [Float], v: [Float], attention: [Float]; var batch: Int, length: Int }
+    /// The input projection's output `[N, S, 3E]` and the attention probabilities `[N, Hd, S, S]` of the last training forward.
+    private struct Cache { var qkv: Tensor, attention: Tensor }
     private var cache: Cache?
 
     /// Creates the layer with parameters `<name>.in_proj_weight`, `<name>.in_proj_bias`,
@@ -66,130 +67,71 @@ public final class MultiheadAttention: Layer {
     }
 
     /// Self-attention of `x: [N, S, E]`, giving `[N, S, E]`.
+    ///
+    /// The heads are read in place from the input projection's output `qkv: [N, S, 3E]` (head `h` of q is the
+    /// `[S, Dh]` block at column `h·Dh`, row stride `3E`) and each head's output is written straight into its
+    /// columns of `o: [N, S, E]`: the GEMMs take the strides, so nothing is gathered or scattered.
     public func forward(_ x: Tensor, mode: ForwardMode) -> Tensor {
         precondition(x.rank == 3 && x.shape[2] == embedDim, "MultiheadAttention \(name): expected [N, S, \(embedDim)], got \(x.shape)")
         let N = x.shape[0], S = x.shape[1], E = embedDim, Hd = heads, Dh = E / Hd
         let qkv = inProjection.forward(x, mode: mode)
-        // Gather q, k, v into [N, Hd, S, Dh] blocks so every head is a contiguous matrix.
-        var q = [Float](repeating: 0, count: N * S * E), k = q, v = q
-        var attention = [Float](repeating: 0, count: N * Hd * S * S)
-        var o = Tensor(zeros: [N, S, E])
         let scale = 1 / Float(Dh).squareRoot()
-        qkv.withBuffer { src in
-            unpackHeads(src.baseAddress!, N: N, S: S, E: E, Hd: Hd, into: &q, &k, &v)
-        }
-        // One (image, head) per work item; each writes its own attention block and output columns.
-        let workers = Parallel.workers(for: N * Hd)
-        var heads = [Float](repeating: 0, count: workers * S * Dh)
-        q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
-            attention.withUnsafeMutableBufferPointer { ab in o.withMutableBuffer { ob in heads.withUnsafeMutableBufferPointer { hb in
-                nonisolated(unsafe) let qa = qb.baseAddress!, ka = kb.baseAddress!, va = vb.baseAddress!
-                nonisolated(unsafe) let aa = ab.baseAddress!, oa = ob.baseAddress!, ha = hb.baseAddress!
-                Parallel.forEach(N * Hd) { nh, worker in
-                    let qp = qa + nh * S * Dh, kp = ka + nh * S * Dh
-                    let vp = va + nh * S * Dh, ap = aa + nh * S * S, head = ha + worker * S * Dh
-                    gemm(.none, .transposed, m: S, n: S, k: Dh, alpha: scale, qp, kp, ap)
-                    softmaxRows(ap, rows: S, columns: S)
-                    gemm(.none, .none, m: S, n: Dh, k: S, ap, vp, head)
-                    let n = nh / Hd, h = nh % Hd
-                    for s in 0..<S {
-                        (oa + (n * S + s) * E + h * Dh).update(from: head + s * Dh, count: Dh)
-                    }
-                }
-            } } }
+        // Every element of both is written below (GEMMs with beta 0, the heads' columns tile `o`).
+        var attention = Tensor(shape: [N, Hd, S, S]) { _ in }
+        let o = qkv.withBuffer { qb in attention.withMutableBuffer { ab in Tensor(shape: [N, S, E]) { ob in
+            nonisolated(unsafe) let qa = qb.baseAddress!, aa = ab.baseAddress!, oa = ob.baseAddress!
+            // One (image, head) per work item; each writes its own attention block and output columns.
+            Parallel.forEach(N * Hd) { nh, _ in
+                let n = nh / Hd, h = nh % Hd
+                let qp = qa + n * S * 3 * E + h * Dh, kp = qp + E, vp = qp + 2 * E, ap = aa + nh * S * S
+                gemm(.none, .transposed, m: S, n: S, k: Dh, alpha: scale, qp, lda: 3 * E, kp, ldb: 3 * E, ap, ldc: S)
+                softmaxRows(ap, rows: S, columns: S)
+                gemm(.none, .none, m: S, n: Dh, k: S, ap, lda: S, vp, ldb: 3 * E, oa + n * S * E + h * Dh, ldc: E)
+            }
         } } }
-        if mode == .training { cache = Cache(q: q, k: k, v: v, attention: attention, batch: N, length: S) }
+        if mode == .training { cache = Cache(qkv: qkv, attention: attention) }
         return outProjection.forward(o, mode: mode)
     }
 
     /// Returns `dL/dx` `[N, S, E]`; the projections accumulate their parameter gradients.
     public func backward(_ dOut: Tensor) -> Tensor {
         guard let cache else { preconditionFailure("MultiheadAttention \(name): backward without a training-mode forward") }
-        let N = cache.batch, S = cache.length, E = embedDim, Hd = heads, Dh = E / Hd
+        let N = cache.qkv.shape[0], S = cache.qkv.shape[1], E = embedDim, Hd = heads, Dh = E / Hd
         let dO = outProjection.backward(dOut)
         precondition(dO.shape == [N, S, E], "MultiheadAttention \(name): dOut \(dOut.shape)")
         let scale = 1 / Float(Dh).squareRoot()
-        var dq = [Float](repeating: 0, count: N * S * E), dk = dq, dv = dq
         let workers = Parallel.workers(for: N * Hd)
-        var dHead = [Float](repeating: 0, count: workers * S * Dh), dA = [Float](repeating: 0, count: workers * S * S)
-        dO.withBuffer { dob in cache.q.withUnsafeBufferPointer { qb in cache.k.withUnsafeBufferPointer { kb in
-            cache.v.withUnsafeBufferPointer { vb in cache.attention.withUnsafeBufferPointer { ab in
-                dq.withUnsafeMutableBufferPointer { dqb in dk.withUnsafeMutableBufferPointer { dkb in
-                    dv.withUnsafeMutableBufferPointer { dvb in dHead.withUnsafeMutableBufferPointer { hb in
-                        dA.withUnsafeMutableBufferPointer { dab in
-                            nonisolated(unsafe) let hs = hb.baseAddress!, das = dab.baseAddress!, doa = dob.baseAddress!
-                            nonisolated(unsafe) let qa = qb.baseAddress!, ka = kb.baseAddress!, va = vb.baseAddress!
-                            nonisolated(unsafe) let aa = ab.baseAddress!, dqa = dqb.baseAddress!, dka = dkb.baseAddress!
-                            nonisolated(unsafe) let dva = dvb.baseAddress!
-                            // One (image, head) per work item: disjoint dq, dk, dv blocks, per-worker scratch.
-                            Parallel.forEach(N * Hd) { nh, worker in
-                                let dh = hs + worker * S * Dh, da = das + worker * S * S
-                                let n = nh / Hd, h = nh % Hd, off = nh * S * Dh
-                                for s in 0..<S {
-                                    (dh + s * Dh).update(from: doa + (n * S + s) * E + h * Dh, count: Dh)
-                                }
-                                let ap = aa + nh * S * S
-                                gemm(.none, .transposed, m: S, n: S, k: Dh, dh, va + off, da)
-                                gemm(.transposed, .none, m: S, n: Dh, k: S, ap, dh, dva + off)
-                                for r in 0..<S {   // softmax backward, in place: dZ = A ⊙ (dA − Σ dA⊙A)
-                                    let a = ap + r * S, g = da + r * S
-                                    var dot: Float = 0
-                                    for c in 0..<S { dot += a[c] * g[c] }
-                                    for c in 0..<S { g[c] = a[c] * (g[c] - dot) }
-                                }
-                                gemm(.none, .none, m: S, n: Dh, k: S, alpha: scale, da, ka + off, dqa + off)
-                                gemm(.transposed, .none, m: S, n: Dh, k: S, alpha: scale, da, qa + off, dka + off)
-                            }
+        // dq, dk, dv go straight into their columns of dQKV [N, S, 3E] (every element written, beta 0).
+        let dQKV = dO.withBuffer { dob in cache.qkv.withBuffer { qb in cache.attention.withBuffer { ab in
+            Tensor(shape: [N, S, 3 * E]) { db in
+                Workspace.withScratch(workers * S * S) { scratch in
+                    nonisolated(unsafe) let doa = dob.baseAddress!, qa = qb.baseAddress!, aa = ab.baseAddress!
+                    nonisolated(unsafe) let da0 = db.baseAddress!, sa = scratch
+                    // One (image, head) per work item: disjoint dq, dk, dv columns, per-worker dA scratch.
+                    Parallel.forEach(N * Hd) { nh, worker in
+                        let n = nh / Hd, h = nh % Hd, da = sa + worker * S * S
+                        let qp = qa + n * S * 3 * E + h * Dh, kp = qp + E, vp = qp + 2 * E
+                        let dqp = da0 + n * S * 3 * E + h * Dh, dkp = dqp + E, dvp = dqp + 2 * E
+                        let dh = doa + n * S * E + h * Dh, ap = aa + nh * S * S
+                        gemm(.none, .transposed, m: S, n: S, k: Dh, dh, lda: E, vp, ldb: 3 * E, da, ldc: S)
+                        gemm(.transposed, .none, m: S, n: Dh, k: S, ap, lda: S, dh, ldb: E, dvp, ldc: 3 * E)
+                        for r in 0..<S {   // softmax backward, in place: dZ = A ⊙ (dA − Σ dA⊙A)
+                            let a = ap + r * S, g = da + r * S
+                            var dot: Float = 0
+                            for c in 0..<S { dot += a[c] * g[c] }
+                            for c in 0..<S { g[c] = a[c] * (g[c] - dot) }
                         }
-                    } }
-                } }
-            } }
+                        gemm(.none, .none, m: S, n: Dh, k: S, alpha: scale, da, lda: S, kp, ldb: 3 * E, dqp, ldc: 3 * E)
+                        gemm(.transposed, .none, m: S, n: Dh, k: S, alpha: scale, da, lda: S, qp, ldb: 3 * E, dkp, ldc: 3 * E)
+                    }
+                }
+            }
         } } }
-        var dQKV = Tensor(zeros: [N, S, 3 * E])
-        dQKV.withMutableBuffer { db in packHeads(dq, dk, dv, N: N, S: S, E: E, Hd: Hd, into: db.baseAddress!) }
         return inProjection.backward(dQKV)
     }
 }
 
 // MARK: - Kernels
-
-/// `[N, S, 3E]` (q | k | v, heads contiguous within each) → three `[N, Hd, S, Dh]` buffers.
-private func unpackHeads(_ src: UnsafePointer<Float>, N: Int, S: Int, E: Int, Hd: Int,
-                         into q: inout [Float], _ k: inout [Float], _ v: inout [Float]) {
-    let Dh = E / Hd
-    q.withUnsafeMutableBufferPointer { qb in k.withUnsafeMutableBufferPointer { kb in v.withUnsafeMutableBufferPointer { vb in
-        let dst = [qb.baseAddress!, kb.baseAddress!, vb.baseAddress!]
-        for n in 0..<N {
-            for s in 0..<S {
-                let row = src + (n * S + s) * 3 * E
-                for part in 0..<3 {
-                    for h in 0..<Hd {
-                        (dst[part] + ((n * Hd + h) * S + s) * Dh).update(from: row + part * E + h * Dh, count: Dh)
-                    }
-                }
-            }
-        }
-    } } }
-}
-
-/// Inverse of `unpackHeads`: three `[N, Hd, S, Dh]` buffers → `[N, S, 3E]`.
-private func packHeads(_ q: [Float], _ k: [Float], _ v: [Float], N: Int, S: Int, E: Int, Hd: Int,
-                       into dst: UnsafeMutablePointer<Float>) {
-    let Dh = E / Hd
-    q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
-        let src = [qb.baseAddress!, kb.baseAddress!, vb.baseAddress!]
-        for n in 0..<N {
-            for s in 0..<S {
-                let row = dst + (n * S + s) * 3 * E
-                for part in 0..<3 {
-                    for h in 0..<Hd {
-                        (row + part * E + h * Dh).update(from: src[part] + ((n * Hd + h) * S + s) * Dh, count: Dh)
-                    }
-                }
-            }
-        }
-    } } }
-}
 
 /// Numerically stable softmax of each row of a row-major `[rows, columns]` matrix, in place (``VectorMath/softmaxRows(_:rows:columns:)``).
 func softmaxRows(_ p: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
