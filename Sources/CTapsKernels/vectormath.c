@@ -17,6 +17,23 @@ INLINE void store8(float *p, v8f v) { memcpy(p, &v, sizeof v); }
 /// m ? a : b per lane (m all ones or all zeros).
 INLINE v8f sel(v8i m, v8f a, v8f b) { return (v8f)(((v8i)a & m) | ((v8i)b & ~m)); }
 
+/// c[0]·x^(n-1) + c[1]·x^(n-2) + ... + c[n-1] by Horner's rule.
+INLINE v8f horner(v8f x, const float *c, int n) {
+    v8f p = SPLAT(c[0]);
+    for (int i = 1; i < n; i++) p = p * x + SPLAT(c[i]);
+    return p;
+}
+
+/// e^r = 1 + r + r²·Q(r) on [-ln2/2, ln2/2].
+static const float EXP_Q[] = {1.393364352e-03f, 8.363175565e-03f, 4.166646498e-02f, 1.666657700e-01f, 5.000000013e-01f};
+/// erf(x)/x - 1 = Q(x²) on |x| <= 1.
+static const float ERF_SMALL[] = {-9.6349914722e-06f, 1.1254640851e-04f, -8.4825077530e-04f, 5.2209232170e-03f,
+                                  -2.6865392125e-02f, 1.1283781839e-01f, -3.7612638426e-01f, 1.2837916710e-01f};
+/// a·erfc(a)·e^{a²} = H(w), w = (1/a² - 0.53125)/0.46875, on 1 <= a <= 4.
+static const float ERF_LARGE[] = {-6.0421645681e-05f, 8.2601416729e-05f, 3.6990409254e-05f, 4.5177540280e-06f,
+                                  -2.3503522563e-04f, 4.0251238342e-04f, -7.4340581014e-04f, 1.7697630681e-03f,
+                                  -4.5907903564e-03f, 1.3770614744e-02f, -5.4614465182e-02f, 4.7176067602e-01f};
+
 INLINE v8f vexp(v8f x) {
     const v8f lo = SPLAT(-87.33654f), hi = SPLAT(88.72283f);
     v8f xc = sel(x < lo, lo, x);
@@ -27,11 +44,7 @@ INLINE v8f vexp(v8f x) {
     v8f n = shifted - magic;
     v8i ni = (v8i)shifted - SPLATI(0x4B400000);
     v8f r = (xc - n * SPLAT(0.693145752f)) - n * SPLAT(1.42860677e-6f);   // ln2 in two parts (Cody-Waite)
-    v8f q = SPLAT(1.393364352e-03f);
-    q = q * r + SPLAT(8.363175565e-03f);
-    q = q * r + SPLAT(4.166646498e-02f);
-    q = q * r + SPLAT(1.666657700e-01f);
-    q = q * r + SPLAT(5.000000013e-01f);
+    v8f q = horner(r, EXP_Q, sizeof EXP_Q / sizeof *EXP_Q);
     v8f p = SPLAT(1.0f) + r + (r * r) * q;
     // 2^n for n in -126...128; n = 128 (x near 88.72) as 2^127 · 2.
     v8i big = n > SPLAT(127.0f);
@@ -47,14 +60,7 @@ INLINE v8f verf(v8f x) {
     v8f a = sel(x < SPLAT(0.0f), -x, x);
     // |x| <= 1: erf(x) = x + x·Q(x²) (the small correction added last, so its rounding error is scaled down).
     v8f t = x * x;
-    v8f q = SPLAT(-9.6349914722e-06f);
-    q = q * t + SPLAT(1.1254640851e-04f);
-    q = q * t + SPLAT(-8.4825077530e-04f);
-    q = q * t + SPLAT(5.2209232170e-03f);
-    q = q * t + SPLAT(-2.6865392125e-02f);
-    q = q * t + SPLAT(1.1283781839e-01f);
-    q = q * t + SPLAT(-3.7612638426e-01f);
-    q = q * t + SPLAT(1.2837916710e-01f);
+    v8f q = horner(t, ERF_SMALL, sizeof ERF_SMALL / sizeof *ERF_SMALL);
     v8f small = x + x * q;
     // 1 < a: erfc(a) = e^{-a²}·H(w)·(a·u), u = 1/a² (so 1/a = a·u), a clamped to [1, 4].
     v8f al = sel(a < SPLAT(1.0f), SPLAT(1.0f), a);
@@ -62,18 +68,7 @@ INLINE v8f verf(v8f x) {
     v8f a2 = al * al;
     v8f u = SPLAT(1.0f) / a2;
     v8f w = (u - SPLAT(0.53125f)) * SPLAT(1.0f / 0.46875f);
-    v8f h = SPLAT(-6.0421645681e-05f);
-    h = h * w + SPLAT(8.2601416729e-05f);
-    h = h * w + SPLAT(3.6990409254e-05f);
-    h = h * w + SPLAT(4.5177540280e-06f);
-    h = h * w + SPLAT(-2.3503522563e-04f);
-    h = h * w + SPLAT(4.0251238342e-04f);
-    h = h * w + SPLAT(-7.4340581014e-04f);
-    h = h * w + SPLAT(1.7697630681e-03f);
-    h = h * w + SPLAT(-4.5907903564e-03f);
-    h = h * w + SPLAT(1.3770614744e-02f);
-    h = h * w + SPLAT(-5.4614465182e-02f);
-    h = h * w + SPLAT(4.7176067602e-01f);
+    v8f h = horner(w, ERF_LARGE, sizeof ERF_LARGE / sizeof *ERF_LARGE);
     v8f large = SPLAT(1.0f) - vexp(-a2) * h * (al * u);
     large = sel(a > SPLAT(3.92f), SPLAT(1.0f), large);
     large = sel(x < SPLAT(0.0f), -large, large);
