@@ -189,10 +189,17 @@ extension DashboardState {
             if n.kind == .lambda { out.append(ChartMarker(step: n.step, kind: .lambda)) }
             if n.kind == .warmupOver { out.append(ChartMarker(step: n.step, kind: .warmupOver)); warmupSeen = true }
         }
-        if !warmupSeen, let i = metrics.steps.indices.dropFirst().first(where: {
-            metrics.steps[$0 - 1].phase == .warmup && metrics.steps[$0].phase != .warmup
+        // One pass over a buffer: indexing `metrics.steps` inside a closure copied each StepEvent (retaining its
+        // arrays), twice per step and per chart, 20 000 steps per frame.
+        if !warmupSeen, let step = metrics.steps.withUnsafeBufferPointer({ b -> Int? in
+            var i = 1
+            while i < b.count {
+                if b[i - 1].phase == .warmup && b[i].phase != .warmup { return b[i].step }
+                i += 1
+            }
+            return nil
         }) {
-            out.append(ChartMarker(step: metrics.steps[i].step, kind: .warmupOver))
+            out.append(ChartMarker(step: step, kind: .warmupOver))
         }
         return out
     }
