@@ -153,12 +153,23 @@ INLINE void softmax_rows_body(float *p, long rows, long columns) {
     }
 }
 
-// One body, two compilations, chosen at run time.
-static int variant = 0;   // 0: not chosen yet; 1 baseline; 2 AVX2+FMA (a benign race: every writer stores the same)
+// One body, two compilations on x86 (AVX2+FMA and the baseline), chosen at run time; one elsewhere.
+#if defined(__x86_64__) || defined(__i386__)
+#define TAPS_KERNELS_X86 1
+#else
+#define TAPS_KERNELS_X86 0
+#endif
+
+// 0: not chosen yet; 1 baseline; 2 AVX2+FMA. Relaxed atomics: every thread that races to choose stores the same value.
+static int variant = 0;
 
 static int cpu_has_avx2_fma(void) {
+#if TAPS_KERNELS_X86
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
 }
 
 static int choose(void) {
@@ -168,14 +179,25 @@ static int choose(void) {
 }
 
 int taps_kernels_variant(void) {
-    if (variant == 0) variant = choose();
-    return variant;
+    int v = __atomic_load_n(&variant, __ATOMIC_RELAXED);
+    if (v == 0) {
+        v = choose();
+        __atomic_store_n(&variant, v, __ATOMIC_RELAXED);
+    }
+    return v;
 }
 
+#if TAPS_KERNELS_X86
 #define KERNEL(name, params, args) \
     __attribute__((target("avx2,fma"))) static void name##_avx2 params { name##_body args; } \
     static void name##_baseline params { name##_body args; } \
     void taps_##name##_f32 params { if (taps_kernels_variant() == 2) name##_avx2 args; else name##_baseline args; }
+#else
+#define KERNEL(name, params, args) \
+    static void name##_baseline params { name##_body args; } \
+    static void name##_avx2 params { name##_body args; } \
+    void taps_##name##_f32 params { name##_baseline args; }
+#endif
 
 KERNEL(exp, (const float *x, float *y, long n), (x, y, n))
 KERNEL(erf, (const float *x, float *y, long n), (x, y, n))

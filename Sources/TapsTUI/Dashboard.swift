@@ -130,7 +130,10 @@ private func drawLossChart(_ buffer: inout ScreenBuffer, _ rect: Rect, state: Da
 }
 
 /// The penalty's share of the total loss at a step: lambda x P after warm-up, 0 during it (total = task + this).
-func penaltyInLoss(_ s: StepEvent) -> Double { s.phase == .warmup ? 0 : s.lambda * s.penalty }
+func penaltyInLoss(_ s: StepEvent) -> Double { penaltyInLoss(phase: s.phase, lambda: s.lambda, penalty: s.penalty) }
+
+/// ``penaltyInLoss(_:)`` from the fields (passing a whole StepEvent out of a buffer copies its arrays).
+func penaltyInLoss(phase: StepPhase, lambda: Double, penalty: Double) -> Double { phase == .warmup ? 0 : lambda * penalty }
 
 /// `(step, total loss)`, `(step, task loss)` and `(step, λ·P)` of every step, in one pass through the array's buffer:
 /// a `map` per series copied each StepEvent with its arrays (a retain and release each), 60 000 copies per frame of a
@@ -144,7 +147,7 @@ func lossSeries(_ steps: [StepEvent]) -> (total: [(x: Double, y: Double)], task:
             let x = Double(b[i].step)
             total.append((x, b[i].loss))
             task.append((x, b[i].taskLoss))
-            penalty.append((x, b[i].phase == .warmup ? 0 : b[i].lambda * b[i].penalty))
+            penalty.append((x, penaltyInLoss(phase: b[i].phase, lambda: b[i].lambda, penalty: b[i].penalty)))
         }
     }
     return (total, task, penalty)

@@ -43,12 +43,37 @@ public enum Parallel {
         return key
     }()
 
+    /// Per-thread override of the worker count (a pthread key; 0: none), set by ``withThreads(_:_:)``.
+    private static let overrideKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    /// The worker count for loops the calling thread starts: its ``withThreads(_:_:)`` override, else the process's.
+    private static var currentThreads: Int {
+        let override = Int(bitPattern: pthread_getspecific(overrideKey))
+        return override > 0 ? override : configuredThreads
+    }
+
     /// Worker threads for parallel loops and GEMMs (≥ 1; default: `TAPS_THREADS` from the environment, else the
-    /// machine's active cores).
-    /// Set it before training starts, not from inside a parallel loop.
+    /// machine's active cores). Reading it inside ``withThreads(_:_:)`` gives that call's count.
+    /// Set it before training starts, not from inside a parallel loop, and not while other threads run loops (a loop
+    /// sizes per-worker scratch from ``workers(for:)`` before it starts): use ``withThreads(_:_:)`` for that.
     public static var threads: Int {
-        get { configuredThreads }
+        get { currentThreads }
         set { configuredThreads = max(1, newValue); prepareBLAS() }
+    }
+
+    /// Runs `body` with `threads` workers (≥ 1) for every parallel loop and GEMM the calling thread starts; other
+    /// threads keep theirs. For tests and measurements that compare thread counts while other work runs in the same
+    /// process (changing ``threads`` then would change the count under a loop that has already sized its scratch).
+    public static func withThreads<R>(_ threads: Int, _ body: () throws -> R) rethrows -> R {
+        prepareBLAS()
+        let saved = pthread_getspecific(overrideKey)
+        pthread_setspecific(overrideKey, UnsafeRawPointer(bitPattern: max(1, threads)))
+        defer { pthread_setspecific(overrideKey, saved) }
+        return try body()
     }
 
     /// Puts OpenBLAS in single-threaded mode (idempotent; called by ``gemm(_:_:m:n:k:alpha:_:lda:_:ldb:beta:_:ldc:)``).
@@ -88,7 +113,7 @@ public enum Parallel {
 
     /// Workers a loop over `items` work items would use now (1 inside a parallel region).
     public static func workers(for items: Int) -> Int {
-        isInsideParallelRegion ? 1 : max(1, min(configuredThreads, items))
+        isInsideParallelRegion ? 1 : max(1, min(currentThreads, items))
     }
 
     /// Runs `body(item, worker)` for every `item` in `0..<items`, each exactly once, on up to ``threads``
@@ -131,7 +156,7 @@ public enum Parallel {
     /// `body(range)` for each; serial when the whole range is at most one grain. The ranges depend only on
     /// `count` and `grain`, never on the thread count.
     public static func forRanges(_ count: Int, grain: Int, _ body: (Range<Int>) -> Void) {
-        if count <= grain || configuredThreads == 1 || isInsideParallelRegion {
+        if count <= grain || currentThreads == 1 || isInsideParallelRegion {
             if count > 0 { body(0..<count) }
             return
         }

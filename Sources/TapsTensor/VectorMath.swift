@@ -13,15 +13,20 @@ import CTapsKernels
 /// VectorMath.erf(input, output, count: n)     // output[i] = erf(input[i]), within 1 ulp of libm erff
 /// ```
 /// Accuracy, measured against libm on dense grids (VectorMathTests), for both variants: `exp` within 1 ulp of `expf`
-/// on [-87, 88] (0 below -87.34, +inf above 88.72); `erf` within 1 ulp (6e-8 absolute) of `erff` on [-6, 6] (±1
-/// beyond 3.92). NaN stays NaN. All pointers may alias their outputs where noted; counts may be 0.
+/// on [-87.33654, 88.72283] (0 below, where libm gives subnormals; +inf above); `erf` within 1 ulp (6e-8 absolute) of
+/// `erff` on [-6, 6] (±1 beyond 3.92). NaN stays NaN. Outputs may alias inputs where noted; counts may be 0.
 public enum VectorMath {
     /// Which compilation runs: `"avx2+fma"` or `"baseline"` (SSE2), chosen from CPUID at the first call, or
     /// `"baseline"` with `TAPS_KERNELS=baseline` in the environment. Shown by `taps bench`.
     public static var variant: String { taps_kernels_variant() == 2 ? "avx2+fma" : "baseline" }
 
     /// The two compilations of the kernels.
-    public enum Variant: Int32, Sendable, CaseIterable { case baseline = 1, avx2FMA = 2 }
+    public enum Variant: Int32, Sendable, CaseIterable {
+        /// The target's baseline (SSE2 on x86-64; the only one on other CPUs).
+        case baseline = 1
+        /// AVX2 with fused multiply-adds (x86 CPUs that have both).
+        case avx2FMA = 2
+    }
 
     /// ``exp(_:_:count:)`` with the compilation given (``Variant/avx2FMA`` runs the baseline on a CPU without AVX2 and
     /// FMA), for tests that check both.
@@ -45,7 +50,7 @@ public enum VectorMath {
     }
 
     /// GELU forward, exact erf form (PyTorch `nn.GELU()`): `erf[i] = erf(x[i]/√2)` when `erf` is given (kept for the
-    /// backward) and `y[i] = 0.5·x[i]·(1 + erf(x[i]/√2))`, `i < count`.
+    /// backward) and `y[i] = 0.5·x[i]·(1 + erf(x[i]/√2))`, `i < count` (`y` or `erf` may be `x`).
     public static func geluForward(_ x: UnsafePointer<Float>, erf: UnsafeMutablePointer<Float>?, _ y: UnsafeMutablePointer<Float>,
                                    count: Int) {
         taps_gelu_forward_f32(x, erf, y, count)

@@ -37,13 +37,14 @@ struct ThreadInvarianceTests {
         let (model, inputShape) = network(name, rng: &rng)
         setPatternState(model)   // nonzero everywhere (ViT's head starts at zero, which would zero every gradient behind it)
         let x = Tensor.normal(inputShape, rng: &rng)
-        let saved = Parallel.threads
-        Parallel.threads = threads
-        defer { Parallel.threads = saved }
-        let y = model.forward(x, mode: .training)
-        var g = SeededRNG(seed: 12)
-        let dx = model.backward(Tensor.normal(y.shape, rng: &g))
-        return [y.storage, dx.storage] + model.parameters.filter(\.requiresGrad).map { $0.grad.storage }
+        // This thread's loops only: the other tests in the process keep their thread count.
+        return Parallel.withThreads(threads) {
+            #expect(Parallel.threads == threads)
+            let y = model.forward(x, mode: .training)
+            var g = SeededRNG(seed: 12)
+            let dx = model.backward(Tensor.normal(y.shape, rng: &g))
+            return [y.storage, dx.storage] + model.parameters.filter(\.requiresGrad).map { $0.grad.storage }
+        }
     }
 
     @Test("forward, dL/dx and every dL/dW identical at 1, 2 and 3 threads", arguments: networks)

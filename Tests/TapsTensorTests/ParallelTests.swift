@@ -96,12 +96,11 @@ struct ParallelTests {
                 var results: [[Float]] = []
                 for threads in [1, 2, 3] {
                     var c = c0
-                    let saved = Parallel.threads
-                    Parallel.threads = threads
-                    a.withBuffer { ap in b.withBuffer { bp in c.withMutableBuffer { cp in
-                        gemm(ta, tb, m: m, n: n, k: k, ap.baseAddress!, bp.baseAddress!, beta: 1, cp.baseAddress!)
-                    } } }
-                    Parallel.threads = saved
+                    Parallel.withThreads(threads) {
+                        a.withBuffer { ap in b.withBuffer { bp in c.withMutableBuffer { cp in
+                            gemm(ta, tb, m: m, n: n, k: k, ap.baseAddress!, bp.baseAddress!, beta: 1, cp.baseAddress!)
+                        } } }
+                    }
                     results.append(c.storage)
                 }
                 for r in results.dropFirst() {
