@@ -59,7 +59,16 @@ enum GateHeatmap {
 
     /// The heat column holding `step` when the history has `count` steps shown in `used` columns.
     static func column(ofStep step: Int, steps: [StepEvent], used: Int) -> Int? {
-        guard used > 0, let i = steps.firstIndex(where: { $0.step >= step }) else { return nil }
+        // The first step at or after `step`, read through the buffer: a `firstIndex(where:)` closure copied each
+        // StepEvent it looked at, for every marker of every frame. (A linear scan: a resumed run's history can repeat
+        // step numbers, so the steps are not assumed sorted.)
+        guard used > 0 else { return nil }
+        let i = steps.withUnsafeBufferPointer { b -> Int in
+            var i = 0
+            while i < b.count && b[i].step < step { i += 1 }
+            return i
+        }
+        guard i < steps.count else { return nil }
         return min(used - 1, i * used / steps.count)
     }
 
