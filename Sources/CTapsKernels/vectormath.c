@@ -84,17 +84,15 @@ INLINE v8f verf(v8f x) {
 #define TAIL_LOAD(dst, src, i, n) do { float b_[8] = {0}; memcpy(b_, (src) + (i), (size_t)((n) - (i)) * sizeof(float)); dst = load8(b_); } while (0)
 #define TAIL_STORE(dst, v, i, n) do { float b_[8]; store8(b_, v); memcpy((dst) + (i), b_, (size_t)((n) - (i)) * sizeof(float)); } while (0)
 
-INLINE void exp_body(const float *x, float *y, long n) {
+/// y[i] = f(x[i]) for i < n (f inlined: a constant function pointer into an always-inline body).
+INLINE void map_body(const float *x, float *y, long n, v8f (*f)(v8f)) {
     long i = 0;
-    for (; i + 8 <= n; i += 8) store8(y + i, vexp(load8(x + i)));
-    if (i < n) { v8f v; TAIL_LOAD(v, x, i, n); TAIL_STORE(y, vexp(v), i, n); }
+    for (; i + 8 <= n; i += 8) store8(y + i, f(load8(x + i)));
+    if (i < n) { v8f v; TAIL_LOAD(v, x, i, n); TAIL_STORE(y, f(v), i, n); }
 }
 
-INLINE void erf_body(const float *x, float *y, long n) {
-    long i = 0;
-    for (; i + 8 <= n; i += 8) store8(y + i, verf(load8(x + i)));
-    if (i < n) { v8f v; TAIL_LOAD(v, x, i, n); TAIL_STORE(y, verf(v), i, n); }
-}
+INLINE void exp_body(const float *x, float *y, long n) { map_body(x, y, n, vexp); }
+INLINE void erf_body(const float *x, float *y, long n) { map_body(x, y, n, verf); }
 
 INLINE void gelu_forward8(v8f v, v8f *e, v8f *y) {
     *e = verf(v * SPLAT(0.70710678118654752f));

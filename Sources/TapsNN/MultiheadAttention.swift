@@ -85,7 +85,7 @@ public final class MultiheadAttention: Layer {
                 let n = nh / Hd, h = nh % Hd
                 let qp = qa + n * S * 3 * E + h * Dh, kp = qp + E, vp = qp + 2 * E, ap = aa + nh * S * S
                 gemm(.none, .transposed, m: S, n: S, k: Dh, alpha: scale, qp, lda: 3 * E, kp, ldb: 3 * E, ap, ldc: S)
-                softmaxRows(ap, rows: S, columns: S)
+                VectorMath.softmaxRows(ap, rows: S, columns: S)
                 gemm(.none, .none, m: S, n: Dh, k: S, ap, lda: S, vp, ldb: 3 * E, oa + n * S * E + h * Dh, ldc: E)
             }
         } } }
@@ -132,8 +132,3 @@ public final class MultiheadAttention: Layer {
 }
 
 // MARK: - Kernels
-
-/// Numerically stable softmax of each row of a row-major `[rows, columns]` matrix, in place (``VectorMath/softmaxRows(_:rows:columns:)``).
-func softmaxRows(_ p: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
-    VectorMath.softmaxRows(p, rows: rows, columns: columns)
-}

@@ -64,14 +64,15 @@ public enum DashboardSnapshot {
             """
         let title = m.start.map { "\($0.task) · \($0.mode) · \($0.base), \(state.lambdaChanges.count > 1 ? "lambda changed" : "lambda \(Format.number($0.lambda))")" } ?? "run"
         out += "<text x=\"\(left)\" y=\"22\" font-size=\"15\" font-weight=\"bold\">\(esc(title))</text>\n"
+        let losses = lossSeries(m.steps)
         let panels: [(String, String, [(String, String, [(Double, Double)])])] = [
             ("loss", "loss (nats)", [
-                ("total", "#d95f02", m.steps.map { (Double($0.step), $0.loss) }),
-                ("task", "#1b9e77", m.steps.map { (Double($0.step), $0.taskLoss) }),
-                ("λ·P", "#7570b3", m.steps.map { (Double($0.step), penaltyInLoss($0)) }),
+                ("total", "#d95f02", losses.total.map { ($0.x, $0.y) }),
+                ("task", "#1b9e77", losses.task.map { ($0.x, $0.y) }),
+                ("λ·P", "#7570b3", losses.penalty.map { ($0.x, $0.y) }),
             ]),
             ("accuracy", "accuracy (%)", [
-                ("step", "#66a61e", m.steps.map { (Double($0.step), $0.accuracy * 100) }),
+                ("step", "#66a61e", accuracySeries(m.steps).map { ($0.x, $0.y * 100) }),
                 ("train", "#1b9e77", m.epochs.map { (Double($0.step), $0.trainAccuracy * 100) }),
                 ("val", "#e6ab02", m.epochs.map { (Double($0.step), $0.validationAccuracy * 100) }),
             ]),
