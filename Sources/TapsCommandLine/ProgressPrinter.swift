@@ -28,6 +28,7 @@ public final class ProgressPrinter: @unchecked Sendable {
     private var lastDraw = Date.distantPast
     private var totalSteps: Int?
     private var epochs: Int?
+    private var stepsPerEpoch: Int?
     private var label = ""
 
     /// A printer writing to `output`; `quiet` wins, otherwise live when `output` is a terminal.
@@ -51,9 +52,18 @@ public final class ProgressPrinter: @unchecked Sendable {
                 lock.lock()
                 totalSteps = min(s.stepsPerEpoch * s.epochs, maxSteps ?? Int.max)
                 epochs = s.epochs
+                stepsPerEpoch = s.stepsPerEpoch
                 self.label = label
                 lock.unlock()
                 if let header { message(header) }
+            }
+            if case .notice(let n) = event, let planned = n.plannedSteps {   // a path run's total, once its search is over
+                lock.lock()
+                totalSteps = min(planned, maxSteps ?? Int.max)
+                if let epochs, let perEpoch = stepsPerEpoch, perEpoch > 0, planned >= 0 {
+                    self.epochs = max(epochs, planned / perEpoch + (planned % perEpoch == 0 ? 0 : 1))
+                }
+                lock.unlock()
             }
             handle(event)
         }

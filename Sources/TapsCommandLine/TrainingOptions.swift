@@ -60,16 +60,16 @@ public struct TrainingOptions: ParsableArguments {
     @Flag(help: "Start afresh in --out even if it holds a finished run (its summary, export and checkpoint are removed).")
     public var force = false
 
-    @Flag(help: "The trade-off in one run: after warm-up lambda (from --lambda) rises step by step; each new active set settles briefly, is evaluated and kept as a point with its own export (points/), and the run writes path.csv, path.md, path.json and tradeoff.svg like taps sweep.")
+    @Flag(help: "The trade-off in one run: after warm-up a search raises lambda (from --lambda) step by step and keeps each active set it meets; then each set trains from the end of warm-up with its gates fixed, is evaluated and kept as a point with its own export (points/), and the run writes path.csv, path.md, path.json and tradeoff.svg like taps sweep.")
     public var path = false
 
-    @Option(name: .customLong("path-growth"), help: "--path: factor lambda is multiplied by at each raise (default 1.5).")
+    @Option(name: .customLong("path-growth"), help: "--path: factor lambda is multiplied by at each raise (default 2).")
     public var pathGrowth: Double?
 
     @Option(name: .customLong("path-raise-every"), help: "--path: steps between raises (default: a quarter of an epoch).")
     public var pathRaiseEvery: Int?
 
-    @Option(name: .customLong("path-settle-steps"), help: "--path: steps a new active set trains with frozen gates, the learning rate decaying to 0, before it is evaluated (default: one epoch).")
+    @Option(name: .customLong("path-settle-steps"), help: "--path: steps each set found by the search trains from the end of warm-up with its gates fixed, the learning rate decaying to 0, before it is evaluated (default: 6 epochs).")
     public var pathSettleSteps: Int?
 
     public init() {}

@@ -132,8 +132,17 @@ extension DashboardState {
         return paused ? .paused : .running
     }
 
+    /// Epochs the run will take in total: the start event's, or, once a path run's search is over, enough for its
+    /// announced steps (``plannedSteps``).
+    public var plannedEpochs: Int? {
+        guard let s = metrics.start else { return nil }
+        guard let planned = metrics.plannedSteps, s.stepsPerEpoch > 0, planned >= 0 else { return s.epochs }
+        return max(s.epochs, planned / s.stepsPerEpoch + (planned % s.stepsPerEpoch == 0 ? 0 : 1))
+    }
+
     /// Steps the run will take in total, when known.
     public var plannedSteps: Int? {
+        if let planned = metrics.plannedSteps { return planned }   // a path run's, known once its search is over
         if let totalSteps { return totalSteps }
         guard let s = metrics.start, s.stepsPerEpoch > 0 else { return nil }
         return s.epochs * s.stepsPerEpoch

@@ -6,14 +6,16 @@ import TapsTraining
 
 struct Path: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The trade-off curve in one run: lambda rises, each new active set is settled, evaluated and exported.",
-        discussion: "The same as `taps train --path` (docs/method.md \"The trade-off in one run\"): after --warmup-epochs, "
-            + "lambda starts at --lambda (default here 0.01) and is multiplied by --path-growth every --path-raise-every "
-            + "steps; each time the active set changes, the gates are frozen for --path-settle-steps steps without the "
-            + "penalty, then the set is evaluated on validation and test and saved as OUT/points/point-NN.safetensors. "
-            + "The run ends when every gate is off (or after --epochs) and writes path.csv, path.md, path.json and "
-            + "tradeoff.svg, the formats of `taps sweep`. --compare SWEEP sets each TAPS setting of a finished sweep "
-            + "against the path point nearest in storage and writes path-vs-sweep.md.")
+        abstract: "The trade-off curve in one run: a lambda search finds the active sets, then each trains and is exported.",
+        discussion: "The same as `taps train --path` (docs/method.md \"The trade-off in one run\"). Search: after "
+            + "--warmup-epochs, lambda starts at --lambda (default here 0.01) and is multiplied by --path-growth every "
+            + "--path-raise-every steps; each active set that holds for a sixteenth of an epoch is kept, until every gate "
+            + "is off (or --epochs end). Training: each set in turn starts again from the state at the end of warm-up "
+            + "(the state every run of a sweep shares), trains for --path-settle-steps steps (default 6 epochs) with its "
+            + "gates fixed and no penalty, is evaluated on validation and test and saved as "
+            + "OUT/points/point-NN.safetensors. The run writes path.csv, path.md, path.json and tradeoff.svg, the formats "
+            + "of `taps sweep`. --compare SWEEP sets each TAPS setting of a finished sweep against the path point nearest "
+            + "in storage and writes path-vs-sweep.md.")
 
     @OptionGroup var options: TrainingOptions
 

@@ -115,6 +115,19 @@ enum Odd {
         #expect(text.contains("300%"), "the axis grows to the largest finite value")
     }
 
+    @Test("a path run's step total follows the notice that announces it once its search is over")
+    func plannedStepsFollowTheLatestAnnouncement() {
+        var m = Fixture.metrics()
+        var state = DashboardState(metrics: m, readOnly: true, totalSteps: 400)
+        #expect(state.plannedSteps == 400, "the trainer's total until a notice says otherwise")
+        m.apply(.notice(NoticeEvent(kind: .info, step: 300, message: "path search over", plannedSteps: 1_234)))
+        state.metrics = m
+        #expect(state.plannedSteps == 1_234)
+        #expect(state.plannedEpochs == 13, "1,234 steps of 100 a epoch")
+        let text = render(state, size: Size(width: 120, height: 30), theme: .builtInMono, caps: unicode).text
+        #expect(text.contains("/1234") || text.contains("/1,234"), "the status bar's step total")
+    }
+
     @Test func heatmapShowsANaNScoreWithItsOwnGlyph() {
         let state = DashboardState(metrics: Odd.nanRun(), readOnly: true)
         let lines = render(state, size: Size(width: 120, height: 30), theme: .builtInMono, caps: unicode).lines

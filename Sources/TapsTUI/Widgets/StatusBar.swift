@@ -25,7 +25,7 @@ enum StatusBar {
             segments.append(("loading the task and the base network\(glyphs.ellipsis)", 5))
         }
         if let last = state.metrics.lastStep {
-            let epochs = state.metrics.start.map { "/\($0.epochs)" } ?? ""
+            let epochs = state.plannedEpochs.map { "/\($0)" } ?? ""
             segments.append(("ep \(last.epoch)\(epochs)", 4))
             let planned = state.plannedSteps.map { "/\($0)" } ?? ""
             segments.append(("step \(last.step)\(planned)", 6))

@@ -55,13 +55,16 @@ final class HeadFeatureCache {
 
     /// Whether `member`'s head can train on cached features: a network without BatchNorm or dropout (its features do
     /// not depend on the batch) whose head is a `Linear` and whose only trainable parameters are the head's, no
-    /// augmentation, and features of at most ``maximumBytes``. Returns the head, or nil.
-    static func cacheableHead(of member: RunMember, augmentation: Augmentation) -> (network: Sequential, head: Linear)? {
+    /// augmentation, and features of at most ``maximumBytes``. Returns the head, or nil. `gatesOff`: answer for the
+    /// state with every gate off and frozen (the gates' scores and deltas not trained), whatever the gates are now.
+    static func cacheableHead(of member: RunMember, augmentation: Augmentation,
+                              gatesOff: Bool = false) -> (network: Sequential, head: Linear)? {
         guard let task = member.task, let network = member.network as? Sequential,
               let head = layers(of: Linear.self, in: network).first(where: { $0.moduleName == task.headName }),
               batchNormLayers(in: network).isEmpty, dropoutLayers(in: network).isEmpty, augmentation == .none
         else { return nil }
-        let headParameters = Set(head.parameters.map { ObjectIdentifier($0) })
+        let gateParameters = gatesOff ? member.gatedLayers.flatMap { [$0.score, $0.delta] } : []
+        let headParameters = Set((head.parameters + gateParameters).map { ObjectIdentifier($0) })
         let (bytes, overflow) = (member.train.count + member.validation.count).multipliedReportingOverflow(by: 4 * head.inFeatures)
         guard network.parameters.allSatisfy({ !$0.requiresGrad || headParameters.contains(ObjectIdentifier($0)) }),
               !overflow, bytes <= maximumBytes

@@ -182,14 +182,18 @@ final class RunLoop {
     /// Training augmentation (`--augment`; seeded by image index and epoch, so resumed runs draw the same crops).
     lazy var augmentation = config.augmentation(for: adapter.base)
 
-    /// Optimizer steps of the whole run (respecting `--steps`).
+    /// Optimizer steps of the whole run (respecting `--steps`); for a path run, of its warm-up and search.
     var totalSteps: Int { min(adapter.stepsPerEpoch * adapter.epochs, config.maxSteps ?? Int.max) }
 
+    /// The step count at which the loop ends: ``totalSteps``, or for a path run whose search is over, the end of
+    /// its sets' training (``planPathTraining()``), within `--steps`.
+    var stepLimit: Int { pathStepLimit ?? totalSteps }
+
     func notice(_ kind: NoticeKind, _ message: String, step: Int? = nil, from: Double? = nil, to: Double? = nil,
-                        paths: [String]? = nil, views only: [Int]? = nil) {
+                paths: [String]? = nil, plannedSteps: Int? = nil, views only: [Int]? = nil) {
         for v in only ?? Array(views.indices) {
             views[v].store.append(.notice(NoticeEvent(kind: kind, step: step ?? self.step, message: message,
-                                                      from: from, to: to, paths: paths)))
+                                                      from: from, to: to, paths: paths, plannedSteps: plannedSteps)))
         }
     }
 
@@ -258,7 +262,9 @@ final class RunLoop {
         var probeImages = 0, probeSeconds = cacheSeconds
         lastCheckpoint = Date()
 
-        epochLoop: for e in firstEpoch..<(adapter.epochs + 1) {
+        // A path run's sets train after its search, beyond --epochs (``planPathTraining()``); it ends when they are done.
+        epochLoop: for e in firstEpoch... {
+            guard e <= adapter.epochs || pathStepLimit != nil else { break }
             epoch = e
             let epochStart = Date()
             var pausedSeconds = 0.0
@@ -268,6 +274,7 @@ final class RunLoop {
             if adapter.usesPenalty && e == penaltyOnAt && config.warmupEpochs > 0 && !resuming {
                 notice(.warmupOver, "warm-up over: sparsity penalty on (lambda \(ProgressFormatter.fmt(lambda)))", step: step + 1)
             }
+            if config.path != nil && adapter.usesPenalty && e == penaltyOnAt && !resuming { keepPathStart() }
             if e == settleStart && !resuming {
                 settleGates()
                 if refitHeadIfEveryGateIsOff() { break epochLoop }
@@ -277,8 +284,8 @@ final class RunLoop {
             let epochBatches = adapter.batches(epoch: e)
             let streams = probeCache != nil ? members.map { _ in nil }
                 : trainingStreams(epochBatches, from: resuming ? skipSteps : 0, epoch: e)
-            for (i, indexBatch) in epochBatches.enumerated() where !resuming || i >= skipSteps {
-                if step >= totalSteps { break epochLoop }
+            for (i, loopBatch) in epochBatches.enumerated() where !resuming || i >= skipSteps {
+                if step >= stepLimit { break epochLoop }
                 guard stepBoundary(pausedSeconds: &pausedSeconds, stepInEpoch: i, sums: sums) else {
                     if status != .failed { status = .stopped }
                     checkpoint(epochDone: false, stepInEpoch: i, sums: sums)
@@ -289,9 +296,12 @@ final class RunLoop {
                     if failure != nil { break epochLoop }
                 }
 
+                // A path's set in training replays the epochs after warm-up (``pathReplayBatch()``).
+                let replay = pathReplayBatch()
+                let indexBatch = replay?.batch ?? loopBatch, batchEpoch = replay?.epoch ?? e
                 let t0 = Date()
                 let settings = StepSettings(
-                    lambda: lambda, penaltyOn: adapter.usesPenalty && e >= penaltyOnAt && e < settleStart && pathSettleLeft == 0,
+                    lambda: lambda, penaltyOn: adapter.usesPenalty && e >= penaltyOnAt && e < settleStart && pathTraining == nil,
                     penalty: config.penalty,
                     penaltyUpdate: config.penaltyUpdate,
                     learningRate: config.path != nil ? pathLearningRate
@@ -310,9 +320,9 @@ final class RunLoop {
                                 let rows = DataParallel.shard(count: indices.count, rank: dataParallel.group.rank, size: dataParallel.group.size)
                                 for d in dropouts[m] { d.batchShard = (rows.lowerBound, indices.count) }
                             }
-                            let (x, y) = try streams[m]?.next()
+                            let (x, y) = try (replay == nil ? streams[m]?.next() : nil)
                                 ?? members[m].train.batch(mine, normalization: normalization, augmentation: augmentation,
-                                                          epoch: e, seed: config.seed)
+                                                          epoch: batchEpoch, seed: config.seed)
                             return SubBatch(network: members[m].network, gatedLayers: members[m].gatedLayers, images: x, labels: y,
                                             globalCount: indices.count)
                         }
@@ -356,7 +366,7 @@ final class RunLoop {
             }
             guard batches > 0 else { break }
             let epochSeconds = Date().timeIntervalSince(epochStart) - pausedSeconds
-            if step >= totalSteps || batches == adapter.stepsPerEpoch {
+            if step >= stepLimit || batches == adapter.stepsPerEpoch {
                 epochsCompleted += 1
                 trainingSeconds += epochSeconds
             }
@@ -372,7 +382,7 @@ final class RunLoop {
             }
             if adapter.usesPenalty && e >= penaltyOnAt && e < settleStart { recordCandidates() }
             // After an epoch, unless the last checkpoint is under 30 s old (tiny epochs would write one every few steps).
-            if e < adapter.epochs && step < totalSteps && Date().timeIntervalSince(lastCheckpoint) >= 30 {
+            if e < adapter.epochs && step < stepLimit && Date().timeIntervalSince(lastCheckpoint) >= 30 {
                 checkpoint(epochDone: true, stepInEpoch: batches, sums: sums)
             }
             // Data-parallel: rank 0 tells the others to stop at the next step boundary (none must leave alone).
@@ -435,15 +445,26 @@ final class RunLoop {
     /// most accurate one that fits).
     var candidateSets: [[(set: String, accuracy: Double)]] = []
     var pathPoints: [PathPoint] = []
-    /// Steps left in the current settle (0: searching), of `pathSettleTotal`.
+    /// The state every set of a path trains from: each member's parameters, the momentum buffers and the dropout
+    /// generators at the end of warm-up (``keepPathStart()``).
+    var pathStart: (parameters: [[Tensor]], momentum: [Tensor?], dropout: [[[UInt64]]])?
+    /// The sets the path's search found, in order, with the lambda and step at which each had held long enough.
+    var pathSets: [(key: String, lambda: Double, step: Int)] = []
+    /// Index in ``pathSets`` of the set in training (nil: warm-up or search).
+    var pathTraining: Int?
+    /// Steps left in the training of set ``pathTraining``, of `pathSettleTotal`.
     var pathSettleLeft = 0
     var pathSettleTotal = 1
     var pathSinceRaise = 0
-    /// Active sets already recorded as points (`1`/`0` per gated layer).
+    /// Sets the search has found (`1`/`0` per gated layer).
     var pathSeenSets: Set<String> = []
     /// A new set and the consecutive steps it has held so far.
     var pathCandidate: String?
     var pathCandidateSteps = 0
+    /// The end of a path's training phase, once its search is over (nil before).
+    var pathStepLimit: Int?
+    /// The index batches of the epochs after warm-up that path sets replay, by epoch.
+    var pathReplayEpochs: [Int: [[(member: Int, indices: [Int])]]] = [:]
     var optimizer: SGD?
     var lastCheckpoint = Date()
     var epochSampler: Data?

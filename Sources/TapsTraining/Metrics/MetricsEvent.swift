@@ -241,10 +241,14 @@ public struct NoticeEvent: Codable, Sendable, Equatable {
     public var to: Double?
     /// For `snapshot`: the files written.
     public var paths: [String]?
+    /// The run's optimizer steps in all, when they change during the run (a path run's sets train after its search,
+    /// whose end decides how many there are); the start event's `epochs * steps_per_epoch` until then.
+    public var plannedSteps: Int?
 
     public init(kind: NoticeKind, step: Int, message: String, from: Double? = nil, to: Double? = nil,
-                paths: [String]? = nil) {
+                paths: [String]? = nil, plannedSteps: Int? = nil) {
         self.kind = kind; self.step = step; self.message = message; self.from = from; self.to = to; self.paths = paths
+        self.plannedSteps = plannedSteps
     }
 }
 

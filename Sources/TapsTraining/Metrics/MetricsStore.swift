@@ -15,6 +15,9 @@ public struct MetricsSnapshot: Sendable, Equatable {
     public var end: RunEndEvent?
     /// The evaluation in progress (recalibrating, validating, testing), nil while training steps run.
     public var progress: ProgressEvent?
+    /// The run's steps in all, from the latest notice that changed it (``NoticeEvent/plannedSteps``); nil: the start
+    /// event's `epochs * stepsPerEpoch` holds.
+    public var plannedSteps: Int?
 
     public init() {}
 
@@ -34,7 +37,9 @@ public struct MetricsSnapshot: Sendable, Equatable {
                 steps = stride(from: steps.count - 1, through: 0, by: -2).map { steps[$0] }.reversed()
             }
         case .epoch(let e): epochs.append(e)
-        case .notice(let e): notices.append(e)
+        case .notice(let e):
+            notices.append(e)
+            if let planned = e.plannedSteps { plannedSteps = planned }
         case .progress(let e): progress = e.done >= e.total ? nil : e
         case .end(let e): end = e; progress = nil
         }
