@@ -236,6 +236,23 @@ PY
 else
     fail "taps sweep exited non-zero: $(tail -5 "$WORK/sweep.out")"
 fi
+# taps path: the search, then each set trained from the end of warm-up, compared with the sweep above.
+if "$TAPS" path --task fashion --train-limit 320 --epochs 6 --warmup-epochs 1 --path-raise-every 2 --path-settle-steps 10 \
+        --compare "$WORK/sweep" --out "$WORK/path" >"$WORK/path.out" 2>&1; then
+    python3 - "$WORK" <<'PY' && ok "taps path keeps sets down to every gate off, trains each 10 steps, compares with the sweep" \
+        || fail "taps path: $(tail -12 "$WORK/path.out")"
+import json, sys
+w = sys.argv[1]
+points = json.load(open(w + "/path/path.json"))
+assert len(points) >= 2 and len(points[0]["active_layers"]) == 4 and points[-1]["active_layers"] == [], points
+trained = [p["step"] for p in points if p["active_layers"]]
+assert all(b - a == 10 for a, b in zip(trained, trained[1:])), trained
+assert "path search over after" in open(w + "/path.out").read()
+assert "| taps-lambda-20 |" in open(w + "/path/path-vs-sweep.md").read()
+PY
+else
+    fail "taps path exited non-zero: $(tail -5 "$WORK/path.out")"
+fi
 expect_error "suite with an unknown task" "unknown task 'nope'" "$TAPS" suite --tasks ucidigits,nope --out "$WORK/bad"
 expect_error "compare of a missing run" 'no such run folder' "$TAPS" compare "$WORK/missing"
 
