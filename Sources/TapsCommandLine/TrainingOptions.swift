@@ -151,7 +151,7 @@ public struct SharedTrainingOptions: ParsableArguments {
             help: "How the penalty moves the scores: proximal (soft-threshold after each step; unused scores settle at 0) or subgradient (through SGD momentum, as the paper's code). (default \(d.penaltyUpdate.rawValue))")
     public var penaltyUpdate: SparsityPenalty.Update?
 
-    @Option(parsing: .unconditional, help: "Total training epochs, warm-up included. (default \(d.epochs))",
+    @Option(parsing: .unconditional, help: "Total training epochs, warm-up included (with --path: of the warm-up and the search; each set found trains --path-settle-steps on top). (default \(d.epochs))",
             transform: number("--epochs", Int.init))
     public var epochs: Int?
 

@@ -11,7 +11,7 @@ struct Path: ParsableCommand {
             + "--warmup-epochs, lambda starts at --lambda (default here 0.01) and is multiplied by --path-growth every "
             + "--path-raise-every steps; each active set that holds for a sixteenth of an epoch is kept, until every gate "
             + "is off (or --epochs end). Training: each set in turn starts again from the state at the end of warm-up "
-            + "(the state every run of a sweep shares), trains for --path-settle-steps steps (default 6 epochs) with its "
+            + "(a sweep run's state there too, but for its learning rate schedule), trains for --path-settle-steps steps (default 6 epochs) with its "
             + "gates fixed and no penalty, is evaluated on validation and test and saved as "
             + "OUT/points/point-NN.safetensors. The run writes path.csv, path.md, path.json and tradeoff.svg, the formats "
             + "of `taps sweep`. --compare SWEEP sets each TAPS setting of a finished sweep against the path point nearest "
@@ -43,7 +43,8 @@ struct Path: ParsableCommand {
             if c.path == nil { c.path = PathSettings() }
             if options.shared.lambda == nil && !((try? options.shared.loadConfigFile().keys.contains("lambda")) ?? false) { c.lambda = 0.01 }
             if options.out == nil { c.outputDirectory = "runs/\(c.task)-path" }
-            // Room for the walk (the run ends when every gate is off): 12 epochs unless --epochs says otherwise.
+            // Room for warm-up and the search (which ends when one layer is left): 12 epochs unless --epochs says otherwise.
+            // The sets' training comes on top.
             if options.shared.epochs == nil && !((try? options.shared.loadConfigFile().keys.contains("epochs")) ?? false) { c.epochs = 12 }
             try FileError.checkWritableDirectory(c.outputDirectory)
             return try Trainer(config: c, store: store, control: control, folder: options.folderPolicy)

@@ -87,6 +87,36 @@ struct PathTests {
         #expect(compared >= 2, "sets found by both searches: \(pointsA.map(\.activeLayers)) / \(pointsB.map(\.activeLayers))")
     }
 
+    @Test("--steps ends a path in its search (the set held, untrained) or inside a set (recorded as far as it got)")
+    func stepsLimitEndsThePathWhereItIs() throws {
+        var c = quickConfig("path-steps-full", lambda: 0.1, epochs: 8, warmup: 1, trainLimit: 640)
+        c.path = PathSettings(growth: 2, raiseEvery: 4, settleSteps: 8)
+        let (full, _, _) = try train(c)
+        let points = try #require(full.pathPoints)
+        let first = try #require(points.first)
+        #expect(points.count >= 3)
+        // Inside set 1: set 0 is the full run's point 0 exactly; set 1 is recorded after 3 of its 8 steps.
+        var inside = c
+        inside.outputDirectory = temporaryRunFolder("path-steps-inside")
+        inside.maxSteps = first.step + 3
+        let (cut, store, _) = try train(inside)
+        #expect(cut.status == .done, "\(cut.message ?? "")")
+        let cutPoints = try #require(cut.pathPoints)
+        #expect(cutPoints.count == 2 && cutPoints.first == first.withSeconds(cutPoints.first?.seconds ?? 0))
+        #expect(cutPoints.last?.activeLayers == points[1].activeLayers && cutPoints.last?.step == first.step + 3)
+        #expect(store.snapshot().notices.contains { $0.message.hasPrefix("the run ended after 3 of the 8 steps of path set 1") })
+        // Inside the search: nothing is trained, and the set the search holds is recorded as it is.
+        var search = c
+        search.outputDirectory = temporaryRunFolder("path-steps-search")
+        search.maxSteps = 640 / 32 + 3
+        let (early, earlyStore, _) = try train(search)
+        #expect(early.status == .done && early.steps == 640 / 32 + 3, "\(early.message ?? "")")
+        #expect(early.pathPoints?.count == 1 && early.pathPoints?.first?.activeLayers.count == 4)
+        let notices = earlyStore.snapshot().notices.map(\.message)
+        #expect(notices.contains { $0.hasPrefix("--steps 23 ended the path's search") })
+        #expect(notices.contains { $0.hasPrefix("the run ended before the search was over") })
+    }
+
     @Test("--path is refused outside taps mode and with a budget; growth must exceed 1; step counts are bounded")
     func pathOptionsAreChecked() {
         var c = quickConfig("path-bad")
@@ -106,5 +136,14 @@ struct PathTests {
         #expect(throws: ConfigError.self) { try c.validate() }
         c.path = PathSettings(raiseEvery: PathSettings.maximumSteps, settleSteps: PathSettings.maximumSteps)
         #expect(throws: Never.self) { try c.validate() }
+    }
+}
+
+private extension PathPoint {
+    /// The point with another `seconds` (wall time differs between runs; everything else must not).
+    func withSeconds(_ seconds: Double) -> PathPoint {
+        var p = self
+        p.seconds = seconds
+        return p
     }
 }

@@ -115,8 +115,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var cacheMB: Int? = nil
     /// `--skip-bad`: skip (and count) image files that fail to decode instead of stopping; nil means false.
     public var skipBad: Bool? = nil
-    /// `--path` (`taps path`): raise lambda through the run and record a point, with its own export, each time the
-    /// active set changes (``PathSettings``); nil: an ordinary run.
+    /// `--path` (`taps path`): search the active sets by raising lambda, then train each from the end of warm-up and
+    /// record it as a point with its own export (``PathSettings``); nil: an ordinary run.
     public var path: PathSettings? = nil
 
     public init() {}

@@ -171,6 +171,19 @@ extension RunLoop {
         }
     }
 
+    /// The network and head ``refitHeadAsProbe()`` would re-fit: a single-task run with model selection whose every
+    /// gate is off (or, with `gatesOff`, would be once they are off and frozen: a path plans its steps with this
+    /// before its every-gate-off set exists), with a cacheable head
+    /// (``HeadFeatureCache/cacheableHead(of:augmentation:gatesOff:)``) of the shape it was built with; nil otherwise.
+    func probeRefitHead(gatesOff: Bool = false) -> (network: Sequential, head: Linear)? {
+        guard members.count == 1, adapter.selectsBestEpoch,
+              let member = members.first, let task = member.task, gatesOff || task.activeIndices.isEmpty,
+              let (network, head) = HeadFeatureCache.cacheableHead(of: member, augmentation: augmentation, gatesOff: gatesOff),
+              head.parameters.allSatisfy({ member.initialHead[$0.name]?.shape == $0.value.shape })
+        else { return nil }
+        return (network, head)
+    }
+
     /// What ``refitHeadAsProbe()`` did.
     enum HeadRefit {
         /// The set is not empty, or more than the head would train: nothing changed.
@@ -189,15 +202,11 @@ extension RunLoop {
     /// the probe on the frozen backbone is the model an empty set stands for, and with the features cached it costs
     /// one forward pass over the data.
     ///
-    /// Applies when the head is cacheable (``HeadFeatureCache/cacheableHead(of:augmentation:)``: no BatchNorm, dropout
-    /// or augmentation, `--train-biases off`). Every rank of a data-parallel run computes the same re-fit over the
-    /// whole split, so the ranks agree without communicating.
+    /// Applies when ``probeRefitHead(gatesOff:)`` finds the head (no BatchNorm, dropout or augmentation,
+    /// `--train-biases off`). Every rank of a data-parallel run computes the same re-fit over the whole split, so the
+    /// ranks agree without communicating.
     func refitHeadAsProbe() -> HeadRefit {
-        guard members.count == 1, adapter.selectsBestEpoch,
-              let member = members.first, let task = member.task, task.activeIndices.isEmpty,
-              let (network, head) = HeadFeatureCache.cacheableHead(of: member, augmentation: augmentation),
-              head.parameters.allSatisfy({ member.initialHead[$0.name]?.shape == $0.value.shape })
-        else { return .notApplicable }
+        guard let member = members.first, let (network, head) = probeRefitHead() else { return .notApplicable }
         let started = Date()
         let cache: HeadFeatureCache
         do {

@@ -24,8 +24,8 @@ extension RunLoop {
     /// Member `m`'s active set as `1`/`0` per gated layer (the key of set votes, candidates and path points).
     func activeKey(_ m: Int) -> String { String(members[m].gatedLayers.map { $0.isActive ? "1" : "0" }) }
 
-    /// At the end of warm-up of a path run: keeps the state every set will train from (the state every run of a
-    /// sweep with the same seed and warm-up shares).
+    /// At the end of warm-up of a path run: keeps the state every set will train from (where a sweep run with the
+    /// same seed and warm-up is then too, but for its learning rate, which follows the cosine of its whole run).
     func keepPathStart() {
         pathStart = (members.map { $0.network.parameters.map(\.value) }, optimizer?.momentumBuffers ?? [],
                      members.map { dropoutLayers(in: $0.network).map(\.generatorState) })
@@ -40,10 +40,7 @@ extension RunLoop {
         let k = max(0, pathSettleTotal - pathSettleLeft)
         let (epochsDone, i) = k.quotientAndRemainder(dividingBy: adapter.stepsPerEpoch)
         let e = config.warmupEpochs + 1 + epochsDone
-        if pathReplayEpochs[e] == nil {
-            pathReplayEpochs = pathReplayEpochs.filter { $0.key > e - 2 }   // keep the memory to two epochs' indices
-            pathReplayEpochs[e] = adapter.batches(epoch: e)
-        }
+        if pathReplayEpochs[e] == nil { pathReplayEpochs[e] = adapter.batches(epoch: e) }   // kept for every set
         guard let batches = pathReplayEpochs[e], i < batches.count else { return nil }
         return (batches[i], e)
     }
@@ -52,7 +49,7 @@ extension RunLoop {
     ///
     /// Searching: lambda rises on schedule, and an active set not found yet that holds for a sixteenth of an epoch
     /// (at least 2 steps) is kept in ``pathSets``. The search ends when every gate is off, or at the end of
-    /// `--epochs`; then each set found trains in turn (``trainPathSet(_:)``). Training: counts the set's steps down
+    /// `--epochs`; then each set found trains in turn from the end of warm-up. Training: counts the set's steps down
     /// and records it as a point when they are done. Returns true when the path is complete (every set trained and
     /// recorded) or failed (``failure`` is set).
     func advancePath() -> Bool {
@@ -74,27 +71,27 @@ extension RunLoop {
                 pathCandidate = nil
                 pathSeenSets.insert(set)
                 let names = members[m].gatedLayers.filter(\.isActive).map(\.name)
-                // A set within 1% of the backbone of a set kept already is the same point on the curve's storage
-                // axis: training it would cost a set's steps for nothing new (fashion: conv_layers.0, 288 weights,
-                // goes off at lambda 0.01 on seed 2, and 100.59% would be trained beside 100.66%).
+                // A set whose deltas cost within 10% of a kept set's is the same point on the curve's storage axis:
+                // training it would cost a set's steps for little that is new (fashion: conv_layers.0, 288 weights,
+                // goes off at lambda 0.01 on seed 2, and 100.59% would be trained beside 100.66%). Relative, so the
+                // sparse end keeps its resolution and a network of many small layers keeps few near-duplicates.
                 let cost = deltaCost(members[m])
                 if set.contains("1"), let near = pathSets.firstIndex(where: {
-                    abs(deltaCost(members[m], active: $0.key.map { $0 == "1" }) - cost) < Self.pathMinimumStorageGap
+                    Self.sameStorage(deltaCost(members[m], active: $0.key.map { $0 == "1" }), cost)
                 }) {
-                    notice(.info, String(format: "path search: at step %d, lambda %@, %d/%d active (deltas %.2f%% of the backbone) is "
-                        + "within 1%% of the backbone of set %d: not kept", step, ProgressFormatter.fmt(lambda), names.count,
+                    notice(.info, String(format: "path search: at step %d, lambda %@, %d/%d active (deltas %.2f%% of the backbone) "
+                        + "costs within 10%% of set %d: not kept", step, ProgressFormatter.fmt(lambda), names.count,
                         members[m].gatedLayers.count, 100 * cost, near))
                 } else {
                     pathSets.append((set, lambda, step))
+                    notice(.info, String(format: "path search: set %d at step %d, lambda %@: %d/%d active (deltas %.2f%% of the backbone)%@",
+                                         pathSets.count - 1, step, ProgressFormatter.fmt(lambda), names.count,
+                                         members[m].gatedLayers.count, 100 * cost,
+                                         (names.isEmpty ? "" : ": " + names.joined(separator: ", ")) as NSString))
                 }
-                guard pathSets.last?.key == set else { return advanceSearchLambda(raiseEvery: raiseEvery, growth: path.growth) }
-                notice(.info, String(format: "path search: set %d at step %d, lambda %@: %d/%d active (deltas %.2f%% of the backbone)%@",
-                                     pathSets.count - 1, step, ProgressFormatter.fmt(lambda), names.count,
-                                     members[m].gatedLayers.count, 100 * deltaCost(members[m]),
-                                     (names.isEmpty ? "" : ": " + names.joined(separator: ", ")) as NSString))
                 if !set.contains("1") { return planPathTraining(ending: "every gate is off") }
-                // One layer left: the next set is every gate off, which needs no search (it is recorded with the
-                // lambda of now; on fashion the search had spent 2 of its 6 epochs getting from here to there).
+                // One layer left (kept or not): the next set is every gate off, which needs no search (it is recorded
+                // with the lambda of now; on fashion the search had spent 2 of its 6 epochs getting from here to there).
                 if set.filter({ $0 == "1" }).count == 1 {
                     let off = String(repeating: "0", count: set.count)
                     pathSeenSets.insert(off)
@@ -106,12 +103,17 @@ extension RunLoop {
         return advanceSearchLambda(raiseEvery: raiseEvery, growth: path.growth)
     }
 
-    /// Storage (a share of the backbone) under which two sets count as one point of the curve (1%).
-    static var pathMinimumStorageGap: Double { 0.01 }
+    /// Whether two sets whose deltas cost `a` and `b` (shares of the backbone) are one point of the curve: they differ
+    /// by less than 10% of the larger.
+    static func sameStorage(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 0.1 * max(a, b) }
 
     /// The search's step after its sets are checked: ends the search at the end of `--epochs`, else raises lambda by
     /// `growth` every `raiseEvery` steps. Returns true when the path is complete or failed.
     private func advanceSearchLambda(raiseEvery: Int, growth: Double) -> Bool {
+        if let limit = config.maxSteps, step >= limit {
+            notice(.info, "--steps \(limit) ended the path's search after \(pathSets.count) set(s): nothing is trained")
+            return true
+        }
         if step >= totalSteps {
             return planPathTraining(ending: "--epochs \(adapter.epochs) ended it before every gate was off (raise --epochs "
                 + "or --path-growth to reach the sparse end)")
@@ -131,10 +133,10 @@ extension RunLoop {
     private func planPathTraining(ending: String) -> Bool {
         guard let path = config.path, let m = pathMember else { return true }
         let (_, settleSteps) = path.resolved(stepsPerEpoch: adapter.stepsPerEpoch)
-        let probeOff = HeadFeatureCache.cacheableHead(of: members[m], augmentation: augmentation, gatesOff: true) != nil
+        let probeOff = probeRefitHead(gatesOff: true) != nil
         let trained = pathSets.filter { $0.key.contains("1") || !probeOff }.count
-        // (a set holds at least 2 search steps, so trained * settleSteps < 10^6 * 10^6 * 10^9 / 2: no overflow in 64 bits)
-        pathStepLimit = min(step + trained * settleSteps, config.maxSteps ?? Int.max)
+        let (planned, overflow) = trained.multipliedReportingOverflow(by: settleSteps)
+        pathStepLimit = min(overflow || planned > Int.max - step ? Int.max : step + planned, config.maxSteps ?? Int.max)
         notice(.info, "path search over after \(pathSets.count) set(s): \(ending)"
                + "; each set now trains from the end of warm-up for \(settleSteps) steps with its gates fixed: "
                + "\(trained * settleSteps) steps more", plannedSteps: pathStepLimit)
@@ -152,6 +154,12 @@ extension RunLoop {
         var index = index
         while index < pathSets.count {
             let set = pathSets[index]
+            // `--steps` reached at the end of a set: the sets left are not started (a set needing steps would be
+            // recorded untrained; the every-gate-off probe needs none).
+            if let limit = config.maxSteps, step >= limit, set.key.contains("1") || probeRefitHead(gatesOff: true) == nil {
+                notice(.info, "--steps \(limit) ended the path before set \(index) of \(pathSets.count)")
+                return true
+            }
             for (member, values) in zip(members, start.parameters) {
                 for (p, v) in zip(member.network.parameters, values) { p.value = v }
             }
@@ -187,6 +195,7 @@ extension RunLoop {
                 + "decaying from --lr to 0", step: step + 1)
             return false
         }
+        notice(.info, "path complete: \(pathPoints.count) point(s)")
         return true
     }
 

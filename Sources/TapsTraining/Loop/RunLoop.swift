@@ -186,7 +186,7 @@ final class RunLoop {
     var totalSteps: Int { min(adapter.stepsPerEpoch * adapter.epochs, config.maxSteps ?? Int.max) }
 
     /// The step count at which the loop ends: ``totalSteps``, or for a path run whose search is over, the end of
-    /// its sets' training (``planPathTraining()``), within `--steps`.
+    /// its sets' training (planned when the search ends, ``advancePath()``), within `--steps`.
     var stepLimit: Int { pathStepLimit ?? totalSteps }
 
     func notice(_ kind: NoticeKind, _ message: String, step: Int? = nil, from: Double? = nil, to: Double? = nil,
@@ -242,6 +242,11 @@ final class RunLoop {
                     + "\((settleStart - 1) * adapter.stepsPerEpoch + 1)), where the budget is enforced: raise --steps or drop it"
                 return finish()
             }
+            if config.path != nil && members.count != 1 {
+                status = .failed
+                failure = "--path follows a single task: this run trains \(members.count) networks (use taps path per task)"
+                return finish()
+            }
             if adapter.usesPenalty && adapter.epochs <= config.warmupEpochs {
                 notice(.info, "warning: --epochs \(adapter.epochs) is not above --warmup-epochs \(config.warmupEpochs): "
                     + "the sparsity penalty never runs and every gate stays as it started (use --epochs above --warmup-epochs)")
@@ -262,7 +267,7 @@ final class RunLoop {
         var probeImages = 0, probeSeconds = cacheSeconds
         lastCheckpoint = Date()
 
-        // A path run's sets train after its search, beyond --epochs (``planPathTraining()``); it ends when they are done.
+        // A path run's sets train after its search, beyond --epochs (``advancePath()``); it ends when they are done.
         epochLoop: for e in firstEpoch... {
             guard e <= adapter.epochs || pathStepLimit != nil else { break }
             epoch = e
@@ -282,7 +287,8 @@ final class RunLoop {
             if e > settleStart || (e == settleStart && resuming) { freezeGates() }
             epochSampler = adapter.samplerState
             let epochBatches = adapter.batches(epoch: e)
-            let streams = probeCache != nil ? members.map { _ in nil }
+            // (a path's set in training reads its replayed batches itself: no stream decodes the loop's)
+            let streams = probeCache != nil || pathTraining != nil ? members.map { _ in nil }
                 : trainingStreams(epochBatches, from: resuming ? skipSteps : 0, epoch: e)
             for (i, loopBatch) in epochBatches.enumerated() where !resuming || i >= skipSteps {
                 if step >= stepLimit { break epochLoop }
@@ -358,10 +364,7 @@ final class RunLoop {
                     batches += 1
                     trackGates(votes: e == settleStart - 1)
                     reportStep(results, members: indexBatch.map(\.member), settings: settings, sums: &sums)
-                    if config.path != nil && adapter.usesPenalty && e >= penaltyOnAt && advancePath() {
-                        if failure == nil { notice(.info, "path complete: every gate is off after \(pathPoints.count) points") }
-                        break epochLoop
-                    }
+                    if config.path != nil && adapter.usesPenalty && e >= penaltyOnAt && advancePath() { break epochLoop }
                 }
             }
             guard batches > 0 else { break }
@@ -370,7 +373,13 @@ final class RunLoop {
                 epochsCompleted += 1
                 trainingSeconds += epochSeconds
             }
+            // While a path's set trains, the epoch's evaluation (BatchNorm recalibration runs in training mode) must not
+            // move the dropout generators: the set's draws would depend on where the loop's epochs fall in it.
+            let generators = pathTraining != nil ? members.map { dropoutLayers(in: $0.network).map(\.generatorState) } : nil
             evaluateEpoch(sums: sums, batches: batches, seconds: epochSeconds)
+            for (member, states) in zip(members, generators ?? []) {
+                for (d, state) in zip(dropoutLayers(in: member.network), states) { d.generatorState = state }
+            }
             let eligible = settleStart != Int.max ? e >= settleStart
                 : !adapter.usesPenalty || e >= penaltyOnAt || adapter.epochs < penaltyOnAt
             let mean = validation.reduce(0, +) / Double(max(validation.count, 1))

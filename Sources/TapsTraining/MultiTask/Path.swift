@@ -36,8 +36,8 @@ public struct PathSettings: Codable, Sendable, Equatable {
          settleSteps > 0 ? settleSteps : max(1, stepsPerEpoch) * Self.defaultSettleEpochs)
     }
 
-    /// The largest `settleSteps` (and `raiseEvery`): far beyond any run's steps, and small enough that the step
-    /// counts derived from it (the last point settles up to twice as long) cannot overflow.
+    /// The largest `settleSteps` (and `raiseEvery`): far beyond any run's steps (the planned total of a path's sets is
+    /// still computed with an overflow check).
     public static let maximumSteps = 1_000_000_000
 
     /// - Throws: `ConfigError.invalid` naming the option.
