@@ -126,10 +126,10 @@ extension RunLoop {
         return false
     }
 
-    /// Ends the search (`ending` says why, for the notice): plans the training of every set found (``PathSettings/settleSteps`` each from the end of
-    /// warm-up; none for an every-gate-off set whose head re-fits as the probe), announces the steps it adds (the
-    /// dashboard's and the progress lines' step total follow it), and starts the first set. Returns true when the
-    /// path is complete or failed.
+    /// Ends the search (`ending` says why, for the notice): plans the training of every set found
+    /// (``PathSettings/settleSteps`` each from the end of warm-up; none for an every-gate-off set whose head re-fits as
+    /// the probe), announces the steps it adds (the dashboard's and the progress lines' step total follow it), and
+    /// starts the first set. Returns true when the path is complete or failed.
     private func planPathTraining(ending: String) -> Bool {
         guard let path = config.path, let m = pathMember else { return true }
         let (_, settleSteps) = path.resolved(stepsPerEpoch: adapter.stepsPerEpoch)
@@ -139,7 +139,7 @@ extension RunLoop {
         pathStepLimit = min(overflow || planned > Int.max - step ? Int.max : step + planned, config.maxSteps ?? Int.max)
         notice(.info, "path search over after \(pathSets.count) set(s): \(ending)"
                + "; each set now trains from the end of warm-up for \(settleSteps) steps with its gates fixed: "
-               + "\(trained * settleSteps) steps more", plannedSteps: pathStepLimit)
+               + "\(overflow ? "over \(Int.max)" : "\(planned)") steps more", plannedSteps: pathStepLimit)
         return trainPathSet(0)
     }
 
