@@ -115,6 +115,29 @@ enum Odd {
         #expect(text.contains("300%"), "the axis grows to the largest finite value")
     }
 
+    @Test("the running score sums follow the steps (padded, cut, NaN counted, thinned) for the heatmap's means")
+    func scorePrefixFollowsTheSteps() {
+        var m = MetricsSnapshot()
+        let counts = [3, 3, 2, 4, 3, 0, 3]   // the first step sets the width; fewer count 0, more are cut
+        for i in 0..<40 {
+            let scores = (0..<counts[i % counts.count]).map { (i == 39 || i % 9 == 4) && $0 == 1 ? Double.nan : Double(i * 10 + $0) }
+            m.apply(.step(StepEvent(step: i + 1, epoch: 1, phase: .sparsify, loss: 1, taskLoss: 1, penalty: 0, lambda: 1,
+                                    accuracy: 0.5, learningRate: 0.01, scores: scores, active: scores.map { $0 >= 0.1 },
+                                    samplesPerSecond: 1, elapsed: Double(i))), stepCapacity: 25)
+        }
+        #expect(m.steps.count < 25 && m.scoreWidth == 3, "thinned once past the capacity")
+        #expect(m.scorePrefix.count == (m.steps.count + 1) * 3 && m.scoreNonFinitePrefix.count == m.scorePrefix.count)
+        #expect(m.steps.contains { $0.scores.contains { $0.isNaN } }, "a NaN step survives the thinning")
+        for (i, s) in m.steps.enumerated() {
+            for l in 0..<3 {
+                let v = l < s.scores.count ? s.scores[l] : 0
+                let bad = m.scoreNonFinitePrefix[(i + 1) * 3 + l] - m.scoreNonFinitePrefix[i * 3 + l]
+                #expect(bad == (v.isFinite ? 0 : 1), "step \(s.step), layer \(l)")
+                #expect(m.scorePrefix[(i + 1) * 3 + l] - m.scorePrefix[i * 3 + l] == (v.isFinite ? v : 0), "step \(s.step)")
+            }
+        }
+    }
+
     @Test("a path run's step total follows the notice that announces it once its search is over")
     func plannedStepsFollowTheLatestAnnouncement() {
         var m = Fixture.metrics()
