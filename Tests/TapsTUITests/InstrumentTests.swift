@@ -138,6 +138,22 @@ enum Odd {
         }
     }
 
+    @Test("a huge score does not spoil the later columns' means, and wide steps keep no running sums")
+    func hugeScoresAndWideStepsFallBackToDirectSums() {
+        var m = MetricsSnapshot()
+        m.apply(.start(Odd.start()))
+        for i in 1...400 {
+            m.apply(.step(Odd.step(i, loss: 1, scores: i == 3 ? [1e20, 0.05, 0.15, 0.3] : [0.2, 0.05, 0.15, 0.3])))
+        }
+        let text = render(DashboardState(metrics: m, readOnly: true), size: Size(width: 120, height: 30),
+                          theme: .builtInMono, caps: unicode).lines
+        let row = text.first { $0.contains("conv_layers.0") } ?? ""
+        #expect(row.contains("█") && !row.contains("·") && !row.contains("×"), "only the huge score's column differs: \(row)")
+        var wide = MetricsSnapshot()
+        wide.apply(.step(Odd.step(1, loss: 1, scores: Array(repeating: 0.2, count: MetricsSnapshot.maximumScoreWidth + 1))))
+        #expect(wide.scorePrefix.isEmpty && wide.scoreNonFinitePrefix.isEmpty)
+    }
+
     @Test("a path run's step total follows the notice that announces it once its search is over")
     func plannedStepsFollowTheLatestAnnouncement() {
         var m = Fixture.metrics()

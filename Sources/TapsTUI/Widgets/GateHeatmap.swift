@@ -5,15 +5,15 @@ import TapsTraining
 
 enum GateHeatmap {
     /// Shade level of a score: 0 (s <= 0), 1 (< tau/2), 2 (< tau), 3 (< 2 tau), 4 (>= 2 tau); nil for NaN/Inf
-    /// (drawn with its own glyph). A score within a millionth of an edge counts as on it: the shaded scores are means
-    /// over many steps (``columns(_:layers:columns:)``), whose last bits depend on how they were summed, and a score
-    /// held at exactly tau (a gate fixed on by a settle) must shade alike in every column. Scores are float32 in
-    /// training: a millionth is below their resolution.
+    /// (drawn with its own glyph). A score within 1e-9 (relative) of an edge counts as on it: the shaded scores are
+    /// means over many steps (``columns(_:layers:columns:)``), whose last bits depend on how they were summed (about
+    /// 1e-13 relative), and a score held at exactly tau (a gate fixed on by a settle) must shade alike in every
+    /// column. Float32 scores one step apart (about 1e-7 relative) still shade apart.
     static func level(score: Double, tau: Double) -> Int? {
         guard score.isFinite else { return nil }
         if score <= 0 { return 0 }
         if tau <= 0 { return score >= tau ? 3 : 1 }
-        func below(_ edge: Double) -> Bool { score < edge * (1 - 1e-6) }
+        func below(_ edge: Double) -> Bool { score < edge * (1 - 1e-9) }
         if below(tau / 2) { return 1 }
         if below(tau) { return 2 }
         return below(2 * tau) ? 3 : 4
@@ -62,10 +62,11 @@ enum GateHeatmap {
     }
 
     /// ``columns(steps:layers:columns:)`` of `metrics`' steps from its running sums (``MetricsSnapshot/scorePrefix``)
-    /// when they hold every layer: two reads per column and layer instead of a pass over the history (a 200x60 frame of
-    /// a 20 000-step, 49-layer run: about a millisecond less). A mean differs from the direct sum's in the last bits
-    /// (the running sums round differently), which can move a column's shade only for a mean within rounding of a
-    /// shade's edge.
+    /// when they hold every layer: two reads per column and layer instead of a pass over the history (about a
+    /// millisecond of a 200x60 frame of a 20 000-step, 49-layer run). A mean differs from the direct sum's in the last
+    /// bits (``level(score:tau:)`` allows for that); where the running sums dwarf the slice's own sum (after a huge
+    /// score: their difference would have lost its digits) or are not finite, that column and layer is summed
+    /// directly from the steps.
     static func columns(_ metrics: MetricsSnapshot, layers: Int, columns: Int) -> [[Double]] {
         let steps = metrics.steps, width = metrics.scoreWidth
         let rows = steps.count + 1
@@ -80,8 +81,13 @@ enum GateHeatmap {
                     let lo = c * n / used, hi = max(lo + 1, (c + 1) * n / used)
                     return (0..<layers).map { l in
                         guard bad[hi * width + l] == bad[lo * width + l] else { return .nan }
-                        let s = sum[hi * width + l] - sum[lo * width + l]
-                        return s.isFinite ? s / Double(hi - lo) : .nan
+                        let a = sum[hi * width + l], b = sum[lo * width + l], s = a - b
+                        if a.isFinite && b.isFinite && max(abs(a), abs(b)) <= 1e4 * abs(s) {
+                            return s / Double(hi - lo)
+                        }
+                        var direct = 0.0   // as columns(steps:layers:columns:) sums it
+                        for i in lo..<hi where l < steps[i].scores.count { direct += steps[i].scores[l] }
+                        return direct.isFinite ? direct / Double(hi - lo) : .nan
                     }
                 }
             }
