@@ -41,7 +41,7 @@ extension RunLoop {
             validation: validation, trainAccuracy: trainAccuracy, bestAccuracy: best?.accuracy, bestEpoch: best?.epoch,
             bestPerMember: best?.perMember, epochsCompleted: epochsCompleted, trainingSeconds: trainingSeconds,
             elapsed: Date().timeIntervalSince(started), sampler: epochSampler,
-            dropout: members.map { dropoutLayers(in: $0.network).map(\.generatorState) },
+            dropout: dropoutStates,
             announcedRecalibration: announcedRecalibration.sorted(), setVotes: setVotes, flips: flips, lateFlips: lateFlips,
             candidates: candidateSets.map { $0.map { CandidateSet(set: $0.set, accuracy: $0.accuracy) } },
             budgetPinned: budgetPinned)

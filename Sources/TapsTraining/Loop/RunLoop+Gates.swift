@@ -167,10 +167,7 @@ extension RunLoop {
             let total = setVotes[m].values.reduce(0, +)
             let voted = setVotes[m].max { a, b in a.value != b.value ? a.value < b.value : b.key == current }?.key ?? current
             let chosen = fitBudget(voted, member: m)
-            for (g, on) in zip(member.gatedLayers, chosen) {
-                let s = g.score.value.storage[0]
-                g.score.value.storage[0] = on == "1" ? max(s, g.tau) : min(s, g.tau.nextDown)
-            }
+            setGates(m, to: chosen)
             previousActive[m] = member.gatedLayers.map(\.isActive)
             let names = member.gatedLayers.filter(\.isActive).map(\.name)
             notice(.settled, "gates settled for the last \(config.effectiveSettleEpochs) epoch(s): \(names.count)/\(member.gatedLayers.count) active"
@@ -181,6 +178,25 @@ extension RunLoop {
                 + "; from now on only the kept deltas, norms and head train", views: [member.view])
         }
         freezeGates()
+    }
+
+    /// Moves member `m`'s scores to the side of tau that `key` (`1`/`0` per gated layer) asks for: up to tau for a
+    /// layer on, just below it for a layer off (scores already on that side stay).
+    func setGates(_ m: Int, to key: String) {
+        for (g, on) in zip(members[m].gatedLayers, key) {
+            let s = g.score.value.storage[0]
+            g.score.value.storage[0] = on == "1" ? max(s, g.tau) : min(s, g.tau.nextDown)
+        }
+    }
+
+    /// Every dropout layer's generator state, per member (checkpoints, a path's start, evaluations inside a path set).
+    var dropoutStates: [[[UInt64]]] { members.map { dropoutLayers(in: $0.network).map(\.generatorState) } }
+
+    /// Puts back generator states taken by ``dropoutStates``.
+    func restoreDropout(_ states: [[[UInt64]]]) {
+        for (member, layers) in zip(members, states) {
+            for (d, state) in zip(dropoutLayers(in: member.network), layers) { d.generatorState = state }
+        }
     }
 
     /// Fixes every gate at its current side of tau: scores stop training, deltas of inactive layers too (their

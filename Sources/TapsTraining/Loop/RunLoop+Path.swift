@@ -27,8 +27,7 @@ extension RunLoop {
     /// At the end of warm-up of a path run: keeps the state every set will train from (where a sweep run with the
     /// same seed and warm-up is then too, but for its learning rate, which follows the cosine of its whole run).
     func keepPathStart() {
-        pathStart = (members.map { $0.network.parameters.map(\.value) }, optimizer?.momentumBuffers ?? [],
-                     members.map { dropoutLayers(in: $0.network).map(\.generatorState) })
+        pathStart = (members.map { $0.network.parameters.map(\.value) }, optimizer?.momentumBuffers ?? [], dropoutStates)
     }
 
     /// The batch of the next step of a path set in training, and the epoch it belongs to: step `k` of every set is
@@ -164,13 +163,8 @@ extension RunLoop {
                 for (p, v) in zip(member.network.parameters, values) { p.value = v }
             }
             optimizer?.momentumBuffers = start.momentum
-            for (member, states) in zip(members, start.dropout) {
-                for (d, state) in zip(dropoutLayers(in: member.network), states) { d.generatorState = state }
-            }
-            for (g, on) in zip(members[m].gatedLayers, set.key) {
-                let s = g.score.value.storage[0]
-                g.score.value.storage[0] = on == "1" ? max(s, g.tau) : min(s, g.tau.nextDown)
-            }
+            restoreDropout(start.dropout)
+            setGates(m, to: set.key)
             freezeGates()
             previousActive[m] = members[m].gatedLayers.map(\.isActive)   // a set's start is not a gate flip
             if !set.key.contains("1") {

@@ -375,11 +375,9 @@ final class RunLoop {
             }
             // While a path's set trains, the epoch's evaluation (BatchNorm recalibration runs in training mode) must not
             // move the dropout generators: the set's draws would depend on where the loop's epochs fall in it.
-            let generators = pathTraining != nil ? members.map { dropoutLayers(in: $0.network).map(\.generatorState) } : nil
+            let generators = pathTraining != nil ? dropoutStates : nil
             evaluateEpoch(sums: sums, batches: batches, seconds: epochSeconds)
-            for (member, states) in zip(members, generators ?? []) {
-                for (d, state) in zip(dropoutLayers(in: member.network), states) { d.generatorState = state }
-            }
+            if let generators { restoreDropout(generators) }
             let eligible = settleStart != Int.max ? e >= settleStart
                 : !adapter.usesPenalty || e >= penaltyOnAt || adapter.epochs < penaltyOnAt
             let mean = validation.reduce(0, +) / Double(max(validation.count, 1))
