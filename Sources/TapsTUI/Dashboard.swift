@@ -138,7 +138,7 @@ func penaltyInLoss(phase: StepPhase, lambda: Double, penalty: Double) -> Double 
 /// `(step, total loss)`, `(step, task loss)` and `(step, λ·P)` of every step, in one pass through the array's buffer:
 /// a `map` per series copied each StepEvent with its arrays (a retain and release each), 60 000 copies per frame of a
 /// 20 000-step run, the largest cost of a frame.
-func lossSeries(_ steps: [StepEvent]) -> (total: [(x: Double, y: Double)], task: [(x: Double, y: Double)],
+func lossSeries(_ steps: StepHistory) -> (total: [(x: Double, y: Double)], task: [(x: Double, y: Double)],
                                           penalty: [(x: Double, y: Double)]) {
     var total: [(x: Double, y: Double)] = [], task = total, penalty = total
     total.reserveCapacity(steps.count); task.reserveCapacity(steps.count); penalty.reserveCapacity(steps.count)
@@ -154,7 +154,7 @@ func lossSeries(_ steps: [StepEvent]) -> (total: [(x: Double, y: Double)], task:
 }
 
 /// `(step, accuracy)` of every step (one pass through the buffer, as ``lossSeries(_:)``).
-func accuracySeries(_ steps: [StepEvent]) -> [(x: Double, y: Double)] {
+func accuracySeries(_ steps: StepHistory) -> [(x: Double, y: Double)] {
     var out: [(x: Double, y: Double)] = []
     out.reserveCapacity(steps.count)
     steps.withUnsafeBufferPointer { b in for i in b.indices { out.append((Double(b[i].step), b[i].accuracy)) } }

@@ -296,7 +296,7 @@ public final class DashboardApp {
             followExtras()
             let finished = suite.isFinished()
             state.suite = SuiteTabs(names: suite.views.map(\.name), viewing: view, training: finished ? nil : current,
-                                    done: suite.views.map { $0.store.snapshot().end != nil }, following: chosenView == nil,
+                                    done: suite.views.map { $0.store.hasEnded }, following: chosenView == nil,
                                     label: suite.label)
             // The lambda, pause state and step budget belong to the run in training; show them on its view only.
             state.lambda = view == current && !finished ? suite.control.lambda : nil

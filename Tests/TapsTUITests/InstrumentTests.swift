@@ -115,27 +115,41 @@ enum Odd {
         #expect(text.contains("300%"), "the axis grows to the largest finite value")
     }
 
-    @Test("the running score sums follow the steps (padded, cut, NaN counted, thinned) for the heatmap's means")
-    func scorePrefixFollowsTheSteps() {
-        var m = MetricsSnapshot()
+    @Test("the running score sums follow the steps (padded, cut, NaN counted, thinned, past the storage's growth) for the heatmap's means")
+    func scoreSumsFollowTheSteps() {
         let counts = [3, 3, 2, 4, 3, 0, 3]   // the first step sets the width; fewer count 0, more are cut
-        for i in 0..<40 {
-            let scores = (0..<counts[i % counts.count]).map { (i == 39 || i % 9 == 4) && $0 == 1 ? Double.nan : Double(i * 10 + $0) }
-            m.apply(.step(StepEvent(step: i + 1, epoch: 1, phase: .sparsify, loss: 1, taskLoss: 1, penalty: 0, lambda: 1,
-                                    accuracy: 0.5, learningRate: 0.01, scores: scores, active: scores.map { $0 >= 0.1 },
-                                    samplesPerSecond: 1, elapsed: Double(i))), stepCapacity: 25)
+        func scores(_ i: Int) -> [Double] {
+            (0..<counts[i % counts.count]).map { (i == 39 || i % 9 == 4) && $0 == 1 ? Double.nan : Double(i * 10 + $0) }
         }
-        #expect(m.steps.count < 25 && m.scoreWidth == 3, "thinned once past the capacity")
-        #expect(m.scorePrefix.count == (m.steps.count + 1) * 3 && m.scoreNonFinitePrefix.count == m.scorePrefix.count)
-        #expect(m.steps.contains { $0.scores.contains { $0.isNaN } }, "a NaN step survives the thinning")
-        for (i, s) in m.steps.enumerated() {
-            for l in 0..<3 {
-                let v = l < s.scores.count ? s.scores[l] : 0
-                let bad = m.scoreNonFinitePrefix[(i + 1) * 3 + l] - m.scoreNonFinitePrefix[i * 3 + l]
-                #expect(bad == (v.isFinite ? 0 : 1), "step \(s.step), layer \(l)")
-                #expect(m.scorePrefix[(i + 1) * 3 + l] - m.scorePrefix[i * 3 + l] == (v.isFinite ? v : 0), "step \(s.step)")
+        // 40 steps thinned at 25; 700 steps grow the storage several times.
+        for (total, capacity) in [(40, 25), (700, 20_000)] {
+            var m = MetricsSnapshot()
+            for i in 0..<total {
+                m.apply(.step(StepEvent(step: i + 1, epoch: 1, phase: .sparsify, loss: 1, taskLoss: 1, penalty: 0, lambda: 1,
+                                        accuracy: 0.5, learningRate: 0.01, scores: scores(i), active: scores(i).map { $0 >= 0.1 },
+                                        samplesPerSecond: 1, elapsed: Double(i))), stepCapacity: capacity)
+            }
+            let sums = m.scoreSums
+            #expect(total < capacity || m.steps.count < capacity, "thinned once past the capacity")
+            #expect(sums.width == 3 && sums.rows == m.steps.count + 1)
+            #expect(m.steps.contains { $0.scores.contains { $0.isNaN } }, "a NaN step survives the thinning")
+            for (i, s) in m.steps.enumerated() {
+                for l in 0..<3 {
+                    let v = l < s.scores.count ? s.scores[l] : 0
+                    let bad = sums.nonFiniteCount(row: i + 1, layer: l) - sums.nonFiniteCount(row: i, layer: l)
+                    #expect(bad == (v.isFinite ? 0 : 1), "step \(s.step), layer \(l)")
+                    #expect(sums.sum(row: i + 1, layer: l) - sums.sum(row: i, layer: l) == (v.isFinite ? v : 0), "step \(s.step)")
+                }
             }
         }
+        // A copy taken between appends (the dashboard's snapshot) keeps its rows; the original goes on.
+        var m = MetricsSnapshot()
+        for i in 0..<300 { m.apply(.step(Odd.step(i + 1, loss: 1, scores: [Double(i), 1, 2]))) }
+        let copy = m
+        m.apply(.step(Odd.step(301, loss: 1, scores: [5, 5, 5])))
+        #expect(copy.scoreSums.rows == 301 && m.scoreSums.rows == 302)
+        #expect(m.scoreSums.sum(row: 301, layer: 0) == copy.scoreSums.sum(row: 300, layer: 0) + 5)
+        #expect(m.scoreSums.sum(row: 301, layer: 2) == 2 * 300 + 5)
     }
 
     @Test("a huge score does not spoil the later columns' means, and wide steps keep no running sums")
@@ -151,7 +165,7 @@ enum Odd {
         #expect(row.contains("█") && !row.contains("·") && !row.contains("×"), "only the huge score's column differs: \(row)")
         var wide = MetricsSnapshot()
         wide.apply(.step(Odd.step(1, loss: 1, scores: Array(repeating: 0.2, count: MetricsSnapshot.maximumScoreWidth + 1))))
-        #expect(wide.scorePrefix.isEmpty && wide.scoreNonFinitePrefix.isEmpty)
+        #expect(wide.scoreSums.rows == 0)
     }
 
     @Test("a path run's step total follows the notice that announces it once its search is over")

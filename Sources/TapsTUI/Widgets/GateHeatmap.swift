@@ -39,7 +39,7 @@ enum GateHeatmap {
     /// Mean score of each layer over `columns` equal slices of the step history (fewer columns when there are fewer
     /// steps, so the map fills from the left); a slice holding a NaN/Inf score of a layer is NaN for that layer.
     /// Result: [column][layer].
-    static func columns(steps: [StepEvent], layers: Int, columns: Int) -> [[Double]] {
+    static func columns(steps: StepHistory, layers: Int, columns: Int) -> [[Double]] {
         guard columns > 0, !steps.isEmpty, layers > 0 else { return [] }
         let n = steps.count
         let used = min(n, columns)
@@ -61,22 +61,22 @@ enum GateHeatmap {
         }
     }
 
-    /// ``columns(steps:layers:columns:)`` of `metrics`' steps from its running sums (``MetricsSnapshot/scorePrefix``)
+    /// ``columns(steps:layers:columns:)`` of `metrics`' steps from its running sums (``MetricsSnapshot/scoreSums``)
     /// when they hold every layer: two reads per column and layer instead of a pass over the history (about a
     /// millisecond of a 200x60 frame of a 20 000-step, 49-layer run). A mean differs from the direct sum's in the last
     /// bits (``level(score:tau:)`` allows for that); where the running sums dwarf the slice's own sum (after a huge
     /// score: their difference would have lost its digits) or are not finite, that column and layer is summed
     /// directly from the steps.
     static func columns(_ metrics: MetricsSnapshot, layers: Int, columns: Int) -> [[Double]] {
-        let steps = metrics.steps, width = metrics.scoreWidth
-        let rows = steps.count + 1
-        guard width >= layers, metrics.scorePrefix.count == rows * width, metrics.scoreNonFinitePrefix.count == rows * width
+        let steps = metrics.steps, sums = metrics.scoreSums
+        guard sums.width >= layers, sums.rows == steps.count + 1
         else { return self.columns(steps: steps, layers: layers, columns: columns) }
         guard columns > 0, !steps.isEmpty, layers > 0 else { return [] }
         let n = steps.count
         let used = min(n, columns)
-        return metrics.scorePrefix.withUnsafeBufferPointer { sum in
-            metrics.scoreNonFinitePrefix.withUnsafeBufferPointer { bad in
+        let width = sums.width
+        return sums.sums.withUnsafeBufferPointer { sum in
+            sums.nonFinite.withUnsafeBufferPointer { bad in
                 (0..<used).map { c in
                     let lo = c * n / used, hi = max(lo + 1, (c + 1) * n / used)
                     return (0..<layers).map { l in
@@ -99,7 +99,7 @@ enum GateHeatmap {
     /// at or after a step never decreases as the step grows (also in a resumed run's history, which can repeat step
     /// numbers and is not assumed sorted), so the markers, taken in step order, resume the scan where the last one
     /// stopped (20 markers each scanning a 20 000-step history had cost about a millisecond of a 200x60 frame).
-    static func columns(ofSteps markerSteps: [Int], steps: [StepEvent], used: Int) -> [Int?] {
+    static func columns(ofSteps markerSteps: [Int], steps: StepHistory, used: Int) -> [Int?] {
         guard used > 0, !steps.isEmpty else { return markerSteps.map { _ in nil } }
         var result = [Int?](repeating: nil, count: markerSteps.count)
         steps.withUnsafeBufferPointer { b in

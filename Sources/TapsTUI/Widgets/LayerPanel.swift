@@ -12,7 +12,7 @@ public struct GateFlips: Equatable, Sendable {
     public init(count: Int, lastStep: Int?) { self.count = count; self.lastStep = lastStep }
 
     /// Counts flips of layer `layer`'s active flag over `steps` (steps without a flag for it are skipped).
-    public static func of(layer: Int, in steps: [StepEvent]) -> GateFlips {
+    public static func of<C: Collection<StepEvent>>(layer: Int, in steps: C) -> GateFlips {
         var count = 0, last: Int?, previous: Bool?
         for s in steps where s.active.indices.contains(layer) {
             let a = s.active[layer]

@@ -130,7 +130,7 @@ extension RunLoop {
     /// the probe), announces the steps it adds (the dashboard's and the progress lines' step total follow it), and
     /// starts the first set. Returns true when the path is complete or failed.
     private func planPathTraining(ending: String) -> Bool {
-        guard let path = config.path, let m = pathMember else { return true }
+        guard let path = config.path, pathMember != nil else { return true }
         let (_, settleSteps) = path.resolved(stepsPerEpoch: adapter.stepsPerEpoch)
         let probeOff = probeRefitHead(gatesOff: true) != nil
         let trained = pathSets.filter { $0.key.contains("1") || !probeOff }.count

@@ -2,27 +2,22 @@
 import Foundation
 import TapsSupport
 
+/// A run's step events, oldest first; copies share the storage while they only append (``AppendOnlyArray``).
+public typealias StepHistory = AppendOnlyArray<StepEvent>
+
 /// An immutable view of a run's metrics at one moment, safe to hand to the UI thread.
 public struct MetricsSnapshot: Sendable, Equatable {
     /// Monotonic counter, bumped on every append; the UI redraws data panels only when it changes.
     public var version: Int = 0
     public var start: RunStartEvent?
     /// Every step event so far (oldest first); thinned by 2 when it exceeds the store's capacity.
-    public private(set) var steps: [StepEvent] = []
-    /// Running sums of the scores of ``steps``, ``scoreWidth`` per row: row 0 is zeros and row `i + 1` adds step `i`'s
-    /// finite scores (a step with fewer scores counts 0 for the rest; extra scores are left out). The mean score of a
-    /// layer over steps `lo..<hi` is `(row hi - row lo) / (hi - lo)` when ``scoreNonFinitePrefix`` says the range has
-    /// no NaN or infinite score. The dashboard's heatmap takes a mean per column and layer every frame: summed from the
-    /// steps, a 20 000-step, 49-layer history cost about a millisecond of a 200x60 frame. Kept for at most
-    /// ``maximumScoreWidth`` scores a step (empty beyond: the heatmap then sums the steps).
-    public private(set) var scorePrefix: [Double] = []
-    /// Running counts of non-finite scores, laid out as ``scorePrefix``.
-    public private(set) var scoreNonFinitePrefix: [Int32] = []
-    /// The most scores a step may have for ``scorePrefix`` to be kept (12 bytes per step and score: 256 scores and
+    public private(set) var steps = StepHistory()
+    /// Running sums of the scores of ``steps`` for the dashboard's heatmap (``ScoreRunningSums``); empty when a step
+    /// has more than ``maximumScoreWidth`` scores (the heatmap then sums the steps).
+    public private(set) var scoreSums = ScoreRunningSums()
+    /// The most scores a step may have for ``scoreSums`` to be kept (12 bytes per step and score: 256 scores and
     /// 20 000 steps are 61 MB; DenseNet-121, the largest torchvision network taps gates, has about 120 gated layers).
     public static let maximumScoreWidth = 256
-    /// Scores per row of ``scorePrefix``: the score count of the first step applied.
-    public private(set) var scoreWidth = 0
     public var epochs: [EpochEvent] = []
     /// Notices, oldest first.
     public var notices: [NoticeEvent] = []
@@ -35,22 +30,6 @@ public struct MetricsSnapshot: Sendable, Equatable {
 
     public init() {}
 
-    /// Appends one step's row to ``scorePrefix`` and ``scoreNonFinitePrefix`` (the zero row first).
-    private mutating func appendScoreRow(_ scores: [Double]) {
-        let width = scoreWidth
-        guard width <= Self.maximumScoreWidth else { return }
-        if scorePrefix.isEmpty {
-            scorePrefix.append(contentsOf: repeatElement(0, count: width))
-            scoreNonFinitePrefix.append(contentsOf: repeatElement(0, count: width))
-        }
-        let last = scorePrefix.count - width
-        for l in 0..<width {
-            let v = l < scores.count ? scores[l] : 0
-            scorePrefix.append(scorePrefix[last + l] + (v.isFinite ? v : 0))
-            scoreNonFinitePrefix.append(scoreNonFinitePrefix[last + l] &+ (v.isFinite ? 0 : 1))
-        }
-    }
-
     /// The latest step event, if any.
     public var lastStep: StepEvent? { steps.last }
 
@@ -61,15 +40,14 @@ public struct MetricsSnapshot: Sendable, Equatable {
         case .start(let e): start = e
         case .step(let e):
             progress = nil
-            if steps.isEmpty { scoreWidth = e.scores.count }
+            if steps.isEmpty && e.scores.count <= Self.maximumScoreWidth { scoreSums = ScoreRunningSums(width: e.scores.count) }
             steps.append(e)
-            appendScoreRow(e.scores)
+            scoreSums.append(e.scores)
             if steps.count > stepCapacity {
                 // Keep the newest step exactly; thin the rest evenly.
-                steps = stride(from: steps.count - 1, through: 0, by: -2).map { steps[$0] }.reversed()
-                scorePrefix.removeAll(keepingCapacity: true)
-                scoreNonFinitePrefix.removeAll(keepingCapacity: true)
-                for s in steps { appendScoreRow(s.scores) }
+                steps = StepHistory(stride(from: steps.count - 1, through: 0, by: -2).map { steps[$0] }.reversed())
+                scoreSums.removeAll()
+                for s in steps { scoreSums.append(s.scores) }
             }
         case .epoch(let e): epochs.append(e)
         case .notice(let e):
@@ -185,6 +163,13 @@ public final class MetricsStore: @unchecked Sendable {
     public func snapshot() -> MetricsSnapshot {
         lock.lock(); defer { lock.unlock() }
         return current
+    }
+
+    /// Whether the run's end event has arrived (cheap: a snapshot would make the trainer's next append copy what it
+    /// writes to).
+    public var hasEnded: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return current.end != nil
     }
 
     /// The current version counter (cheap; lets a poller skip unchanged frames).
