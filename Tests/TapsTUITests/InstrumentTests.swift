@@ -168,6 +168,24 @@ enum Odd {
         #expect(wide.scoreSums.rows == 0)
     }
 
+    @Test("while the gates are fixed (settle, a path's set) the model line says the penalty is off")
+    func settleSaysThePenaltyIsOff() {
+        var m = MetricsSnapshot()
+        m.apply(.start(Odd.start()))
+        for i in 1...40 { m.apply(.step(Odd.step(i, loss: 1))) }
+        func line(_ m: MetricsSnapshot, width: Int) -> String {
+            render(DashboardState(metrics: m, readOnly: true), size: Size(width: width, height: 30), theme: .builtInMono,
+                   caps: unicode).lines.first { $0.contains("τ") } ?? ""
+        }
+        #expect(!line(m, width: 160).contains("penalty off"), "penalty phase")
+        for i in 41...50 { m.apply(.step(Odd.step(i, loss: 1, phase: .settle))) }
+        #expect(line(m, width: 160).contains("penalty off, gates fixed"), "\(line(m, width: 160))")
+        #expect(line(m, width: 80).contains("active"), "the active count stays at 80 columns: \(line(m, width: 80))")
+        m.apply(.end(RunEndEvent(status: .done, step: 50, testAccuracy: 0.8, bestValidationAccuracy: 0.8,
+                                 activeLayers: [], taskSpecificParameters: 0, seconds: 1, message: nil)))
+        #expect(!line(m, width: 160).contains("penalty off"), "the run is over")
+    }
+
     @Test("a path run's step total follows the notice that announces it once its search is over")
     func plannedStepsFollowTheLatestAnnouncement() {
         var m = Fixture.metrics()

@@ -60,7 +60,7 @@ enum StatusBar {
         buffer.put(badge, x: max(0, width - badge.count - 1), y: y, style: badgeStyle)
     }
 
-    /// Line 2: lambda (and its history), tau, active k/N, task-specific parameters and % of the backbone.
+    /// Line 2: lambda (and its history; "penalty off" while the gates are fixed), tau, active k/N, task-specific parameters and % of the backbone.
     static func drawModelLine(_ buffer: inout ScreenBuffer, y: Int, width: Int, state: DashboardState, theme: Theme,
                               glyphs: Glyphs) {
         let dim = theme.style(.dimFg), value = theme.style(.highlight, .bold)
@@ -94,6 +94,11 @@ enum StatusBar {
                                       style: dim))
                 }
             }
+        }
+        // The settle (and a path's set in training) fixes the gates: lambda is kept, not applied. Last, so that a
+        // narrow terminal drops it before the active count (the run line's phase says "settle" too).
+        if state.currentLambda != nil && state.metrics.lastStep?.phase == .settle && state.metrics.end == nil {
+            spans.append(Span(text: "\(glyphs.dot) penalty off, gates fixed", style: dim))
         }
         Box.writeSpans(&buffer, spans, x: 1, y: y, maxX: width - 1)
     }
