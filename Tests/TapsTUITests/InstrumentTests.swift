@@ -177,13 +177,13 @@ enum Odd {
             render(DashboardState(metrics: m, readOnly: true), size: Size(width: width, height: 30), theme: .builtInMono,
                    caps: unicode).lines.first { $0.contains("τ") } ?? ""
         }
-        #expect(!line(m, width: 160).contains("penalty off"), "penalty phase")
+        #expect(line(m, width: 160).contains("active") && !line(m, width: 160).contains("penalty off"), "penalty phase")
         for i in 41...50 { m.apply(.step(Odd.step(i, loss: 1, phase: .settle))) }
         #expect(line(m, width: 160).contains("penalty off, gates fixed"), "\(line(m, width: 160))")
         #expect(line(m, width: 80).contains("active"), "the active count stays at 80 columns: \(line(m, width: 80))")
         m.apply(.end(RunEndEvent(status: .done, step: 50, testAccuracy: 0.8, bestValidationAccuracy: 0.8,
                                  activeLayers: [], taskSpecificParameters: 0, seconds: 1, message: nil)))
-        #expect(!line(m, width: 160).contains("penalty off"), "the run is over")
+        #expect(line(m, width: 160).contains("active") && !line(m, width: 160).contains("penalty off"), "the run is over")
     }
 
     @Test("a path run's step total follows the notice that announces it once its search is over")

@@ -69,7 +69,7 @@ enum GateHeatmap {
     /// directly from the steps.
     static func columns(_ metrics: MetricsSnapshot, layers: Int, columns: Int) -> [[Double]] {
         let steps = metrics.steps, sums = metrics.scoreSums
-        guard sums.width >= layers, sums.rows == steps.count + 1
+        guard sums.width >= layers, sums.rows == steps.count + 1, sums.nonFinite.count == sums.sums.count
         else { return self.columns(steps: steps, layers: layers, columns: columns) }
         guard columns > 0, !steps.isEmpty, layers > 0 else { return [] }
         let n = steps.count

@@ -60,7 +60,8 @@ enum StatusBar {
         buffer.put(badge, x: max(0, width - badge.count - 1), y: y, style: badgeStyle)
     }
 
-    /// Line 2: lambda (and its history; "penalty off" while the gates are fixed), tau, active k/N, task-specific parameters and % of the backbone.
+    /// Line 2: lambda (and its history; "penalty off" while the gates are fixed), tau, active k/N, task-specific
+    /// parameters and % of the backbone.
     static func drawModelLine(_ buffer: inout ScreenBuffer, y: Int, width: Int, state: DashboardState, theme: Theme,
                               glyphs: Glyphs) {
         let dim = theme.style(.dimFg), value = theme.style(.highlight, .bold)

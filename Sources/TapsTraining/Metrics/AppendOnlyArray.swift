@@ -22,6 +22,7 @@ public struct AppendOnlyArray<Element>: RandomAccessCollection {
         let lock = NSLock()
 
         init(capacity: Int) {
+            precondition(capacity > 0, "AppendOnlyArray storage of \(capacity) elements")
             self.capacity = capacity
             base = .allocate(capacity: capacity)
         }
@@ -42,7 +43,9 @@ public struct AppendOnlyArray<Element>: RandomAccessCollection {
         }
     }
 
-    private var storage: Storage?
+    private var storage: Storage? { didSet { base = storage?.base } }
+    /// The storage's elements (nil without storage); kept beside it so that the subscript reads no class field.
+    private var base: UnsafeMutablePointer<Element>?
     /// The elements this copy holds.
     public private(set) var count = 0
 
@@ -54,13 +57,23 @@ public struct AppendOnlyArray<Element>: RandomAccessCollection {
         for e in elements { append(e) }
     }
 
+    /// 0.
     public var startIndex: Int { 0 }
+    /// ``count``.
     public var endIndex: Int { count }
 
-    /// Element `i` (`0..<count`; traps outside, as `Array` does).
+    /// Element `i` (`0..<count`; traps outside, as `Array` does). Read in place, as `Array` does: `steps[i].scores`
+    /// retains the scores alone, not every array of the element.
     public subscript(i: Int) -> Element {
-        precondition(i >= 0 && i < count, "index \(i) out of range 0..<\(count)")
-        return storage.unsafelyUnwrapped.base[i]
+        unsafeAddress {
+            precondition(i >= 0 && i < count, "index \(i) out of range 0..<\(count)")
+            return UnsafePointer(base.unsafelyUnwrapped.advanced(by: i))
+        }
+    }
+
+    /// The elements as one contiguous buffer (`Array(_:)`, `elementsEqual` and other generic algorithms take it).
+    public func withContiguousStorageIfAvailable<R>(_ body: (UnsafeBufferPointer<Element>) throws -> R) rethrows -> R? {
+        try withUnsafeBufferPointer(body)
     }
 
     /// Appends `element`: into the shared storage when this copy is at its end and it has room; otherwise the
@@ -70,7 +83,7 @@ public struct AppendOnlyArray<Element>: RandomAccessCollection {
             count += 1
             return
         }
-        let moved = Storage(capacity: Swift.max(64, count.multipliedReportingOverflow(by: 2).partialValue))
+        let moved = Storage(capacity: Swift.max(64, count * 2))
         if let storage, count > 0 { moved.base.initialize(from: storage.base, count: count) }
         moved.count = count
         _ = moved.append(element, ifCountIs: count)
@@ -89,9 +102,12 @@ public struct AppendOnlyArray<Element>: RandomAccessCollection {
 }
 
 extension AppendOnlyArray: Equatable where Element: Equatable {
+    /// Same count and elements (copies of one storage with one count are equal without a comparison, as for `Array`).
     public static func == (a: Self, b: Self) -> Bool {
         a.count == b.count && (a.storage === b.storage || a.elementsEqual(b))
     }
 }
 
+/// Unchecked: the storage is a class with a raw pointer. Safe because an element below a copy's count is never
+/// written again and appends to a shared storage take its lock (see the type's comment).
 extension AppendOnlyArray: @unchecked Sendable where Element: Sendable {}

@@ -43,8 +43,14 @@ public struct ScoreRunningSums: Sendable, Equatable {
     }
 
     /// Sum of layer `layer`'s finite scores over the first `row` steps (`row` in `0..<rows`, `layer` in `0..<width`).
-    public func sum(row: Int, layer: Int) -> Double { sums[row * width + layer] }
+    public func sum(row: Int, layer: Int) -> Double {
+        precondition(layer >= 0 && layer < width, "layer \(layer) of \(width)")
+        return sums[row * width + layer]
+    }
 
     /// Count of layer `layer`'s non-finite scores over the first `row` steps (ranges as ``sum(row:layer:)``).
-    public func nonFiniteCount(row: Int, layer: Int) -> Int32 { nonFinite[row * width + layer] }
+    public func nonFiniteCount(row: Int, layer: Int) -> Int32 {
+        precondition(layer >= 0 && layer < width, "layer \(layer) of \(width)")
+        return nonFinite[row * width + layer]
+    }
 }
