@@ -181,6 +181,9 @@ enum Odd {
         for i in 41...50 { m.apply(.step(Odd.step(i, loss: 1, phase: .settle))) }
         #expect(line(m, width: 160).contains("penalty off, gates fixed"), "\(line(m, width: 160))")
         #expect(line(m, width: 80).contains("active"), "the active count stays at 80 columns: \(line(m, width: 80))")
+        let runLine = render(DashboardState(metrics: m, readOnly: true), size: Size(width: 80, height: 24),
+                             theme: .builtInMono, caps: unicode).lines.first ?? ""
+        #expect(runLine.contains("settle"), "the run line names the phase at 80 columns: \(runLine)")
         m.apply(.end(RunEndEvent(status: .done, step: 50, testAccuracy: 0.8, bestValidationAccuracy: 0.8,
                                  activeLayers: [], taskSpecificParameters: 0, seconds: 1, message: nil)))
         #expect(line(m, width: 160).contains("active") && !line(m, width: 160).contains("penalty off"), "the run is over")

@@ -29,10 +29,12 @@ enum StatusBar {
             segments.append(("ep \(last.epoch)\(epochs)", 4))
             let planned = state.plannedSteps.map { "/\($0)" } ?? ""
             segments.append(("step \(last.step)\(planned)", 6))
-            // Warm-up stays visible at 80 columns (the penalty is off); later phases are the first to go.
+            // Warm-up and the settle stay visible at 80 columns (the penalty is off, so lambda keys change nothing
+            // yet or any more); the penalty phase is the first to go.
             let warmup = last.phase == .warmup
             let warmupEpochs = state.metrics.start.map { "/\($0.warmupEpochs)" } ?? ""
-            segments.append((warmup ? "warm-up \(last.epoch)\(warmupEpochs)" : last.phase.rawValue, warmup ? 5 : 1))
+            segments.append((warmup ? "warm-up \(last.epoch)\(warmupEpochs)" : last.phase.rawValue,
+                             last.phase == .sparsify ? 1 : 5))
             if let p = state.extras.progress, state.metrics.end == nil, p.step >= last.step {
                 let total = p.total > 0 ? "/\(p.total)" : ""
                 segments.append(("\(p.phase) \(p.done)\(total)", 7))
