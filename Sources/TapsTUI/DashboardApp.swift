@@ -179,7 +179,7 @@ public final class DashboardApp {
         // The kernel thread id from /proc/thread-self ("PID/task/TID"); Glibc's gettid is not imported into Swift.
         var link = [CChar](repeating: 0, count: 64)
         let length = readlink("/proc/thread-self", &link, link.count - 1)
-        guard length > 0, let tid = String(cString: link).split(separator: "/").last.flatMap({ id_t($0) }) else { return }
+        guard length > 0, let tid = String(decoding: link.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self).split(separator: "/").last.flatMap({ id_t($0) }) else { return }
         _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), tid, 10)
         #endif
     }

@@ -187,6 +187,9 @@ enum Odd {
         m.apply(.end(RunEndEvent(status: .done, step: 50, testAccuracy: 0.8, bestValidationAccuracy: 0.8,
                                  activeLayers: [], taskSpecificParameters: 0, seconds: 1, message: nil)))
         #expect(line(m, width: 160).contains("active") && !line(m, width: 160).contains("penalty off"), "the run is over")
+        let doneLine = render(DashboardState(metrics: m, readOnly: true), size: Size(width: 200, height: 30),
+                              theme: .builtInMono, caps: unicode).lines.first ?? ""
+        #expect(doneLine.contains("DONE") && !doneLine.contains("settle"), "an ended run's line names no phase: \(doneLine)")
     }
 
     @Test("a path run's step total follows the notice that announces it once its search is over")

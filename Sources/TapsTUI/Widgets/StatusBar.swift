@@ -30,11 +30,14 @@ enum StatusBar {
             let planned = state.plannedSteps.map { "/\($0)" } ?? ""
             segments.append(("step \(last.step)\(planned)", 6))
             // Warm-up and the settle stay visible at 80 columns (the penalty is off, so lambda keys change nothing
-            // yet or any more); the penalty phase is the first to go.
+            // yet or any more); the penalty phase is the first to go. Once the run has ended the badge says so and
+            // the last step's phase would only mislead.
             let warmup = last.phase == .warmup
             let warmupEpochs = state.metrics.start.map { "/\($0.warmupEpochs)" } ?? ""
-            segments.append((warmup ? "warm-up \(last.epoch)\(warmupEpochs)" : last.phase.rawValue,
-                             last.phase == .sparsify ? 1 : 5))
+            if state.metrics.end == nil {
+                segments.append((warmup ? "warm-up \(last.epoch)\(warmupEpochs)" : last.phase.rawValue,
+                                 last.phase == .sparsify ? 1 : 5))
+            }
             if let p = state.extras.progress, state.metrics.end == nil, p.step >= last.step {
                 let total = p.total > 0 ? "/\(p.total)" : ""
                 segments.append(("\(p.phase) \(p.done)\(total)", 7))
