@@ -77,16 +77,24 @@ struct SettleBudgetTests {
             #expect(Double(used + g.weightCount) / backbone > budget, "\(g.name) fits in the budget but was left out")
         }
         #expect(store.snapshot().notices.contains { $0.kind == .settled })
-        // Once the set first fits, the layers then off stay off until the settle and lambda is back at --lambda.
+        // Once the set fits, the layers then off that would not fit beside it stay off until the settle, and lambda
+        // is back at --lambda; a layer the budget can afford stays free.
         let snapshot = store.snapshot()
         let met = try #require(snapshot.notices.first { $0.message.hasPrefix("budget met at step") })
         let after = snapshot.steps.filter { $0.step >= met.step && $0.phase == .sparsify }
-        let offAtFit = try #require(snapshot.steps.first { $0.step == met.step - 1 }).active
-        #expect(!after.isEmpty)
-        for s in after {
-            #expect(s.lambda == c.lambda, "step \(s.step): lambda \(s.lambda)")
-            #expect(zip(offAtFit, s.active).allSatisfy { was, now in was || !now }, "step \(s.step): a pinned layer came back")
+        let atFit = try #require(snapshot.steps.first { $0.step == met.step - 1 })
+        let names = snapshot.start?.layers.map(\.name) ?? []
+        let weights = network.gatedLayers.map(\.weightCount)
+        let usedAtFit = zip(atFit.active, weights).reduce(0) { $0 + ($1.0 ? $1.1 : 0) }
+        let pinned = Set(atFit.active.indices.filter { !atFit.active[$0] && Double(usedAtFit + weights[$0]) / backbone > budget })
+        #expect(names.count == weights.count)
+        for i in pinned { #expect(met.message.contains(names[i]), "\(names[i]) is not pinned: \(met.message)") }
+        for (i, name) in names.enumerated() where !pinned.contains(i) && !atFit.active[i] {
+            #expect(!met.message.contains(name + ",") && !met.message.contains(name + ")"), "\(name) fits but was pinned: \(met.message)")
         }
+        #expect(!after.isEmpty)
+        #expect(after.first?.lambda == c.lambda, "lambda \(after.first?.lambda ?? -1) after the fit")
+        for s in after { #expect(pinned.allSatisfy { !s.active[$0] }, "step \(s.step): a pinned layer came back") }
     }
 
     @Test("the pin ends at the settle: a budget run stopped during its settle and resumed keeps the pinned layer the fill took back")

@@ -53,8 +53,9 @@ extension RunLoop {
         control.lambda = min(max(lambda, 1e-3) * TrainingControl.lambdaStep, TrainingControl.maximumLambda)
     }
 
-    /// At the first budget check where every member fits, pins off the layers that are off then
-    /// (``pinForBudget(_:)``) and sets lambda back to `--lambda` (unless it is lower): the raises overshoot (a layer
+    /// At a budget check where every member fits, pins off the layers that are off then and would not fit beside
+    /// the set still on (``pinForBudget(_:)``), and sets lambda back to `--lambda` (unless it is lower); a later fit
+    /// pins again when the controller had to raise lambda again or a new layer no longer fits. The raises overshoot (a layer
     /// turns off some steps after the raise that decides it), and at the overshot lambda the layers still on chatter
     /// at tau and their deltas train only while on (fashion, `--budget 20%`, seed 0: lambda 14.9, `conv_layers.3`
     /// flipping for five epochs). Runs on every rank before the control box is read: the decision depends only on
@@ -63,13 +64,34 @@ extension RunLoop {
     /// at this boundary (a stop request, a failed metrics write) holds the pin with the reset lambda, which a resumed
     /// run (whose pin is already set) would otherwise never apply.
     func pinIfBudgetMet() {
-        guard budgetPinned.isEmpty, isBudgetCheckpoint, !isOverBudget else { return }
-        budgetPinned = members.map { m in budgetShare(m) == nil ? [] : m.gatedLayers.filter { !$0.isActive }.map(\.name) }
+        guard isBudgetCheckpoint, !isOverBudget else { return }
+        // Pin only the layers off now that would not fit beside the set still on: a layer the budget can afford may
+        // be off only for a moment (the small convolutions chatter at tau right after warm-up; ucidigits seed 19 met
+        // the budget 4 steps into the penalty phase with every gate off, and pinning all four cost 3 points).
+        let next: [[String]] = members.map { m in
+            guard let budget = budgetShare(m) else { return [] }
+            var on = m.gatedLayers.map(\.isActive)
+            var pin: [String] = []
+            for i in layersByScore(m).reversed() where !on[i] {
+                on[i] = true
+                if deltaCost(m, active: on) > budget { pin.append(m.gatedLayers[i].name) }
+                on[i] = false
+            }
+            return pin
+        }
+        let first = budgetPinned.isEmpty
+        let old = first ? members.map { _ in [String]() } : budgetPinned
+        let merged = zip(old, next).map { Array(Set($0).union($1)).sorted() }
+        // A later fit acts only when the controller raised lambda again (a free layer came back over the budget) or
+        // there is a new layer to pin.
+        if !first && merged == old.map({ $0.sorted() }) && lambda <= config.lambda { return }
+        let added = zip(merged, old).flatMap { new, was in new.filter { !was.contains($0) } }
+        budgetPinned = merged
         for m in members.indices { pinForBudget(m) }
         let reset = min(lambda, config.lambda)
         if isWriter {
-            let pinned = budgetPinned.flatMap { $0 }
-            notice(.info, "budget met at step \(step): " + (pinned.isEmpty ? "no layer is off"
+            let pinned = added
+            notice(.info, "budget met at step \(step): " + (pinned.isEmpty ? "no layer to pin"
                 : "\(pinned.count) layer(s) off stay off until the settle (\(pinned.joined(separator: ", ")))")
                 + (reset < lambda ? "; lambda back to \(ProgressFormatter.fmt(reset)) for the layers still on" : ""),
                 step: step + 1)
@@ -147,7 +169,7 @@ extension RunLoop {
     /// them from the end offers the smaller one first). Scores the proximal step left at exactly 0 carry no ranking;
     /// offering the larger delta first was measured worse (EfficientNet-Lite0, ucidigits, `--budget 25%`, seed 0:
     /// 0.935 with 36/49 layers against 0.960 with 38/49).
-    private func layersByScore(_ member: RunMember) -> [Int] {
+    func layersByScore(_ member: RunMember) -> [Int] {
         let layers = member.gatedLayers
         return layers.indices.sorted { a, b in
             let (sa, sb) = (layers[a].score.value.storage[0], layers[b].score.value.storage[0])
