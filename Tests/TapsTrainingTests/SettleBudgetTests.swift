@@ -97,6 +97,20 @@ struct SettleBudgetTests {
         for s in after { #expect(pinned.allSatisfy { !s.active[$0] }, "step \(s.step): a pinned layer came back") }
     }
 
+    @Test("a fit reached while every gate is off pins only the layers that would not fit (ucidigits, seed 19)")
+    func affordableLayersStayFree() throws {
+        // ucidigits seed 19, --budget 20%, 10 epochs: the set fits 4 steps into the penalty phase with every gate off
+        // (the small convolutions chatter at tau); pinning all four cost 3 points (0.952 against 0.982).
+        var c = quickConfig("budget-free", task: "ucidigits", lambda: 0.3, epochs: 10, warmup: 2, trainLimit: nil)
+        c.penalty = .weighted
+        c.budget = 0.2
+        c.seed = 19
+        let (summary, store, _) = try train(c)
+        #expect(summary.status == .done)
+        let met = try #require(store.snapshot().notices.first { $0.message.hasPrefix("budget met at step") })
+        #expect(met.message.contains("1 layer(s)") && met.message.contains("(fc_layers.0)"), "\(met.message)")
+    }
+
     @Test("the pin ends at the settle: a budget run stopped during its settle and resumed keeps the pinned layer the fill took back")
     func resumeInSettleKeepsFilledLayer() throws {
         // fashion, --budget 20%, --lambda 2: conv_layers.6 is pinned off when the set first fits, and the settle's
