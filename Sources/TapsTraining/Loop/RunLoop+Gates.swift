@@ -72,7 +72,7 @@ extension RunLoop {
             guard let budget = budgetShare(m) else { return [] }
             var on = m.gatedLayers.map(\.isActive)
             var pin: [String] = []
-            for i in layersByScore(m).reversed() where !on[i] {
+            for i in on.indices where !on[i] {   // each layer alone beside the set on: the order does not matter
                 on[i] = true
                 if deltaCost(m, active: on) > budget { pin.append(m.gatedLayers[i].name) }
                 on[i] = false
@@ -90,9 +90,8 @@ extension RunLoop {
         for m in members.indices { pinForBudget(m) }
         let reset = min(lambda, config.lambda)
         if isWriter {
-            let pinned = added
-            notice(.info, "budget met at step \(step): " + (pinned.isEmpty ? "no layer to pin"
-                : "\(pinned.count) layer(s) off stay off until the settle (\(pinned.joined(separator: ", ")))")
+            notice(.info, "budget met at step \(step): " + (added.isEmpty ? "no layer to pin"
+                : "\(added.count) layer(s) off stay off until the settle (\(added.joined(separator: ", ")))")
                 + (reset < lambda ? "; lambda back to \(ProgressFormatter.fmt(reset)) for the layers still on" : ""),
                 step: step + 1)
             // A lower lambda the user asked for at this boundary still applies (the control box is read next).
