@@ -476,6 +476,17 @@ poll 120 screen_has "DONE"
 "${TM[@]}" send-keys -t "$PANE" "q"
 if poll 60 screen_matches "^EXIT=0$"; then pass "quit after r and R"; else fail "no exit after r"; fi
 
+# MARK: - Keys typed before the dashboard is up (during `make run`'s build) are dropped, not read as commands
+start_pane typeahead "sleep 2; $BIN --seed 8 --steps 15 --out $WORK/run8"
+"${TM[@]}" send-keys -t "$PANE" "q"      # typed while `sleep` runs: waits in the terminal's input queue
+if poll 120 screen_has "DONE" && ! screen_matches "^EXIT="; then
+    pass "a q typed before the dashboard started was dropped: the run ran to DONE"
+else
+    fail "type-ahead reached the dashboard"
+fi
+"${TM[@]}" send-keys -t "$PANE" "q"
+if poll 60 screen_matches "^EXIT=0$"; then pass "q after DONE quits"; else fail "no exit after q"; fi
+
 # MARK: - taps-tui sweep: one tab per setting
 start_pane sweep "$BIN sweep --lambdas 0,1 --modes taps --steps 5 --seed 7 --out $WORK/sweep"
 if poll 120 screen_has "settings" && poll 10 screen_has "taps-lambda-0" && screen_has "taps-lambda-1"; then

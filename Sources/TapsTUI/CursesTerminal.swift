@@ -81,6 +81,9 @@ public final class CursesTerminal {
         _ = set_escdelay(25)
         _ = leaveok(taps_stdscr(), true)
         taps_enable_mouse()
+        // Keys typed before the dashboard was up (during `make run`'s build, say) are not meant for it: a `q` typed
+        // while waiting would end the run before its first frame.
+        _ = flushinp()
 
         var depth = ColorDepth.none
         if Self.colorAllowed(colorMode, environment: environment) && has_colors() {
