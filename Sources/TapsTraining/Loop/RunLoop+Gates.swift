@@ -70,14 +70,10 @@ extension RunLoop {
         // the budget 4 steps into the penalty phase with every gate off, and pinning all four cost 3 points).
         let next: [[String]] = members.map { m in
             guard let budget = budgetShare(m) else { return [] }
-            var on = m.gatedLayers.map(\.isActive)
-            var pin: [String] = []
-            for i in on.indices where !on[i] {   // each layer alone beside the set on: the order does not matter
-                on[i] = true
-                if deltaCost(m, active: on) > budget { pin.append(m.gatedLayers[i].name) }
-                on[i] = false
-            }
-            return pin
+            let on = m.gatedLayers.map(\.isActive)
+            // Each layer alone beside the set on: the order does not matter.
+            return on.indices.filter { !on[$0] && !fits(m, on, adding: $0, within: budget) }
+                .map { m.gatedLayers[$0].name }
         }
         let first = budgetPinned.isEmpty
         let old = first ? members.map { _ in [String]() } : budgetPinned
@@ -157,11 +153,19 @@ extension RunLoop {
             }
         }
         var on = base.map { $0 == "1" }
-        for i in layersByScore(member).reversed() where !on[i] {
+        for i in layersByScore(member).reversed() where !on[i] && fits(member, on, adding: i, within: budget) {
             on[i] = true
-            if deltaCost(member, active: on) > budget { on[i] = false }
         }
         return String(on.map { $0 ? "1" : "0" })
+    }
+
+    /// Whether the set `on` (one flag per gated layer of `member`) with layer `i` switched on as well costs at most
+    /// `budget` (a share of the backbone): the question both the pin (``pinIfBudgetMet()``, each layer alone) and the
+    /// settle's fill (``fitBudget(_:member:)``, greedily) ask.
+    private func fits(_ member: RunMember, _ on: [Bool], adding i: Int, within budget: Double) -> Bool {
+        var with = on
+        with[i] = true
+        return deltaCost(member, active: with) <= budget
     }
 
     /// Indices of a member's gated layers by ascending score (ties: the larger delta first, so that a fill taking
