@@ -26,6 +26,12 @@ assert 0 <= s["test_accuracy"] <= 1
 kinds = [json.loads(l)["event"] for l in open(run + "/metrics.jsonl")]
 assert kinds[0] == "start" and kinds[-1] == "end" and "step" in kinds and "epoch" in kinds
 PY
+    # A budget run says what its budget counts (the deltas), so 5.6% task-specific against 4.8% of deltas reads right.
+    "$TAPS" train --task ucidigits --epochs 3 --warmup-epochs 1 --train-limit 320 --seed 3 --budget 20% -q \
+        --out "$WORK/budget" >"$WORK/budget.out" 2>&1 \
+        && grep -qE '^  budget +deltas [0-9.]+%, within the 20% budget \(head, norms, biases \+[0-9.]+%, not counted\)$' "$WORK/budget.out" \
+        && python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); a=s["accounting"]; assert s["budget"] == 0.2 and a["active_delta_parameters"] <= 0.2*s["backbone_parameters"]' "$WORK/budget/summary.json" \
+        && ok "taps train --budget 20%: the summary's budget line and summary.json's budget" || fail "budget summary: $(tail -4 "$WORK/budget.out")"
     "$TAPS" eval --export "$WORK/run/task.safetensors" >"$WORK/eval" 2>&1 && grep -q 'matches the training summary' "$WORK/eval" \
         && ok "taps eval reproduces the training accuracy from the export" || fail "taps eval: $(cat "$WORK/eval")"
     "$TAPS" inspect "$WORK/run/task.safetensors" >"$WORK/inspect" 2>&1 && grep -q 'metadata format: taps-task/1' "$WORK/inspect" \

@@ -132,6 +132,16 @@ enum SummaryText {
         lines.append("  task-specific      \(ProgressFormatter.grouped(s.taskSpecificParameters)) parameters = "
                      + String(format: "%.2f%%", 100 * s.fractionOfBackbone)
                      + " of the backbone (\(ProgressFormatter.grouped(s.backboneParameters)))")
+        if let budget = s.budget {
+            // The budget counts the active deltas only: without this line a `--budget 25%` run that reports 25.3%
+            // task-specific parameters looks over budget.
+            let backbone = Double(max(s.backboneParameters, 1)), deltas = Double(s.accounting.activeDeltaParameters) / backbone
+            let rest = Double(s.accounting.normalisationParameters + s.accounting.headParameters) / backbone
+            lines.append("  budget             deltas " + String(format: "%.2f%%", 100 * deltas)
+                         + (deltas <= budget ? ", within the " : ", OVER the ")
+                         + String(format: "%g%%", (10_000 * budget).rounded() / 100) + " budget (head, norms, biases "
+                         + String(format: "+%.2f%%", 100 * rest) + ", not counted)")
+        }
         lines.append(String(format: "  time               %.1f s (%.2f s/epoch, %.0f img/s)", s.seconds, s.secondsPerEpoch, s.samplesPerSecond))
         lines.append("  run folder         \(runDirectory) (metrics.jsonl, summary.json\(s.export != nil ? ", task.safetensors" : ""))")
         return lines.joined(separator: "\n")

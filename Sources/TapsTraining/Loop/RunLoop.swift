@@ -774,7 +774,7 @@ final class RunLoop {
             samplesPerSecond: throughput, export: export,
             finalActiveLayers: m < finalActive.count && !members[m].gatedLayers.isEmpty ? finalActive[m] : nil,
             gateFlips: flips[m], lateGateFlips: lateFlips, pathPoints: config.path != nil ? pathPoints : nil,
-            headRefitEpoch: headRefit?.epoch, headRefitSteps: headRefit?.steps)
+            headRefitEpoch: headRefit?.epoch, headRefitSteps: headRefit?.steps, budget: budgetShare(members[m]))
     }
 
     // MARK: - Snapshots

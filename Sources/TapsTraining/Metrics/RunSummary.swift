@@ -60,4 +60,8 @@ public struct RunSummary: Codable, Sendable, Equatable {
     /// first epoch, where the re-fit stands) and its optimizer steps (not counted in `steps`). Nil otherwise.
     public var headRefitEpoch: Int? = nil
     public var headRefitSteps: Int? = nil
+    /// The storage budget (`--budget`, or `--budget-bytes` over 4 bytes a parameter) as a share of
+    /// `backboneParameters` that the active deltas (`accounting.activeDeltaParameters`) may take; the head, norms and
+    /// biases are stored with every task and not counted (docs/method.md "Storage budget"). Nil without a budget.
+    public var budget: Double? = nil
 }
