@@ -51,6 +51,11 @@ struct ConfigFileTests {
         #expect(throws: ConfigError.self) { try TrainingOptions.parse(["--budget", "20%", "--epochs", "3"]).config() }
         #expect(throws: ConfigError.self) { try TrainingOptions.parse(["--budget", "20%", "--settle-epochs", "0"]).config() }
         #expect(try TrainingOptions.parse(["--budget", "20%", "--epochs", "4"]).config().budget == 0.2)
+        // ... and so is one whose settle leaves no penalty epoch for the controller's search (4 = 2 warm-up + 2 settle).
+        #expect(throws: ConfigError.self) {
+            try TrainingOptions.parse(["--budget", "20%", "--epochs", "4", "--settle-epochs", "2"]).config()
+        }
+        #expect(try TrainingOptions.parse(["--budget", "20%", "--epochs", "5", "--settle-epochs", "2"]).config().budget == 0.2)
         let path = try temporaryFile("budget.toml", "budget = 0.2\n")
         let fromFile = try TrainingOptions.parse(["--config", path]).config()
         #expect(fromFile.budget == 0.2 && fromFile.budgetBytes == nil && fromFile.penalty == .weighted)
