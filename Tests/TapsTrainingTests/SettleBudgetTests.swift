@@ -111,6 +111,21 @@ struct SettleBudgetTests {
         #expect(met.message.contains("1 layer(s)") && met.message.contains("(fc_layers.0)"), "\(met.message)")
     }
 
+    @Test("model selection: a validation tie between settle epochs goes to the later one (ucidigits, seed 1)")
+    func tiedValidationSelectsTheLaterEpoch() throws {
+        // ucidigits, --budget 20%, seed 1, 10 epochs: both settle epochs reach the same validation accuracy.
+        var c = quickConfig("budget-tie", task: "ucidigits", lambda: 0.3, epochs: 10, warmup: 2, trainLimit: nil)
+        c.penalty = .weighted
+        c.budget = 0.2
+        c.seed = 1
+        let (summary, store, _) = try train(c)
+        let settle = store.snapshot().epochs.filter { $0.epoch > c.epochs - c.effectiveSettleEpochs }
+        let best = try #require(settle.map(\.validationAccuracy).max())
+        let tied = settle.filter { $0.validationAccuracy == best }.map(\.epoch)
+        #expect(tied.count > 1, "the scenario needs a tie: settle epochs \(settle.map { ($0.epoch, $0.validationAccuracy) })")
+        #expect(summary.selectedEpoch == tied.last, "selected \(summary.selectedEpoch ?? -1) of tied epochs \(tied)")
+    }
+
     @Test("the pin ends at the settle: a budget run stopped during its settle and resumed keeps the pinned layer the fill took back")
     func resumeInSettleKeepsFilledLayer() throws {
         // fashion, --budget 20%, --lambda 2: conv_layers.6 is pinned off when the set first fits, and the settle's

@@ -241,7 +241,8 @@ extension RunLoop {
             guard seen > 0 else { break epochs }
             scored += 1
             let accuracy = cache.validationAccuracy() ?? Double(correct) / Double(seen)
-            if accuracy > (chosen?.accuracy ?? -1) { chosen = (accuracy, e, head.parameters.map(\.value)) }
+            // Ties go to the later epoch, as the probe's model selection (``RunLoop``) takes them.
+            if accuracy >= (chosen?.accuracy ?? -1) { chosen = (accuracy, e, head.parameters.map(\.value)) }
         }
         guard let chosen else {
             for (p, v) in zip(head.parameters, current) { p.value = v }
