@@ -164,14 +164,14 @@ public struct SharedTrainingOptions: ParsableArguments {
             help: "Train the gated layers' biases: on or off (default: off for taps and probe, as the paper's code; on for finetune).")
     public var trainBiases: OnOff?
 
-    @Option(help: "Storage budget: the active deltas may take at most this share of the backbone (e.g. 20% or 0.2); lambda rises until the active set fits (the penalty becomes weighted), then the settle keeps the best set that fits and adds left-out layers, highest score first, while they fit.")
+    @Option(help: "Storage budget: the active deltas may take at most this share of the backbone (e.g. 20% or 0.2); lambda rises until the active set fits (the penalty becomes weighted), then the settle keeps the best set that fits and adds left-out layers, highest score first, while they fit. Needs a penalty epoch and a settle epoch after warm-up (--epochs at least --warmup-epochs + 2).")
     public var budget: Share?
 
     @Option(name: .customLong("budget-bytes"), help: "Storage budget in bytes of float32 deltas (e.g. 2MB, 500KB, 123456) instead of --budget.")
     public var budgetBytes: ByteSize?
 
     @Option(name: .customLong("settle-epochs"), parsing: .unconditional,
-            help: "Final epochs with the active set fixed (only kept deltas, norms and head train; taps mode). Default: the last 20% of the epochs.",
+            help: "Final epochs with the active set fixed (only kept deltas, norms and head train; taps mode). Default: the last 20% of the epochs (at least 1, leaving a penalty epoch; none with fewer than two epochs after warm-up). With --budget: 1 to --epochs minus --warmup-epochs minus 1.",
             transform: number("--settle-epochs", Int.init))
     public var settleEpochs: Int?
 

@@ -135,7 +135,8 @@ enum SummaryText {
         if let budget = s.budget {
             // The budget counts the active deltas only: without this line a `--budget 25%` run that reports 25.3%
             // task-specific parameters looks over budget.
-            let backbone = Double(max(s.backboneParameters, 1)), deltas = Double(s.accounting.activeDeltaParameters) / backbone
+            let backbone = Double(max(s.backboneParameters, 1))
+            let deltas = Double(s.accounting.activeDeltaParameters) / backbone
             let rest = Double(s.accounting.normalisationParameters + s.accounting.headParameters) / backbone
             lines.append("  budget             deltas " + String(format: "%.2f%%", 100 * deltas)
                          + (deltas <= budget ? ", within the " : ", OVER the ")

@@ -176,8 +176,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
             throw bad("--settle-epochs", "an integer in 0..<\(epochs) (below --epochs)", settle)
         }
         if hasBudget && mode == .taps && path == nil && (effectiveSettleEpochs == 0 || epochs - warmupEpochs < 2) {
-            throw bad("--budget", "a penalty epoch to search in and a settle phase to fit the set into (--epochs at least "
-                      + "--warmup-epochs + 2, --settle-epochs not 0)",
+            throw bad("--budget", "a penalty epoch to search in and a settle phase to fit the set into "
+                      + "(--epochs at least --warmup-epochs + 2, --settle-epochs not 0)",
                       "\(epochs) epochs with \(warmupEpochs) of warm-up and \(effectiveSettleEpochs) of settle")
         }
         if hasBudget && mode == .taps && path == nil && epochs - warmupEpochs - effectiveSettleEpochs < 1 {

@@ -133,7 +133,7 @@ extension RunLoop {
     }
 
     /// The set a budget run settles on (docs/method.md "Storage budget"): the voted set if it fits; otherwise the
-    /// most accurate set seen at a penalty epoch's end that fits; otherwise the voted set with its lowest-scoring
+    /// most accurate set seen at a penalty epoch's end that fits (ties: the later); otherwise the voted set with its lowest-scoring
     /// layers dropped until it fits. Then every layer left out is offered back, highest score first, and kept if the
     /// set still fits: the budget is storage the user granted, and a delta that fits buys accuracy (EfficientNet-Lite0
     /// on ucidigits at `--budget 25%` settled on 2/49 layers, 3% of the backbone, and ended below the probe).
@@ -144,7 +144,9 @@ extension RunLoop {
         var base = chosen
         if cost(chosen) > budget {
             let fitting = (m < candidateSets.count ? candidateSets[m] : []).filter { cost($0.set) <= budget }
-            if let best = fitting.max(by: { $0.accuracy < $1.accuracy }) {
+            // Ties go to the later set, as model selection takes them (nearer the end of the search).
+            let top = fitting.map(\.accuracy).max()
+            if let best = fitting.last(where: { $0.accuracy == top }) {
                 base = best.set
             } else {
                 var on = chosen.map { $0 == "1" }
