@@ -366,8 +366,10 @@ if [ -x "$TAPS" ]; then
     "${TM[@]}" send-keys -t "$PANE" "q"; poll 30 screen_matches "^EXIT=0$"
     kill -INT "$STEER_PID"; wait "$STEER_PID"
     start_pane steerdone "$BIN --attach $STEER"
+    # Keys typed before the dashboard is up are dropped (the type-ahead check below): wait for it first.
+    poll 30 screen_has "attached (read-only)"
     "${TM[@]}" send-keys -t "$PANE" "]"
-    if poll 30 screen_has "attached (read-only)" && poll 10 screen_has "read-only: attached"; then
+    if poll 10 screen_has "read-only: attached"; then
         pass "--attach of the finished run: read-only"
     else
         fail "a finished run is steerable"
