@@ -21,6 +21,15 @@ private func budgetConfig(_ label: String, lambda: Double) -> TrainingConfig {
     return c
 }
 
+/// `taps train --task ucidigits --epochs 10 --seed SEED --budget 20%` with the CLI's other defaults.
+private func ucidigitsBudgetConfig(_ label: String, seed: UInt64) -> TrainingConfig {
+    var c = quickConfig(label, task: "ucidigits", lambda: 0.3, epochs: 10, warmup: 2, trainLimit: nil)
+    c.penalty = .weighted
+    c.budget = 0.2
+    c.seed = seed
+    return c
+}
+
 /// Runs `config` and asks it to stop when step `step` has been reported; the stopped summary and its metrics.
 private func runStopping(_ config: TrainingConfig, atStep step: Int) throws -> (RunSummary, MetricsStore) {
     let control = TrainingControl(lambda: config.lambda)
@@ -101,10 +110,7 @@ struct SettleBudgetTests {
     func affordableLayersStayFree() throws {
         // ucidigits seed 19, --budget 20%, 10 epochs: the set fits 4 steps into the penalty phase with every gate off
         // (the small convolutions chatter at tau); pinning all four cost 3 points (0.952 against 0.982).
-        var c = quickConfig("budget-free", task: "ucidigits", lambda: 0.3, epochs: 10, warmup: 2, trainLimit: nil)
-        c.penalty = .weighted
-        c.budget = 0.2
-        c.seed = 19
+        let c = ucidigitsBudgetConfig("budget-free", seed: 19)
         let (summary, store, _) = try train(c)
         #expect(summary.status == .done)
         let met = try #require(store.snapshot().notices.first { $0.message.hasPrefix("budget met at step") })
@@ -114,10 +120,7 @@ struct SettleBudgetTests {
     @Test("model selection: a validation tie between settle epochs goes to the later one (ucidigits, seed 1)")
     func tiedValidationSelectsTheLaterEpoch() throws {
         // ucidigits, --budget 20%, seed 1, 10 epochs: both settle epochs reach the same validation accuracy.
-        var c = quickConfig("budget-tie", task: "ucidigits", lambda: 0.3, epochs: 10, warmup: 2, trainLimit: nil)
-        c.penalty = .weighted
-        c.budget = 0.2
-        c.seed = 1
+        let c = ucidigitsBudgetConfig("budget-tie", seed: 1)
         let (summary, store, _) = try train(c)
         let settle = store.snapshot().epochs.filter { $0.epoch > c.epochs - c.effectiveSettleEpochs }
         let best = try #require(settle.map(\.validationAccuracy).max())
