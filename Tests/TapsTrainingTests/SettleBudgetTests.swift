@@ -117,6 +117,24 @@ struct SettleBudgetTests {
         #expect(met.message.contains("1 layer(s)") && met.message.contains("(fc_layers.0)"), "\(met.message)")
     }
 
+    @Test("a run with no penalty epoch (a settle that takes every epoch after warm-up, or no epoch after it) warns")
+    func noPenaltyEpochWarns() throws {
+        func warnings(epochs: Int, warmup: Int, settle: Int?) throws -> [String] {
+            var c = quickConfig("no-penalty-\(epochs)-\(warmup)-\(settle ?? -1)", lambda: 1, epochs: epochs, warmup: warmup,
+                                trainLimit: 160)
+            c.settleEpochs = settle
+            let (summary, store, _) = try train(c)
+            #expect(summary.status == .done, "\(summary.message ?? "")")
+            return store.snapshot().notices.map(\.message).filter { $0.hasPrefix("warning: --") }
+        }
+        let settleAll = try warnings(epochs: 3, warmup: 1, settle: 2)
+        let expected = "warning: --settle-epochs 2 takes every epoch after the 1 of warm-up"
+        #expect(settleAll.count == 1 && settleAll[0].hasPrefix(expected), "\(settleAll)")
+        let warmupAll = try warnings(epochs: 2, warmup: 2, settle: nil)
+        #expect(warmupAll.count == 1 && warmupAll[0].hasPrefix("warning: --epochs 2 is not above --warmup-epochs 2"), "\(warmupAll)")
+        #expect(try warnings(epochs: 3, warmup: 1, settle: 1).isEmpty, "a settle that leaves a penalty epoch is fine")
+    }
+
     @Test("model selection: a validation tie between settle epochs goes to the later one (ucidigits, seed 1)")
     func tiedValidationSelectsTheLaterEpoch() throws {
         // ucidigits, --budget 20%, seed 1, 10 epochs: both settle epochs reach the same validation accuracy.

@@ -250,6 +250,11 @@ final class RunLoop {
             if adapter.usesPenalty && adapter.epochs <= config.warmupEpochs {
                 notice(.info, "warning: --epochs \(adapter.epochs) is not above --warmup-epochs \(config.warmupEpochs): "
                     + "the sparsity penalty never runs and every gate stays as it started (use --epochs above --warmup-epochs)")
+            } else if adapter.usesPenalty && config.path == nil && settleStart - 1 <= config.warmupEpochs {
+                // The settle takes every epoch after warm-up (a budget run is refused for this in validate()).
+                notice(.info, "warning: --settle-epochs \(config.effectiveSettleEpochs) takes every epoch after the "
+                    + "\(config.warmupEpochs) of warm-up: the sparsity penalty never runs and every gate stays as it started "
+                    + "(use --settle-epochs below \(adapter.epochs - config.warmupEpochs))")
             }
         }
         if let dataParallel {
