@@ -175,16 +175,19 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         if let settle = settleEpochs, settle < 0 || settle >= epochs {
             throw bad("--settle-epochs", "an integer in 0..<\(epochs) (below --epochs)", settle)
         }
-        if hasBudget && mode == .taps && path == nil && (effectiveSettleEpochs == 0 || epochs - warmupEpochs < 2) {
-            throw bad("--budget", "a penalty epoch to search in and a settle phase to fit the set into "
-                      + "(--epochs at least --warmup-epochs + 2, --settle-epochs not 0)",
-                      "\(epochs) epochs with \(warmupEpochs) of warm-up and \(effectiveSettleEpochs) of settle")
-        }
-        if hasBudget && mode == .taps && path == nil && epochs - warmupEpochs - effectiveSettleEpochs < 1 {
-            // Without a penalty epoch the controller never acts and the settle fills the budget by scores that the
-            // penalty never moved (EfficientNet-Lite0, 4 epochs, `--settle-epochs 2`: 326-341 of 397 against 367-381).
-            throw bad("--settle-epochs", "at most \(epochs - warmupEpochs - 1) with --budget (--epochs minus "
-                      + "--warmup-epochs minus 1: the budget's search needs a penalty epoch)", effectiveSettleEpochs)
+        if hasBudget && mode == .taps && path == nil {
+            let settle = effectiveSettleEpochs
+            if settle == 0 || epochs - warmupEpochs < 2 {
+                throw bad("--budget", "a penalty epoch to search in and a settle phase to fit the set into "
+                          + "(--epochs at least --warmup-epochs + 2, --settle-epochs not 0)",
+                          "\(epochs) epochs with \(warmupEpochs) of warm-up and \(settle) of settle")
+            }
+            if epochs - warmupEpochs - settle < 1 {
+                // Without a penalty epoch the controller never acts and the settle fills the budget by scores that the
+                // penalty never moved (EfficientNet-Lite0, 4 epochs, `--settle-epochs 2`: 326-341 of 397 against 367-381).
+                throw bad("--settle-epochs", "at most \(epochs - warmupEpochs - 1) with --budget (--epochs minus "
+                          + "--warmup-epochs minus 1: the budget's search needs a penalty epoch)", settle)
+            }
         }
         if let checkpointEvery, checkpointEvery < 1 { throw bad("--checkpoint-every", "an integer >= 1 (steps)", checkpointEvery) }
         if let m = checkpointMinutes, !(m > 0 && m.isFinite) { throw bad("--checkpoint-minutes", "a number of minutes > 0", m) }

@@ -174,7 +174,7 @@ extension RunLoop {
     /// them from the end offers the smaller one first). Scores the proximal step left at exactly 0 carry no ranking;
     /// offering the larger delta first was measured worse (EfficientNet-Lite0, ucidigits, `--budget 25%`, seed 0:
     /// 0.935 with 36/49 layers against 0.960 with 38/49).
-    func layersByScore(_ member: RunMember) -> [Int] {
+    private func layersByScore(_ member: RunMember) -> [Int] {
         let layers = member.gatedLayers
         return layers.indices.sorted { a, b in
             let (sa, sb) = (layers[a].score.value.storage[0], layers[b].score.value.storage[0])
