@@ -226,6 +226,28 @@ struct SuiteTests {
         #expect(isWellFormedXML(svgURL))
     }
 
+    @Test("sweep with --budget: a rerun reuses the finished budget runs (the controller's lambda changes do not count as the user's)")
+    func budgetSweepIsReused() throws {
+        let out = temporaryRunFolder("sweep-budget")
+        var training = suiteTraining(trainLimit: 256)
+        training.task = "ucidigits"; training.epochs = 4; training.budget = 0.2
+        let config = SweepConfig(task: "ucidigits", lambdas: [0.3], modes: [.taps], training: training, outputDirectory: out)
+        let first = try SweepRunner(config: config).run()
+        #expect(first.trained == ["taps-lambda-0.3"])
+        let summaryURL = URL(fileURLWithPath: out + "/taps-lambda-0.3/summary.json")
+        var summary = try makeJSONDecoder().decode(RunSummary.self, from: Data(contentsOf: summaryURL))
+        #expect(summary.lambdaHistory.count > 1, "the controller raised lambda")
+        #expect(summary.lambdaHistory.dropFirst().allSatisfy { $0.source == .budget })
+
+        let second = try SweepRunner(config: config).run()
+        #expect(second.trained.isEmpty && second.skipped == ["taps-lambda-0.3"])
+
+        // A change the user made (a dashboard key, the control file) makes a run its settings do not repeat.
+        summary.lambdaHistory.append(LambdaChange(step: 9, lambda: 1, source: .user))
+        try writeAtomically(try makeJSONEncoder().encode(summary), to: summaryURL)
+        #expect(try SweepRunner(config: config).run().trained == ["taps-lambda-0.3"])
+    }
+
     @Test("SVG figures escape text and parse as XML")
     func svgEscaping() throws {
         let dir = URL(fileURLWithPath: temporaryRunFolder("svg"))

@@ -143,7 +143,7 @@ struct TrainerTests {
         let steps = store.snapshot().steps
         #expect(steps.first { $0.step == 5 }?.lambda == 0.3)
         #expect(steps.first { $0.step == 6 }?.lambda == 0.375)
-        #expect(summary.lambdaHistory == [LambdaChange(step: 1, lambda: 0.3), LambdaChange(step: 6, lambda: 0.375)])
+        #expect(summary.lambdaHistory == [LambdaChange(step: 1, lambda: 0.3), LambdaChange(step: 6, lambda: 0.375, source: .user)])
         let events = try MetricsStore.readJSONL(URL(fileURLWithPath: config.outputDirectory + "/metrics.jsonl"))
         #expect(events.contains { if case .notice(let n) = $0 { return n.kind == .lambda && n.step == 6 && n.to == 0.375 }; return false })
     }

@@ -45,12 +45,12 @@ extension RunLoop {
     /// Whether some member's active deltas cost more than its budget.
     private var isOverBudget: Bool { members.contains { m in budgetShare(m).map { deltaCost(m) > $0 } ?? false } }
 
-    /// At a budget check, raises lambda by 1.25x (the step of the dashboard's `]` key, so the lambda history stays
-    /// readable) while a member's active deltas cost more than the budget. Runs where the control box is read (a
-    /// plain run; rank 0 of a data-parallel run, which broadcasts lambda).
-    func steerLambdaForBudget() {
-        guard isBudgetCheckpoint, isOverBudget else { return }
-        control.lambda = min(max(lambda, 1e-3) * TrainingControl.lambdaStep, TrainingControl.maximumLambda)
+    /// At a budget check while a member's active deltas cost more than the budget, the raised lambda: 1.25x (the
+    /// step of the dashboard's `]` key, so the lambda history stays readable); nil otherwise. Used where the control
+    /// box is read (a plain run; rank 0 of a data-parallel run, which broadcasts lambda).
+    func budgetRaise() -> Double? {
+        guard isBudgetCheckpoint, isOverBudget else { return nil }
+        return min(max(lambda, 1e-3) * TrainingControl.lambdaStep, TrainingControl.maximumLambda)
     }
 
     /// At a budget check where every member fits, pins off the layers that are off then and would not fit beside
@@ -93,7 +93,7 @@ extension RunLoop {
             // A lower lambda the user asked for at this boundary still applies (the control box is read next).
             control.lambda = min(control.lambda, config.lambda)
         }
-        if reset < lambda { changeLambda(to: reset) }
+        if reset < lambda { changeLambda(to: reset, source: .budget) }
     }
 
     /// Freezes member `m`'s layers named in ``budgetPinned`` below tau (score and delta stop training). The settle's

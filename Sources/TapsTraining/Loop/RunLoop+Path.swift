@@ -121,6 +121,7 @@ extension RunLoop {
         if pathSinceRaise >= raiseEvery {
             pathSinceRaise = 0
             control.lambda = min(max(lambda, 1e-3) * growth, TrainingControl.maximumLambda)
+            pathLambdaRequest = control.lambda
         }
         return false
     }

@@ -120,6 +120,9 @@ final class RunLoop {
     var failure: String?
     var lambda: Double
     var lambdaHistory: [LambdaChange] = []
+    /// The lambda a path search's raise put in the control box, until the step boundary applies it (so the change is
+    /// recorded as the search's, not the user's).
+    var pathLambdaRequest: Double?
     /// Latest validation accuracy of each member (0...1), and the epoch-average training accuracy.
     var validation: [Double]
     var trainAccuracy: [Double?]
@@ -504,19 +507,20 @@ final class RunLoop {
             message = [proceed ? 1 : 0, lambda]
         }
         dataParallel.group.broadcast(&message, from: 0)
-        if !isWriter && message[1] != lambda && adapter.usesPenalty { changeLambda(to: message[1]) }
+        // A receiving rank does not learn who changed lambda; only rank 0's history is written.
+        if !isWriter && message[1] != lambda && adapter.usesPenalty { changeLambda(to: message[1], source: nil) }
         return message[0] == 1
     }
 
-    /// Makes `new` the lambda from the next step on and records it in the lambda history; the writer also writes the
-    /// `lambda` notice.
-    func changeLambda(to new: Double) {
+    /// Makes `new` the lambda from the next step on and records it in the lambda history with its `source`; the
+    /// writer also writes the `lambda` notice.
+    func changeLambda(to new: Double, source: LambdaChange.Source?) {
         if isWriter {
             notice(.lambda, "lambda \(ProgressFormatter.fmt(lambda)) -> \(ProgressFormatter.fmt(new)) from step \(step + 1)",
                    step: step + 1, from: lambda, to: new)
         }
         lambda = new
-        lambdaHistory.append(LambdaChange(step: step + 1, lambda: lambda))
+        lambdaHistory.append(LambdaChange(step: step + 1, lambda: lambda, source: source))
     }
 
     /// The control box of this process: stop, pause, snapshots, lambda (every plain run; rank 0 of a data-parallel run).
@@ -537,8 +541,15 @@ final class RunLoop {
             if control.isStopRequested { return false }
         }
         writeSnapshots(force: false)
-        steerLambdaForBudget()
-        if control.lambda != lambda && adapter.usesPenalty { changeLambda(to: control.lambda) }
+        // The user's request first (a key, the control file), then the budget controller's raise from it.
+        if control.lambda != lambda && adapter.usesPenalty {
+            changeLambda(to: control.lambda, source: control.lambda == pathLambdaRequest ? .path : .user)
+        }
+        pathLambdaRequest = nil
+        if let raised = budgetRaise() {
+            control.lambda = raised
+            changeLambda(to: raised, source: .budget)
+        }
         return true
     }
 

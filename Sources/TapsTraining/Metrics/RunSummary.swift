@@ -4,9 +4,26 @@ import TAPS
 
 /// One change of lambda during a run: from `step` on, the penalty used `lambda`.
 public struct LambdaChange: Codable, Sendable, Equatable {
+    /// Who changed lambda.
+    public enum Source: String, Codable, Sendable {
+        /// The user: a dashboard key or a request in the run's `control.json`.
+        case user
+        /// The `--budget` controller: a raise while the active deltas cost more than the budget, or the return to
+        /// `--lambda` when the budget is met (docs/method.md "Storage budget").
+        case budget
+        /// The `taps path` search's raise (docs/method.md "The trade-off in one run").
+        case path
+    }
+    /// First step that used `lambda` (1-based).
     public var step: Int
+    /// The penalty's weight from `step` on.
     public var lambda: Double
-    public init(step: Int, lambda: Double) { self.step = step; self.lambda = lambda }
+    /// Who made the change; nil for the start value, for a data-parallel rank that only received it, and in
+    /// histories written before the field existed.
+    public var source: Source?
+    public init(step: Int, lambda: Double, source: Source? = nil) {
+        self.step = step; self.lambda = lambda; self.source = source
+    }
 }
 
 /// What `summary.json` holds (snake_case keys): the outcome of one training run.

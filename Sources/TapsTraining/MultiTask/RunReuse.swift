@@ -20,12 +20,13 @@ enum RunReuse {
         return stored == wanted
     }
 
-    /// The summary of a finished run in `directory` made with `wanted`: `summary.json` says `done`, lambda was
-    /// never changed during the run (no dashboard key press), and its export exists.
+    /// The summary of a finished run in `directory` made with `wanted`: `summary.json` says `done`, only the
+    /// `--budget` controller changed lambda during the run (no dashboard key, no control-file request: those make a
+    /// run that its settings do not repeat), and its export exists.
     static func finished(in directory: URL, config wanted: TrainingConfig) -> RunSummary? {
         guard let data = try? Data(contentsOf: directory.appendingPathComponent("summary.json")),
               let s = try? makeJSONDecoder().decode(RunSummary.self, from: data),
-              s.status == .done, s.lambdaHistory.count == 1,
+              s.status == .done, !s.lambdaHistory.isEmpty, s.lambdaHistory.dropFirst().allSatisfy({ $0.source == .budget }),
               let export = s.export, FileManager.default.fileExists(atPath: export),
               matches(directory, wanted) else { return nil }
         return s
