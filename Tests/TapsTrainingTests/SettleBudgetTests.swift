@@ -212,9 +212,14 @@ struct SettleBudgetTests {
         c.penalty = .weighted
         c.budget = 0.05
         c.maxSteps = 40
-        let (refused, _, _) = try train(c)
-        #expect(refused.status == .failed && refused.steps == 0)
-        #expect(refused.message?.hasPrefix("--steps 40 ends the run before its settle phase") == true, "\(refused.message ?? "")")
+        // Refused before the run folder is touched (one line, no failed run left behind).
+        do {
+            _ = try Trainer(config: c, store: MetricsStore(), control: TrainingControl(lambda: c.lambda))
+            Issue.record("a --steps limit before the settle was accepted")
+        } catch {
+            #expect("\(error)".hasPrefix("--steps: expected at least 81 with --budget"), "\(error)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: c.outputDirectory), "the refused run created \(c.outputDirectory)")
 
         c.maxSteps = nil
         c.outputDirectory = temporaryRunFolder("budget-stop")

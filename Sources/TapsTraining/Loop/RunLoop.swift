@@ -237,7 +237,8 @@ final class RunLoop {
                     + "; normalisation layers, if any, train")
             }
             // The budget is enforced at the settle: a --steps limit that ends the run before it would export
-            // whatever set the penalty phase had reached.
+            // whatever set the penalty phase had reached (a single-task Trainer refuses this before its folder exists;
+            // this covers the joint modes).
             if config.hasBudget && adapter.usesPenalty && settleStart != Int.max
                 && totalSteps <= (settleStart - 1) * adapter.stepsPerEpoch {
                 status = .failed

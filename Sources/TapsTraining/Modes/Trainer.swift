@@ -102,6 +102,15 @@ public final class Trainer: @unchecked Sendable {
         guard data.test.count > 0 else {
             throw ConfigError.invalid(option: "--task", expected: "a task with a non-empty test split", got: "\(config.task) with 0 test images")
         }
+        // The budget is enforced at the settle: a --steps limit that ends the run before it would export whatever set
+        // the penalty phase had reached, so it is refused before the run folder is touched.
+        let settle = config.mode == .taps ? config.effectiveSettleEpochs : 0
+        if config.hasBudget, settle > 0, let limit = config.maxSteps,
+           limit <= (config.epochs - settle) * sampler.batchesPerEpoch {
+            let first = (config.epochs - settle) * sampler.batchesPerEpoch + 1
+            throw ConfigError.invalid(option: "--steps", expected: "at least \(first) with --budget (the settle phase, where "
+                + "the budget is enforced, starts at step \(first); or drop --steps)", got: "\(limit)")
+        }
         self.resumeFrom = resumeFrom
         if let group, group.size > 1 {
             try Self.checkSplit(config: config, trainImages: data.train.count, network: task.network, ranks: group.size)
