@@ -579,7 +579,8 @@ final class RunLoop {
                 time: started.timeIntervalSince1970, penaltyKind: layers.isEmpty ? nil : config.penalty,
                 penaltyWeights: layers.isEmpty ? nil : weights, lambdaCeiling: TrainingControl.maximumLambda,
                 headParameters: first.task.map { $0.headParameters.reduce(0) { $0 + $1.count } },
-                budget: adapter.usesPenalty ? budgetShare(first) : nil)))
+                budget: adapter.usesPenalty ? budgetShare(first) : nil,
+                settleEpochs: settleStart == Int.max ? 0 : adapter.epochs - settleStart + 1)))
         }
     }
 

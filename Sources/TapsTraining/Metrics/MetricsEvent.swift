@@ -145,18 +145,21 @@ public struct RunStartEvent: Codable, Sendable, Equatable {
     /// The storage budget of a `--budget`/`--budget-bytes` run: the largest share of ``backboneParameters`` the
     /// active deltas may take (0.2 = 20%); nil without one (docs/method.md "Storage budget").
     public var budget: Double?
+    /// Epochs of the settle phase at the end of the run (the active set fixed; docs/method.md "Training recipe");
+    /// nil in streams written before it was recorded.
+    public var settleEpochs: Int?
 
     public init(task: String, mode: RunMode, base: String, lambda: Double, tau: Double, epochs: Int,
                 warmupEpochs: Int, stepsPerEpoch: Int, batchSize: Int, seed: UInt64, layers: [LayerInfo],
                 backboneParameters: Int, runDirectory: String, time: Double, penaltyKind: PenaltyKind? = nil,
                 penaltyWeights: [Double]? = nil, lambdaCeiling: Double? = nil, headParameters: Int? = nil,
-                budget: Double? = nil) {
+                budget: Double? = nil, settleEpochs: Int? = nil) {
         self.task = task; self.mode = mode; self.base = base; self.lambda = lambda; self.tau = tau
         self.epochs = epochs; self.warmupEpochs = warmupEpochs; self.stepsPerEpoch = stepsPerEpoch
         self.batchSize = batchSize; self.seed = seed; self.layers = layers
         self.backboneParameters = backboneParameters; self.runDirectory = runDirectory; self.time = time
         self.penaltyKind = penaltyKind; self.penaltyWeights = penaltyWeights; self.lambdaCeiling = lambdaCeiling
-        self.headParameters = headParameters; self.budget = budget
+        self.headParameters = headParameters; self.budget = budget; self.settleEpochs = settleEpochs
     }
 }
 

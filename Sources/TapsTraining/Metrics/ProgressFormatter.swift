@@ -11,14 +11,20 @@ public enum ProgressFormatter {
         switch event {
         case .start(let s):
             let steps = s.stepsPerEpoch * s.epochs
-            return "taps: task \(s.task), mode \(s.mode.rawValue), base \(s.base), lambda \(fmt(s.lambda)), tau \(fmt(s.tau)), "
+            // Lambda, tau, warm-up and settle mean something only where the penalty runs.
+            let gated = s.mode == .taps || s.mode == .fullyJoint
+            let settle = s.settleEpochs ?? 0
+            let phases = gated ? " (\(s.warmupEpochs) warm-up" + (settle > 0 ? ", \(settle) settle)" : ")") : ""
+            return "taps: task \(s.task), mode \(s.mode.rawValue), base \(s.base), "
+                + (gated ? "lambda \(fmt(s.lambda)), tau \(fmt(s.tau)), " : "")
+                + (s.budget.map { "budget \(fmt(100 * $0))% of the backbone, " } ?? "")
                 + "\(s.layers.count) gated layers, backbone \(grouped(s.backboneParameters)) parameters, "
-                + "\(s.epochs) epochs (\(s.warmupEpochs) warm-up) x \(s.stepsPerEpoch) steps = \(steps) steps, batch \(s.batchSize)"
+                + "\(s.epochs) epochs\(phases) x \(s.stepsPerEpoch) steps = \(steps) steps, batch \(s.batchSize)"
         case .step(let e):
             guard e.step % stepInterval == 0 else { return nil }
             let active = e.active.filter { $0 }.count
-            return String(format: "epoch %d step %5d  loss %.4f (task %.4f, penalty %.4f x lambda %@)  acc %.3f  active %d/%d  %.0f img/s",
-                          e.epoch, e.step, e.loss, e.taskLoss, e.penalty, fmt(e.lambda) as NSString, e.accuracy,
+            return String(format: "epoch %d step %5d  loss %.4f %@  acc %.3f  active %d/%d  %.0f img/s",
+                          e.epoch, e.step, e.loss, lossParts(e) as NSString, e.accuracy,
                           active, e.active.count, e.samplesPerSecond)
         case .epoch(let e):
             return String(format: "epoch %d done: train loss %.4f, train acc %.4f, val acc %.4f, active %d layers, %.1f s",
@@ -41,10 +47,21 @@ public enum ProgressFormatter {
         guard case .step(let e) = event, let totalSteps, totalSteps > 0 else { return line(for: event) }
         guard e.step % stepInterval == 0 || e.step == totalSteps else { return nil }
         let active = e.active.filter { $0 }.count
-        return String(format: "epoch %d step %d/%d (%.0f%%)  loss %.4f (task %.4f, penalty %.4f x lambda %@)  acc %.3f  active %d/%d  %.0f img/s  ETA %@",
-                      e.epoch, e.step, totalSteps, 100 * Double(e.step) / Double(totalSteps), e.loss, e.taskLoss, e.penalty,
-                      fmt(e.lambda) as NSString, e.accuracy, active, e.active.count, e.samplesPerSecond,
+        return String(format: "epoch %d step %d/%d (%.0f%%)  loss %.4f %@  acc %.3f  active %d/%d  %.0f img/s  ETA %@",
+                      e.epoch, e.step, totalSteps, 100 * Double(e.step) / Double(totalSteps), e.loss,
+                      lossParts(e) as NSString, e.accuracy, active, e.active.count, e.samplesPerSecond,
                       duration(eta(e, totalSteps: totalSteps)) as NSString)
+    }
+
+    /// What the loss of a step line is made of: `(task 0.52, penalty 0.20 x lambda 0.3)` while the penalty runs;
+    /// `(penalty off)` in warm-up (and every step of fine-tuning and the probe) and `(settle, penalty off)` in the
+    /// settle, where the loss is the task loss alone.
+    static func lossParts(_ e: StepEvent) -> String {
+        switch e.phase {
+        case .sparsify: return String(format: "(task %.4f, penalty %.4f x lambda %@)", e.taskLoss, e.penalty, fmt(e.lambda) as NSString)
+        case .warmup: return "(penalty off)"
+        case .settle: return "(settle, penalty off)"
+        }
     }
 
     /// The one-line status a terminal shows (rewritten in place) during a run, most important first so that a
