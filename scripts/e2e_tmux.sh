@@ -475,6 +475,23 @@ else
     fail "R: no options prompt"
 fi
 poll 120 screen_has "DONE"
+# A refused R uses up no folder number: the next run that starts takes -4.
+"${TM[@]}" send-keys -t "$PANE" "R"
+poll 10 screen_has "new run options:"
+"${TM[@]}" send-keys -t "$PANE" -l -- "--seed x"
+"${TM[@]}" send-keys -t "$PANE" Enter
+poll 10 screen_has "cannot start a new run"
+"${TM[@]}" send-keys -t "$PANE" "R"
+poll 10 screen_has "new run options:"
+"${TM[@]}" send-keys -t "$PANE" -l -- "--seed 10"
+"${TM[@]}" send-keys -t "$PANE" Enter
+seed10() { [ -f "$RUN6-4/config.json" ] && grep -qE '"seed" *: *10' "$RUN6-4/config.json"; }
+if poll 60 seed10 && [ ! -e "$RUN6-5" ]; then
+    pass "R after a refused R: the new run takes $(basename "$RUN6")-4 (no number used up)"
+else
+    fail "a refused R used up a folder number"
+fi
+poll 120 screen_has "DONE"
 "${TM[@]}" send-keys -t "$PANE" "q"
 if poll 60 screen_matches "^EXIT=0$"; then pass "quit after r and R"; else fail "no exit after r"; fi
 

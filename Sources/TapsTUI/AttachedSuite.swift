@@ -75,6 +75,17 @@ public final class AttachedSuite {
         return problem
     }
 
+    /// One frame's poll: reads every task's file, then picks the view to show: `chosen` (a tab picked with `t`) or,
+    /// from what was just read, ``defaultView`` (so the very first frame already shows the task in training or the
+    /// first one waiting, not the first tab). Returns the view and its problem, if any.
+    public func update(chosen: Int?) -> (view: Int, problem: String?) {
+        let guess = min(chosen ?? defaultView, max(0, names.count - 1))
+        var problem = poll(viewing: guess)
+        let view = min(chosen ?? defaultView, max(0, names.count - 1))
+        if view != guess { problem = followers.indices.contains(view) ? followers[view].problem : nil }
+        return (view, problem)
+    }
+
     /// Whether each view's run has ended (an end event).
     public var done: [Bool] { followers.map { $0.snapshot.end != nil } }
     /// Whether each view's run has started and not ended.

@@ -27,6 +27,7 @@ struct Glyphs: Sendable {
     /// Heatmap cell of a NaN/Inf score.
     var nanShade: Unicode.Scalar
     var activeMark: String, inactiveMark: String
+    /// `ellipsis` marks text that was cut (`…`; `..` in ASCII, where `~` would read as "about").
     var lambda: String, tau: String, arrow: String, separator: String, ellipsis: String, dot: String
     /// Legend marker of a chart series.
     var seriesMark: Unicode.Scalar
@@ -43,7 +44,7 @@ struct Glyphs: Sendable {
     static let ascii = Glyphs(
         horizontal: "-", vertical: "|", topLeft: "+", topRight: "+", bottomLeft: "+", bottomRight: "+",
         shades: [".", "-", "=", "#", "@"], nanShade: "!", activeMark: "* on ", inactiveMark: "- off",
-        lambda: "lambda", tau: "tau", arrow: ">", separator: "|", ellipsis: "~", dot: "/", seriesMark: "*",
+        lambda: "lambda", tau: "tau", arrow: ">", separator: "|", ellipsis: "..", dot: "/", seriesMark: "*",
         asciiMarkers: ["*", "+", "o"], usesBraille: false)
 
     static func of(_ set: GlyphSet) -> Glyphs { set == .unicode ? .unicode : .ascii }
@@ -57,7 +58,7 @@ struct Glyphs: Sendable {
         case "×": return "x"
         case "÷": return "/"
         case "→": return ">"
-        case "…": return "~"
+        case "…": return "."  // one cell; widgets cut with `ellipsis` (".."), never "~" (reads as "about")
         case "·": return "."
         case "▲": return "^"
         case "△": return "'"

@@ -334,8 +334,7 @@ public final class DashboardApp {
             refreshRemote()
             return true
         case .attachedSuite(let suite):
-            let view = min(chosenView ?? suite.defaultView, max(0, suite.names.count - 1))
-            let problem = suite.poll(viewing: view)
+            let (view, problem) = suite.update(chosen: chosenView)
             guard suite.followers.indices.contains(view) else { return true }
             let follower = suite.followers[view]
             if view != shownView || follower.snapshot.version != state.metrics.version {

@@ -114,7 +114,7 @@ public enum Keymap {
         KeyBinding([.character("r")], .newRun, "after a run ends: a new run with the current lambda (OUT-2, ...)",
                    steersTraining: true),
         KeyBinding([.character("R")], .newRunWithOptions,
-                   "after a run ends: a new run with options typed at a prompt (--seed 2 ...)",
+                   "after a run ends: a new run with options typed at a prompt (--seed 2, --budget off)",
                    steersTraining: true),
         KeyBinding([.character("s")], .cycleSmoothing, "smoothing of per-step curves: off, 0.6, 0.9, 0.99",
                    hint: "s smooth"),

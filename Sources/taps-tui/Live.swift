@@ -1,5 +1,6 @@
 // taps-tui, live mode: builds the Trainer before the screen opens, runs it on a background queue and the dashboard
-// on the main thread; `r` after the run starts another one (OUT-2, OUT-3, ...) with the current lambda.
+// on the main thread; `r` after the run starts another one (OUT-2, OUT-3, ...) with the current lambda, `R` one
+// with options typed at a prompt (NewRunOptions).
 import ArgumentParser
 import Dispatch
 import Foundation
@@ -63,22 +64,6 @@ struct PreparedRun {
 /// the lambda keys and watch gates move (the CLI's default finishes in seconds).
 let dashboardDefaultEpochs = 30
 
-/// Hands out fresh run folders for `r`: OUT-2, OUT-3, ... (skipping folders that exist).
-final class RunFolders: @unchecked Sendable {
-    private let lock = NSLock()
-    private let base: String
-    private var next = 2
-    init(base: String) { self.base = base }
-    func fresh() -> String {
-        lock.lock(); defer { lock.unlock() }
-        while true {
-            let candidate = "\(base)-\(next)"
-            next += 1
-            if !FileManager.default.fileExists(atPath: candidate) { return candidate }
-        }
-    }
-}
-
 extension TapsTUICommand {
     func runLive(options: DashboardOptions) throws {
         // Build the trainer before the screen opens: bad options and unreadable or malformed files end here
@@ -92,7 +77,7 @@ extension TapsTUICommand {
         // one (runs/fashion-2, ...), so `make run` works every time and never overwrites a finished run.
         if training.out == nil && training.resume == nil && !training.force
             && FileManager.default.fileExists(atPath: (config.outputDirectory as NSString).appendingPathComponent("summary.json")) {
-            config.outputDirectory = RunFolders(base: config.outputDirectory).fresh()
+            config.outputDirectory = RunFolders(base: config.outputDirectory).candidate()
         }
         let first: PreparedRun
         do {
@@ -111,15 +96,20 @@ extension TapsTUICommand {
             let newRun: @Sendable (NewRunRequest) throws -> LiveRun = { request in
                 var next = baseConfig
                 next.lambda = request.lambda
-                next.outputDirectory = folders.fresh()
+                // The folder number is used up only by a run that starts (a refused `R` leaves no gap).
+                let folder = folders.candidate()
+                next.outputDirectory = folder
                 if !request.arguments.isEmpty {
-                    // The first run's command line with the typed options after it (the later value wins).
+                    // The first run's command line with the typed options after it (the later value wins; a typed
+                    // budget replaces the first run's, `--budget off` removes it).
                     let typed = request.arguments
-                    let parsed = try TapsTUICommand.parseAsRoot(commandLine + typed)
+                    let merged = NewRunOptions.merge(commandLine: commandLine, typed: typed)
+                    let parsed = try TapsTUICommand.parseAsRoot(merged.arguments)
                     guard let command = parsed as? TapsTUICommand else {
                         throw ValidationError("not options of a run: \(typed.joined(separator: " "))")
                     }
                     var config = try command.training.config()
+                    if merged.dropsBudget { config.budget = nil; config.budgetBytes = nil }
                     if !typed.contains(where: { $0 == "--lambda" || $0.hasPrefix("--lambda=") }) {
                         config.lambda = request.lambda
                     }
@@ -132,7 +122,18 @@ extension TapsTUICommand {
                     }
                     next = config
                 }
-                let run = try PreparedRun(config: next)
+                let existed = FileManager.default.fileExists(atPath: next.outputDirectory)
+                let run: PreparedRun
+                do {
+                    run = try PreparedRun(config: next)
+                } catch {
+                    // A refused run leaves no empty folder behind (only one it created itself).
+                    if !existed, (try? FileManager.default.contentsOfDirectory(atPath: next.outputDirectory))?.isEmpty == true {
+                        try? FileManager.default.removeItem(atPath: next.outputDirectory)
+                    }
+                    throw error
+                }
+                if next.outputDirectory == folder { folders.taken(folder) }
                 runs.append(run)
                 run.start()
                 return run.live

@@ -53,6 +53,18 @@ private let endEvent = MetricsEvent.end(RunEndEvent(status: .done, step: 20, tes
                 "tab line: \(text[2])")
     }
 
+    @Test("the first frame of an attached suite already shows the first unfinished task, not the first tab")
+    func firstFrameShowsTheWaitingTask() throws {
+        let dir = temporaryFolder("suite-first-frame")
+        let config = SuiteConfig(tasks: ["fashion", "ucidigits", "lfwfaces"], outputDirectory: dir.path)
+        try makeJSONEncoder().encode(config).write(to: dir.appendingPathComponent(SuiteRunner.configFileName))
+        try writeRun(dir.appendingPathComponent("fashion"), [startEvent, endEvent])
+        try writeRun(dir.appendingPathComponent("lfwfaces"), [startEvent, endEvent])
+        let suite = try #require(try AttachedSuite.detect(dir))
+        #expect(suite.update(chosen: nil).view == 1, "ucidigits (waiting) before anything was read")
+        #expect(suite.update(chosen: 2).view == 2, "a tab picked with t stays")
+    }
+
     @Test("without suite-config.json, subfolders holding metrics.jsonl make a suite (stage1 first); a run folder does not")
     func detectsBySubfolders() throws {
         let dir = temporaryFolder("suite-sub")

@@ -169,7 +169,7 @@ enum GateHeatmap {
         let tau = state.metrics.start?.tau ?? 0
         let active = state.activeFlags
         let k = active.filter { $0 }.count
-        var title: [Span] = [Span(text: state.runName.map { TextWidth.truncated($0, toCells: 24) } ?? "gates",
+        var title: [Span] = [Span(text: state.runName.map { TextWidth.truncated($0, toCells: 24, ellipsis: glyphs.ellipsis) } ?? "gates",
                                   style: theme.style(.title, .bold))]
         if !layers.isEmpty {
             title.append(Span(text: "\(k)/\(layers.count) active", style: theme.style(.active, .bold)))
@@ -233,7 +233,7 @@ enum GateHeatmap {
             let scoreValue = row < lastScores.count ? lastScores[row] : nil
             let score = scoreValue.map { Format.fit($0, width: 6) } ?? "-"
             let scoreBad = scoreValue.map { !$0.isFinite } ?? false
-            buffer.put(TextWidth.rightAligned(score, toCells: 6), x: x, y: y,
+            buffer.put(TextWidth.rightAligned(score, toCells: 6, ellipsis: glyphs.ellipsis), x: x, y: y,
                        style: scoreBad ? theme.style(.error, .bold) : theme.style(.mainFg), maxWidth: 6)
             x += 7
             buffer.put(isActive ? glyphs.activeMark : glyphs.inactiveMark, x: x, y: y,
@@ -241,7 +241,7 @@ enum GateHeatmap {
             x += 5
             if showCost {
                 let cost = Format.bytes(bytes(parameters: layer.parameters))
-                buffer.put(TextWidth.rightAligned(cost, toCells: 8), x: x, y: y,
+                buffer.put(TextWidth.rightAligned(cost, toCells: 8, ellipsis: glyphs.ellipsis), x: x, y: y,
                            style: theme.style(isActive ? .mainFg : .dimFg), maxWidth: 8)
             }
         }

@@ -82,7 +82,7 @@ enum LayerPanel {
 
     /// `text` broken at spaces into lines of at most `width` cells (continuation lines indented by two), so that
     /// no number is cut at the panel's edge; a single word longer than a line is cut with an ellipsis.
-    static func wrapped(_ text: String, width: Int) -> [String] {
+    static func wrapped(_ text: String, width: Int, ellipsis: String = "…") -> [String] {
         guard width > 4, TextWidth.cells(text) > width else { return [text] }
         var lines: [String] = [], current = ""
         for word in text.split(separator: " ", omittingEmptySubsequences: false).map(String.init) {
@@ -95,7 +95,7 @@ enum LayerPanel {
             }
         }
         if !current.isEmpty { lines.append(current) }
-        return lines.map { TextWidth.truncated($0, toCells: width) }
+        return lines.map { TextWidth.truncated($0, toCells: width, ellipsis: ellipsis) }
     }
 
     /// Draws the panel into `rect` (a box over the charts).
@@ -113,7 +113,7 @@ enum LayerPanel {
                              footer: [Span(text: "j/k other layer  Enter or Esc closes", style: theme.style(.dimFg))],
                              theme: theme, glyphs: glyphs)
         var y = inner.y
-        for line in lines(state, glyphs: glyphs).flatMap({ wrapped($0, width: inner.width) }) where y < inner.maxY {
+        for line in lines(state, glyphs: glyphs).flatMap({ wrapped($0, width: inner.width, ellipsis: glyphs.ellipsis) }) where y < inner.maxY {
             buffer.put(line, x: inner.x, y: y, style: theme.style(.mainFg), maxWidth: inner.width)
             y += 1
         }

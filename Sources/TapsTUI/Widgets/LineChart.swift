@@ -141,7 +141,7 @@ public enum LineChart {
             }
         }
         func putLabel(_ v: Double, y: Int) {
-            buffer.put(TextWidth.rightAligned(label(v), toCells: labelWidth - 1), x: rect.x, y: y, style: dim)
+            buffer.put(TextWidth.rightAligned(label(v), toCells: labelWidth - 1, ellipsis: glyphs.ellipsis), x: rect.x, y: y, style: dim)
         }
         putLabel(range.upperBound, y: plot.y)
         putLabel(range.lowerBound, y: plot.maxY - 1)

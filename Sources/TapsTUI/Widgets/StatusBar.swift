@@ -182,15 +182,16 @@ enum SuiteTabsLine {
 }
 
 enum EventLog {
-    /// The newest notices (and the UI's own message), oldest at the top, in `rect`.
+    /// The newest notices (and the UI's own message), oldest at the top, in `rect`; a line too long ends in the
+    /// ellipsis.
     static func draw(_ buffer: inout ScreenBuffer, _ rect: Rect, state: DashboardState, theme: Theme,
                      glyphs: Glyphs) {
         guard rect.height > 0 else { return }
         let shown = entries(state, last: rect.height).suffix(rect.height)
         let top = rect.y + rect.height - shown.count  // newest on the bottom line
         for (i, entry) in shown.enumerated() {
-            buffer.put("\(glyphs.shades[0]) " + entry.0, x: rect.x, y: top + i, style: theme.style(entry.1),
-                       maxWidth: rect.width)
+            let line = TextWidth.truncated("\(glyphs.shades[0]) " + entry.0, toCells: rect.width, ellipsis: glyphs.ellipsis)
+            buffer.put(line, x: rect.x, y: top + i, style: theme.style(entry.1), maxWidth: rect.width)
         }
     }
 
@@ -220,7 +221,7 @@ enum EventLog {
 
 enum EventLogOverlay {
     /// A box over the dashboard listing every notice of the run (newest at the bottom), scrolled up by
-    /// `state.eventLogOffset` entries, under the history of lambda values.
+    /// `state.eventLogOffset` entries, under the history of lambda values; a line too long ends in the ellipsis.
     static func draw(_ buffer: inout ScreenBuffer, state: DashboardState, theme: Theme, glyphs: Glyphs) {
         let w = max(0, buffer.width - 4), h = max(0, buffer.height - 4)
         let rect = Rect(x: 2, y: 2, width: w, height: h)
@@ -245,7 +246,8 @@ enum EventLogOverlay {
         let end = all.count - offset
         let shown = all[max(0, end - rows)..<end]
         for (i, entry) in shown.enumerated() {
-            buffer.put(entry.0, x: inner.x, y: inner.y + 1 + i, style: panel(entry.1, []), maxWidth: inner.width)
+            let line = TextWidth.truncated(entry.0, toCells: inner.width, ellipsis: glyphs.ellipsis)
+            buffer.put(line, x: inner.x, y: inner.y + 1 + i, style: panel(entry.1, []), maxWidth: inner.width)
         }
     }
 }
@@ -276,7 +278,7 @@ enum HelpOverlay {
             let width = columnWidth - (columns > 1 ? 1 : 0)
             let keys = String(line.prefix(keyWidth))
             var rest = String(line.dropFirst(keyWidth))
-            if rest.count > width - keys.count { rest = String(rest.prefix(max(0, width - keys.count - 1))) + glyphs.ellipsis }
+            rest = TextWidth.truncated(rest, toCells: max(0, width - keys.count), ellipsis: glyphs.ellipsis)
             let used = buffer.put(keys, x: x, y: inner.y + row,
                                   style: Style(fg: theme[.highlight], bg: theme[.statusBg], attrs: .bold), maxWidth: width)
             buffer.put(rest, x: x + used, y: inner.y + row, style: panel, maxWidth: width - used)
