@@ -128,7 +128,7 @@ expect_usage_error "--mode finetune --budget 20% is refused" '^taps: error: --bu
     "$TAPS" train --mode finetune --budget 20%
 expect_usage_error "taps path takes no --budget" "Unknown option '--budget'" "$TAPS" path --budget 20%
 expect_usage_error "taps-tui: one line too" "^taps-tui: error: --budget: expected a percentage" "$BIN/taps-tui" --budget abc --headless
-"$TAPS" path --help >"$WORK/path-help" 2>&1 && grep -q '(default 0.01 here)' "$WORK/path-help" && grep -q '(default 12 here)' "$WORK/path-help" \
+COLUMNS=1000 "$TAPS" path --help >"$WORK/path-help" 2>&1 && grep -q '(default 0.01 here)' "$WORK/path-help" && grep -q '(default 12 here)' "$WORK/path-help" \
     && ! grep -qE -- '--(budget|resume|checkpoint-every|mode) ' "$WORK/path-help" \
     && ok "taps path --help: the path's defaults, no options it ignores" || fail "taps path --help: $(grep -E -- 'lambda|budget|resume' "$WORK/path-help")"
 "$TAPS" train --task ucidigits --epochs 3 --warmup-epochs 1 --train-limit 320 --budget 0% -q --out "$WORK/budget0" >"$WORK/budget0.out" 2>"$WORK/budget0.err" \
