@@ -399,30 +399,46 @@ public struct PathOptions: ParsableArguments {
     /// What to do with a run folder that already holds a finished run.
     public var folderPolicy: RunFolderPolicy { force ? .overwrite : .refuseFinished }
 
-    /// The run configuration: defaults, then `--config`, then the flags given, with `path` set (the command applies
-    /// its own `--lambda`, `--epochs` and folder defaults on top).
-    /// - Throws: `ConfigFileError` for an unreadable or malformed config file, `ConfigError` for out-of-range values.
+    /// `--lambda` of a path run unless the command line or the `--config` file gives one: the search's start.
+    public static let defaultLambda = 0.01
+    /// `--epochs` of a path run unless the command line or the `--config` file gives them: room for warm-up and
+    /// the search (which ends when one layer is left); the sets' training comes on top.
+    public static let defaultEpochs = 12
+
+    /// The run configuration: defaults (the path's own ``defaultLambda``, ``defaultEpochs`` and `runs/TASK-path`),
+    /// then `--config`, then the flags given, with `path` set.
+    /// - Throws: `ValidationError` (a usage error: exit 64) naming the option or the `--config` file and what was
+    ///   wrong.
     public func config() throws -> TrainingConfig {
-        let (loaded, fileKeys) = try shared.loadConfigFile()
-        var c = loaded
-        shared.settings.overlay(&c, lambda: shared.lambda, epochs: shared.epochs)
-        let d = PathSettings()
-        c.path = PathSettings(growth: pathGrowth ?? d.growth, raiseEvery: pathRaiseEvery ?? d.raiseEvery,
-                              settleSteps: pathSettleSteps ?? d.settleSteps)
-        TrainingOptions.name(&c, task: task, out: out, fileKeys: fileKeys)
-        try shared.settings.validate(c)
-        return c
+        do {
+            let (loaded, fileKeys) = try shared.loadConfigFile()
+            var c = loaded
+            if !fileKeys.contains("lambda") { c.lambda = Self.defaultLambda }
+            if !fileKeys.contains("epochs") { c.epochs = Self.defaultEpochs }
+            shared.settings.overlay(&c, lambda: shared.lambda, epochs: shared.epochs)
+            let d = PathSettings()
+            c.path = PathSettings(growth: pathGrowth ?? d.growth, raiseEvery: pathRaiseEvery ?? d.raiseEvery,
+                                  settleSteps: pathSettleSteps ?? d.settleSteps)
+            TrainingOptions.name(&c, task: task, out: out, fileKeys: fileKeys)
+            if out == nil && !fileKeys.contains("output_directory") { c.outputDirectory = "runs/\(c.task)-path" }
+            try shared.settings.validate(c)
+            return c
+        } catch let error as ConfigError {
+            throw ValidationError(error.description)
+        } catch let error as ConfigFileError {
+            throw ValidationError(error.description)
+        }
     }
 }
 
 /// `taps path`'s training settings: ``RunSettingsOptions`` with `--lambda` and `--epochs` described with the
 /// path's defaults.
 public struct PathSettingsOptions: ParsableArguments {
-    @Option(parsing: .unconditional, help: "Lambda the search starts from (>= 0); it is multiplied by --path-growth at each raise. (default 0.01 here)",
+    @Option(parsing: .unconditional, help: "Lambda the search starts from (>= 0); it is multiplied by --path-growth at each raise. (default \(PathOptions.defaultLambda) here)",
             transform: number("--lambda", Double.init))
     public var lambda: Double?
 
-    @Option(parsing: .unconditional, help: "Epochs of the warm-up and the search together; each set found trains --path-settle-steps on top. (default 12 here)",
+    @Option(parsing: .unconditional, help: "Epochs of the warm-up and the search together; each set found trains --path-settle-steps on top. (default \(PathOptions.defaultEpochs) here)",
             transform: number("--epochs", Int.init))
     public var epochs: Int?
 

@@ -124,7 +124,11 @@ struct OptionParsingTests {
             #expect(!help.contains(refused), "\(refused) in taps path --help")
         }
         let c = try PathOptions.parse(["--task", "ucidigits", "--lambda", "0.02", "--path-settle-steps", "10"]).config()
-        #expect(c.lambda == 0.02 && c.path?.settleSteps == 10 && c.outputDirectory == "runs/ucidigits" && c.mode == .taps)
+        #expect(c.lambda == 0.02 && c.epochs == 12 && c.path?.settleSteps == 10 && c.outputDirectory == "runs/ucidigits-path")
+        // The path's own defaults count in its checks (a warm-up of 8 fits its 12 epochs), and a refusal is a usage error.
+        let warm = try PathOptions.parse(["--warmup-epochs", "8"]).config()
+        #expect(warm.lambda == 0.01 && warm.epochs == 12 && warm.warmupEpochs == 8)
+        #expect(throws: ValidationError.self) { _ = try PathOptions.parse(["--epochs", "0"]).config() }
         #expect(TrainingOptions.helpMessage(columns: 2000).contains("probe (the head and normalisation layers"))
     }
 }
