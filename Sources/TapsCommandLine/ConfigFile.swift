@@ -192,6 +192,7 @@ public struct ConfigFileError: Error, CustomStringConvertible, Equatable {
     public var file: String
     /// What was wrong: `epochs: expected a whole number >= 0, got 6.5`.
     public var message: String
+    /// The error for `file` (with `:line:column` when known) and what was wrong in it.
     public init(file: String, message: String) { self.file = file; self.message = message }
     public var description: String { "\(file): \(message)" }
 }
