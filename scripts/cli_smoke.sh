@@ -5,6 +5,15 @@ set -uo pipefail
 BIN=${1:-.build/release}
 source "$(dirname "$0")/checks.sh"
 
+# expect_usage_error NAME PATTERN CMD...: exit 64 (a usage error), stderr is one line matching PATTERN.
+expect_usage_error() {
+    local name=$1 pattern=$2; shift 2
+    "$@" >"$WORK/out" 2>"$WORK/err"; local rc=$?
+    local lines; lines=$(grep -c . "$WORK/err")
+    if [ "$rc" -eq 64 ] && [ "$lines" -eq 1 ] && grep -qE -- "$pattern" "$WORK/err"; then ok "$name"
+    else fail "$name (exit $rc, $lines stderr lines): $(head -c 400 "$WORK/err")"; fi
+}
+
 "$TAPS" tasks >"$WORK/tasks" 2>&1 && grep -q '^fashion ' "$WORK/tasks" && grep -q '^mnist-rot90 ' "$WORK/tasks" \
     && ok "taps tasks lists the embedded tasks" || fail "taps tasks: $(cat "$WORK/tasks")"
 
@@ -79,7 +88,7 @@ printf '\x00\x00\x08\x01\x00\x00\x00\x05\x01\x02' >"$WORK/data/fashion-train-lab
 rm "$WORK/data/fashion-train-labels-idx1-ubyte.gz"; cp "$PACK/fashion-train-images-idx3-ubyte.gz" "$WORK/data/"
 expect_error "truncated raw IDX labels" 'fashion-train-labels-idx1-ubyte' "$TAPS" train --task fashion --data-dir "$WORK/data" --out "$WORK/z"
 expect_error "unknown task" "unknown task 'nope'" "$TAPS" train --task nope --out "$WORK/w"
-expect_error "negative lambda" 'lambda' "$TAPS" train --lambda=-1 --out "$WORK/v"
+expect_usage_error "negative lambda" 'lambda' "$TAPS" train --lambda=-1 --out "$WORK/v"
 expect_error "--image-size reaches the base (efficientnet-lite0 needs >= 32 px)" 'image-size' "$TAPS" train --base efficientnet-lite0 --image-size 16 --out "$WORK/u"
 expect_error "--arch reaches the base" "arch" "$TAPS" train --base "$PACK/digitcnn-base.safetensors" --arch resnet999 --out "$WORK/t"
 expect_error "export of another kind" 'not a taps task export' "$TAPS" eval --export "$PACK/digitcnn-base.safetensors"
@@ -93,7 +102,7 @@ for cmd in "$TAPS --version" "$TAPS train --version" "$TAPS sweep --version" "$B
 done
 
 # Errors in plain words: negative and malformed numbers, unwritable folders.
-expect_error "--lambda -3 is a value and out of range" '^taps: error: --lambda: expected a number in \[0, 10000\] \(>= 0, at most the ceiling\), got -3' "$TAPS" train --lambda -3 --out "$WORK/neg"
+expect_usage_error "--lambda -3 is a value and out of range" '^taps: error: --lambda: expected a number in \[0, 10000\] \(>= 0, at most the ceiling\), got -3' "$TAPS" train --lambda -3 --out "$WORK/neg"
 "$TAPS" train --lambda abc >"$WORK/out" 2>"$WORK/err"; rc=$?
 [ "$rc" -eq 64 ] && grep -q "expected a number, got 'abc'" "$WORK/err" && ok "--lambda abc: usage error saying what was expected" \
     || fail "--lambda abc (exit $rc): $(cat "$WORK/err")"
@@ -102,7 +111,29 @@ expect_error "--out below a file: one plain line" '^taps: error: cannot create f
 expect_error "--out that cannot be created: the OS reason, no Foundation error" '^taps: error: cannot create folder /proc/taps-x: no such file or directory$' "$TAPS" train --out /proc/taps-x
 expect_error "missing export: plain words" 'no such (file|folder)$' "$TAPS" eval --export "$WORK/nope/task.safetensors"
 printf 'lamda = 0.3\n' >"$WORK/bad.toml"
-expect_error "config file with an unknown key" "bad\.toml: unknown setting 'lamda'" "$TAPS" train --config "$WORK/bad.toml"
+expect_usage_error "config file with an unknown key" "bad\.toml: unknown setting 'lamda'" "$TAPS" train --config "$WORK/bad.toml"
+printf 'epochs = 6.5\n' >"$WORK/p.toml"
+expect_usage_error "a decimal for a whole-number key names the key" 'p\.toml: epochs: expected a whole number >= 0, got 6\.5$' "$TAPS" train --config "$WORK/p.toml"
+
+# Usage errors: one line and exit 64, whatever rejects them (the parser, a value's own check, the run's validation).
+expect_usage_error "--budget abc: one line, not the parser's help and usage" \
+    "^taps: error: --budget: expected a percentage like 20% \(or a fraction like 0\.2\), got 'abc'$" "$TAPS" train --budget abc
+expect_usage_error "--budget -5%: a negative budget, not a missing value" '^taps: error: --budget: expected a share >= 0 .*, got -5%$' "$TAPS" train --budget -5%
+expect_usage_error "--budget 20: the percentage hint" 'got 20 \(did you mean 20%\?\)$' "$TAPS" train --budget 20
+expect_usage_error "--budget-bytes 2XB" "^taps: error: --budget-bytes: expected a size like .*, got '2XB'$" "$TAPS" train --budget-bytes 2XB
+expect_usage_error "unknown option" "^taps: error: Unknown option '--bogus'" "$TAPS" train --bogus
+expect_usage_error "--settle-epochs 99 with a budget: the budget's real limit" '^taps: error: --settle-epochs: expected at most 3 with --budget' \
+    "$TAPS" train --task ucidigits --epochs 6 --settle-epochs 99 --budget 20%
+expect_usage_error "--mode finetune --budget 20% is refused" '^taps: error: --budget: expected --mode taps \(finetune stores every layer; probe none\)' \
+    "$TAPS" train --mode finetune --budget 20%
+expect_usage_error "taps path takes no --budget" "Unknown option '--budget'" "$TAPS" path --budget 20%
+expect_usage_error "taps-tui: one line too" "^taps-tui: error: --budget: expected a percentage" "$BIN/taps-tui" --budget abc --headless
+COLUMNS=1000 "$TAPS" path --help >"$WORK/path-help" 2>&1 && grep -q '(default 0.01 here)' "$WORK/path-help" && grep -q '(default 12 here)' "$WORK/path-help" \
+    && ! grep -qE -- '--(budget|resume|checkpoint-every|mode) ' "$WORK/path-help" \
+    && ok "taps path --help: the path's defaults, no options it ignores" || fail "taps path --help: $(grep -E -- 'lambda|budget|resume' "$WORK/path-help")"
+"$TAPS" train --task ucidigits --epochs 3 --warmup-epochs 1 --train-limit 320 --budget 0% -q --out "$WORK/budget0" >"$WORK/budget0.out" 2>"$WORK/budget0.err" \
+    && grep -q '^taps: warning: the budget (0% of the backbone) holds no gated layer' "$WORK/budget0.err" \
+    && ok "--budget 0%: a warning that every gate ends off" || fail "--budget 0%: $(cat "$WORK/budget0.err")"
 
 # --config: a run's config.json repeats it byte for byte; a changed seed does not (the check can fail).
 if "$TAPS" train --steps 20 --train-limit 300 --out "$WORK/cfg-a" -q >"$WORK/cfg-a.out" 2>&1 \

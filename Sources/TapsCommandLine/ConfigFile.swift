@@ -56,6 +56,7 @@ public enum ConfigFile {
             let snake = key.replacingOccurrences(of: "-", with: "_")
             fileValues[aliases[snake] ?? snake] = value
         }
+        try normalise(&fileValues, file: path)
         // Defaults, overlaid with the file, decoded as config.json is.
         guard var merged = try JSONSerialization.jsonObject(with: makeJSONEncoder().encode(TrainingConfig())) as? [String: Any] else {
             throw ConfigFileError(file: path, message: "internal error: the default configuration does not encode")
@@ -80,6 +81,51 @@ public enum ConfigFile {
         return (config, Set(fileValues.keys))
     }
 
+    /// Settings whose value is a whole number (`Int`/`UInt64` in `TrainingConfig`), lower-cased without
+    /// underscores (`maxsteps`, `cachemb`), the second set those that cannot be negative either (`UInt64`).
+    static let wholeNumberKeys: (all: Set<String>, unsigned: Set<String>) = {
+        var all = Set<String>(), unsigned = Set<String>()
+        let signed = [Int.self, Int?.self].map(ObjectIdentifier.init)
+        let natural = [UInt64.self, UInt64?.self].map(ObjectIdentifier.init)
+        for child in Mirror(reflecting: TrainingConfig()).children {
+            guard let label = child.label?.lowercased() else { continue }
+            let type = ObjectIdentifier(Swift.type(of: child.value))
+            if signed.contains(type) { all.insert(label) }
+            if natural.contains(type) { all.insert(label); unsigned.insert(label) }
+        }
+        return (all, unsigned)
+    }()
+
+    /// Checks what the decoder would reject without naming the key, and reads the command line's forms:
+    /// a decimal (or, for the seed, a negative number) where a whole number belongs gets `epochs: expected a whole
+    /// number >= 0, got 6.5` (the decoder said only "not valid JSON"); `budget = "20%"` and `budget_bytes = "2MB"`
+    /// become the numbers `--budget 20%` and `--budget-bytes 2MB` give.
+    /// - Throws: `ConfigFileError` naming `file` and the key.
+    static func normalise(_ values: inout [String: Any], file: String) throws {
+        for key in values.keys.sorted() {
+            let name = key.replacingOccurrences(of: "_", with: "").lowercased()
+            guard wholeNumberKeys.all.contains(name), !(values[key] is String), let number = values[key] as? NSNumber else { continue }
+            let d = number.doubleValue
+            let whole = d.rounded() == d && abs(d) < 9e18 && !(d < 0 && wholeNumberKeys.unsigned.contains(name))
+            if !whole { throw ConfigFileError(file: file, message: "\(key): expected a whole number >= 0, got \(text(of: number))") }
+        }
+        do {
+            if let text = values["budget"] as? String { values["budget"] = try Share(text, quote: "\"").value }
+        } catch let e as ValueError { throw ConfigFileError(file: file, message: "budget: \(e)") }
+        do {
+            if let text = values["budget_bytes"] as? String { values["budget_bytes"] = try ByteSize(text, quote: "\"").bytes }
+        } catch let e as ValueError { throw ConfigFileError(file: file, message: "budget_bytes: \(e)") }
+    }
+
+    /// A file's value as it reads in JSON (`6.5`, `"ten"`, `[1,2]`).
+    static func text(of value: Any) -> String {
+        if let s = value as? String { return "\"\(s)\"" }
+        if let data = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed]) {
+            return String(decoding: data, as: UTF8.self)
+        }
+        return "\(value)"
+    }
+
     /// TOML text as JSON-compatible values (through toml++'s JSON conversion).
     static func parseTOML(_ text: String, file: String) throws -> [String: Any] {
         let table: TOMLTable
@@ -102,14 +148,7 @@ public enum ConfigFile {
             guard let last = path.last?.stringValue else { return "(top level)" }
             return last.reduce(into: "") { s, c in s += c.isUppercase ? "_" + c.lowercased() : String(c) }
         }
-        func got(_ k: String) -> String {
-            guard let v = values[k] else { return "nothing" }
-            if let s = v as? String { return "\"\(s)\"" }
-            if let data = try? JSONSerialization.data(withJSONObject: v, options: [.fragmentsAllowed]) {
-                return String(decoding: data, as: UTF8.self)
-            }
-            return "\(v)"
-        }
+        func got(_ k: String) -> String { values[k].map(text(of:)) ?? "nothing" }
         func expected(_ type: Any.Type) -> String {
             switch type {
             case is Double.Type, is Float.Type: return "a number"
@@ -124,6 +163,9 @@ public enum ConfigFile {
             let k = key(context.codingPath)
             return "\(k): expected \(expected(type)), got \(got(k))"
         case let .dataCorrupted(context):
+            // Without a key the decoder names nothing useful ("The given data was not valid JSON."): a value of a
+            // nested setting (`path`) that does not fit its type.
+            guard !context.codingPath.isEmpty else { return "a value does not fit its setting (a decimal where a whole number belongs?)" }
             let k = key(context.codingPath)
             let options: String
             switch k {
@@ -148,6 +190,9 @@ public enum ConfigFile {
 public struct ConfigFileError: Error, CustomStringConvertible, Equatable {
     /// The file (with `:line:column` for TOML syntax errors).
     public var file: String
+    /// What was wrong: `epochs: expected a whole number >= 0, got 6.5`.
     public var message: String
+    /// The error for `file` (with `:line:column` when known) and what was wrong in it.
+    public init(file: String, message: String) { self.file = file; self.message = message }
     public var description: String { "\(file): \(message)" }
 }

@@ -10,26 +10,70 @@ extension PenaltyKind: ExpressibleByArgument {}
 extension SparsityPenalty.Update: ExpressibleByArgument {}
 extension Augmentation: ExpressibleByArgument {}
 
-/// A share given as a percentage (`20%`) or a fraction (`0.2`).
-public struct Share: ExpressibleByArgument, Sendable {
+/// What is wrong with one value, for the caller to prefix with the option or key:
+/// `expected a percentage like 20% (or a fraction like 0.2), got 'abc'`.
+public struct ValueError: Error, CustomStringConvertible, Equatable {
+    /// What the value should have been.
+    public var expected: String
+    /// The value as given, with any hint (`20 (did you mean 20%?)`).
+    public var got: String
+    public var description: String { "expected \(expected), got \(got)" }
+}
+
+/// A share of the backbone given as a percentage (`20%`) or a fraction (`0.2`), from 0% to 100%.
+public struct Share: Sendable, Equatable {
     public var value: Double
-    public init?(argument: String) {
-        let t = argument.trimmingCharacters(in: .whitespaces)
-        if t.hasSuffix("%"), let p = Double(t.dropLast()), p.isFinite { value = p / 100 }
-        else if let f = Double(t), f.isFinite { value = f }
-        else { return nil }
+
+    /// Parses `text`; `quote` encloses a value that is not a number in the message (`'` on the command line, `"`
+    /// for a string in a config file).
+    /// - Throws: `ValueError` for text that is not a percentage or fraction, or one outside 0%...100% (echoed as
+    ///   given: `got 150%`; `got 20 (did you mean 20%?)` for a bare number between 1 and 100).
+    public init(_ text: String, quote: String = "'") throws {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        let percent = t.hasSuffix("%")
+        guard let n = Double(percent ? String(t.dropLast()) : t), n.isFinite else {
+            throw ValueError(expected: "a percentage like 20% (or a fraction like 0.2)", got: quote + text + quote)
+        }
+        let share = percent ? n / 100 : n
+        guard share >= 0, share <= 1 else { throw Self.outOfRange(t, share: share, percent: percent) }
+        value = share
+    }
+
+    /// Expected in `--budget`'s range messages.
+    static let range = "a share of the backbone from 0% to 100% (or 0 to 1)"
+
+    /// The error for a share outside 0...1; a bare number from 1 to 100 was probably meant as a percentage.
+    static func outOfRange(_ text: String, share: Double, percent: Bool) -> ValueError {
+        if share < 0 { return ValueError(expected: range.replacingOccurrences(of: "a share", with: "a share >= 0"), got: text) }
+        let hint = !percent && share <= 100 ? " (did you mean \(text)%?)" : ""
+        return ValueError(expected: range, got: text + hint)
     }
 }
 
-/// A size in bytes: `123456`, `500KB`, `2MB`, `1GB` (powers of 1024).
-public struct ByteSize: ExpressibleByArgument, Sendable {
+/// A size in bytes: `123456`, `500kB`, `2MB`, `1GB` (decimal units: powers of 1000, as the dashboard shows sizes)
+/// or `512KiB`, `2MiB`, `1GiB` (binary units: powers of 1024). Units ignore case; `B` is optional.
+public struct ByteSize: Sendable, Equatable {
     public var bytes: Int
-    public init?(argument: String) {
-        let t = argument.trimmingCharacters(in: .whitespaces).uppercased()
-        let units: [(String, Double)] = [("GB", 1_073_741_824), ("MB", 1_048_576), ("KB", 1024), ("B", 1)]
-        let (unit, scale) = units.first { t.hasSuffix($0.0) } ?? ("", 1)
-        guard let n = Double(t.dropLast(unit.count)), n.isFinite, n >= 0, n * scale < 1e15 else { return nil }
-        bytes = Int(n * scale)
+
+    /// The units, longest suffix first.
+    static let units: [(suffix: String, scale: Double)] = [
+        ("KIB", 1024), ("MIB", 1_048_576), ("GIB", 1_073_741_824), ("TIB", 1_099_511_627_776),
+        ("KB", 1e3), ("MB", 1e6), ("GB", 1e9), ("TB", 1e12), ("K", 1e3), ("M", 1e6), ("G", 1e9), ("T", 1e12), ("B", 1),
+    ]
+
+    /// Parses `text`; `quote` encloses a value that is not a size in the message.
+    /// - Throws: `ValueError` for text that is not a size, a negative size (echoed as given) or one of 1000 TB or more.
+    public init(_ text: String, quote: String = "'") throws {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        let upper = t.uppercased()
+        let unit = Self.units.first { upper.hasSuffix($0.suffix) } ?? ("", 1)
+        let number = t.dropLast(unit.suffix.count).trimmingCharacters(in: .whitespaces)
+        guard let n = Double(number), n.isFinite else {
+            throw ValueError(expected: "a size like 2MB, 500kB, 1.5GiB or 123456 (bytes)", got: quote + text + quote)
+        }
+        guard n >= 0 else { throw ValueError(expected: "a size >= 0 (e.g. 2MB)", got: t) }
+        guard n * unit.scale < 1e15 else { throw ValueError(expected: "a size below 1000TB", got: t) }
+        bytes = Int(n * unit.scale)
     }
 }
 
@@ -46,7 +90,7 @@ public struct TrainingOptions: ParsableArguments {
     @Option(help: "Task of the embedded pack (see `taps tasks`): fashion, ucidigits, lfwfaces, mnist-rot90, ... (default fashion; with --data, the run's name, default the dataset's folder or file name).")
     public var task: String?
 
-    @Option(help: "Adaptation mode: taps (gated deltas + sparsity penalty), finetune (every layer task-specific), probe (head only). (default taps)")
+    @Option(help: "Adaptation mode: taps (gated deltas + sparsity penalty), finetune (every layer task-specific), probe (the head and normalisation layers; the gated layers' biases too with --train-biases on). (default taps)")
     public var mode: TrainingMode?
 
     @OptionGroup public var shared: SharedTrainingOptions
@@ -77,6 +121,17 @@ public struct TrainingOptions: ParsableArguments {
     /// What to do with a run folder that already holds a finished run.
     public var folderPolicy: RunFolderPolicy { force ? .overwrite : .refuseFinished }
 
+    /// Sets the run's task and folder: `--task` (else a `--data` path's name unless the `--config` file names the
+    /// task), `--out` (else `runs/TASK` unless the file names the folder).
+    static func name(_ c: inout TrainingConfig, task: String?, out: String?, fileKeys: Set<String>) {
+        if let task { c.task = task } else if let path = c.dataPath, !fileKeys.contains("task") { c.task = Dataset.displayName(for: path) }
+        if let out {
+            c.outputDirectory = out
+        } else if !fileKeys.contains("output_directory") {
+            c.outputDirectory = "runs/\(c.task)"
+        }
+    }
+
     /// The trainer these options ask for: a fresh run of ``config()``, or the run in `--resume` continued.
     /// - Throws: the errors of `Trainer.init(config:store:control:folder:)` / `Trainer.init(resuming:store:control:)`.
     /// - Parameter group: the ranks of a data-parallel run (`mpirun`), nil for a plain run.
@@ -91,19 +146,21 @@ public struct TrainingOptions: ParsableArguments {
         let (loaded, fileKeys) = try shared.loadConfigFile()
         var c = loaded
         shared.overlay(&c)
-        if let task { c.task = task } else if let path = c.dataPath, !fileKeys.contains("task") { c.task = Dataset.displayName(for: path) }
         if let mode { c.mode = mode }
         if path || pathGrowth != nil || pathRaiseEvery != nil || pathSettleSteps != nil {
             let d = PathSettings()
             c.path = PathSettings(growth: pathGrowth ?? d.growth, raiseEvery: pathRaiseEvery ?? d.raiseEvery,
                                   settleSteps: pathSettleSteps ?? d.settleSteps)
         }
-        if let out {
-            c.outputDirectory = out
-        } else if !fileKeys.contains("output_directory") {
-            c.outputDirectory = "runs/\(c.task)"
-        }
+        Self.name(&c, task: task, out: out, fileKeys: fileKeys)
         try shared.validate(c)
+        if c.hasBudget && c.mode != .taps {
+            // Fine-tuning keeps every delta and a probe none: the budget would be ignored. (`taps sweep` passes one
+            // configuration to several modes: its finetune and probe reference runs ignore it.)
+            throw ConfigError.invalid(option: c.budget != nil ? "--budget" : "--budget-bytes",
+                                      expected: "--mode taps (finetune stores every layer; probe none)",
+                                      got: "--mode \(c.mode.rawValue)")
+        }
         return c
     }
 }
@@ -111,13 +168,85 @@ public struct TrainingOptions: ParsableArguments {
 /// The settings of a run other than its task, mode and folder: shared by `taps train` / `taps-tui` and by the
 /// multi-run commands (`taps suite`, `taps sweep`), which choose tasks, modes and folders themselves.
 ///
-/// To add a training option: declare it here as an optional and set it in ``overlay(_:)`` right below (its default
-/// lives in `TrainingConfig`, and `--config` files and `config.json` pick it up from there).
+/// To add a training option: declare it in ``RunSettingsOptions`` (or here, if `taps path` does not take it) as an
+/// optional and set it in that type's `overlay(_:)` (its default lives in `TrainingConfig`, and `--config` files and
+/// `config.json` pick it up from there).
 public struct SharedTrainingOptions: ParsableArguments {
+    @Option(parsing: .unconditional, help: "Sparsity weight lambda (>= 0). Larger means fewer active layers. (default \(d.lambda))",
+            transform: number("--lambda", Double.init))
+    public var lambda: Double?
+
+    @Option(parsing: .unconditional, help: "Total training epochs, warm-up included (with --path: of the warm-up and the search; each set found trains --path-settle-steps on top). (default \(d.epochs))",
+            transform: number("--epochs", Int.init))
+    public var epochs: Int?
+
+    @OptionGroup public var settings: RunSettingsOptions
+
+    @Option(parsing: .unconditional,
+            help: "Storage budget (taps mode): the active deltas may take at most this share of the backbone (e.g. 20% or 0.2); lambda rises until the active set fits (the penalty becomes weighted), then the settle keeps the best set that fits and adds left-out layers, highest score first, while they fit. Needs a penalty epoch and a settle epoch after warm-up (--epochs at least --warmup-epochs + 2).",
+            transform: { text in try parsed("--budget") { try Share(text) } })
+    public var budget: Share?
+
+    @Option(name: .customLong("budget-bytes"), parsing: .unconditional,
+            help: "Storage budget in bytes of float32 deltas instead of --budget: 123456, 500kB, 2MB, 1GB (powers of 1000, as the dashboard shows sizes) or 512KiB, 2MiB, 1GiB (powers of 1024).",
+            transform: { text in try parsed("--budget-bytes") { try ByteSize(text) } })
+    public var budgetBytes: ByteSize?
+
+    @Option(name: .customLong("settle-epochs"), parsing: .unconditional,
+            help: "Final epochs with the active set fixed (only kept deltas, norms and head train; taps mode). Default: the last 20% of the epochs (at least 1, leaving a penalty epoch; none with fewer than two epochs after warm-up). With --budget: 1 to --epochs minus --warmup-epochs minus 1.",
+            transform: number("--settle-epochs", Int.init))
+    public var settleEpochs: Int?
+
+    @Option(name: .customLong("checkpoint-every"), parsing: .unconditional,
+            help: "Also write a checkpoint every this many steps (always: after every epoch and every 5 minutes).",
+            transform: number("--checkpoint-every", Int.init))
+    public var checkpointEvery: Int?
+
+    public init() {}
+
+    /// Writes every setting given on the command line into `c` (the others keep the file's or default value).
+    public func overlay(_ c: inout TrainingConfig) {
+        settings.overlay(&c, lambda: lambda, epochs: epochs)
+        if let checkpointEvery { c.checkpointEvery = checkpointEvery }
+        if let settleEpochs { c.settleEpochs = settleEpochs }
+        if let budget { c.budget = budget.value; c.budgetBytes = nil }
+        if let budgetBytes { c.budgetBytes = budgetBytes.bytes; c.budget = nil }
+        if (budget != nil || budgetBytes != nil) && settings.penalty == nil { c.penalty = .weighted }
+    }
+
+    /// The `--config` file's configuration and the keys it set (defaults and no keys without `--config`).
+    /// - Throws: `ConfigFileError` naming the file and what was wrong.
+    public func loadConfigFile() throws -> (config: TrainingConfig, keys: Set<String>) { try settings.loadConfigFile() }
+
+    /// A configuration with these settings over the `--config` file's (task, mode and folder from the file or the
+    /// defaults; not validated).
+    /// - Throws: `ConfigFileError` for an unreadable or malformed config file.
+    public func config() throws -> TrainingConfig {
+        var c = try loadConfigFile().config
+        overlay(&c)
+        return c
+    }
+
+    /// `c.validate()`, naming the `--config` file when one was given (a bad value may come from it).
+    /// - Throws: `ConfigError` for out-of-range values; `ConfigFileError` for a `--config` file that is an older
+    ///   taps's `config.json` of a TAPS run with the proximal update (its lambda meant `1 - momentum` times today's)
+    ///   when `--lambda` does not replace its lambda.
+    public func validate(_ c: TrainingConfig) throws {
+        // Each replaces the other from a --config file, but both on one command line contradict each other.
+        if budget != nil && budgetBytes != nil {
+            throw ConfigError.invalid(option: "--budget-bytes", expected: "either --budget or --budget-bytes", got: "both")
+        }
+        try settings.validate(c)
+    }
+}
+
+/// The settings `taps path` takes besides `--lambda` and `--epochs` (whose defaults differ there), shared with
+/// ``SharedTrainingOptions``: data, base, penalty, warm-up, batch, learning rate, seed and limits.
+public struct RunSettingsOptions: ParsableArguments {
     @OptionGroup public var data: DataOptions
 
     @Option(name: .customLong("config"), help: ArgumentHelp("Settings from a file: a run's config.json (repeats that run) or TOML with the same keys "
-                               + "(lambda = 0.3, epochs = 10, ...). Options given on the command line override it.",
+                               + "(lambda = 0.3, epochs = 10, budget = \"20%\", ...). Options given on the command line override it.",
                                valueName: "file"))
     public var configFile: String?
 
@@ -136,10 +265,6 @@ public struct SharedTrainingOptions: ParsableArguments {
             transform: number("--image-size", Int.init))
     public var imageSize: Int?
 
-    @Option(parsing: .unconditional, help: "Sparsity weight lambda (>= 0). Larger means fewer active layers. (default \(d.lambda))",
-            transform: number("--lambda", Double.init))
-    public var lambda: Double?
-
     @Option(parsing: .unconditional, help: "Gate threshold tau: a layer is active when its score >= tau. (default \(d.tau))",
             transform: number("--tau", Double.init))
     public var tau: Double?
@@ -151,10 +276,6 @@ public struct SharedTrainingOptions: ParsableArguments {
             help: "How the penalty moves the scores: proximal (soft-threshold after each step; unused scores settle at 0) or subgradient (through SGD momentum, as the paper's code). (default \(d.penaltyUpdate.rawValue))")
     public var penaltyUpdate: SparsityPenalty.Update?
 
-    @Option(parsing: .unconditional, help: "Total training epochs, warm-up included (with --path: of the warm-up and the search; each set found trains --path-settle-steps on top). (default \(d.epochs))",
-            transform: number("--epochs", Int.init))
-    public var epochs: Int?
-
     @Option(name: .customLong("warmup-epochs"), parsing: .unconditional,
             help: "Epochs at the start without the sparsity penalty. (default \(d.warmupEpochs))",
             transform: number("--warmup-epochs", Int.init))
@@ -163,17 +284,6 @@ public struct SharedTrainingOptions: ParsableArguments {
     @Option(name: .customLong("train-biases"),
             help: "Train the gated layers' biases: on or off (default: off for taps and probe, as the paper's code; on for finetune).")
     public var trainBiases: OnOff?
-
-    @Option(help: "Storage budget: the active deltas may take at most this share of the backbone (e.g. 20% or 0.2); lambda rises until the active set fits (the penalty becomes weighted), then the settle keeps the best set that fits and adds left-out layers, highest score first, while they fit. Needs a penalty epoch and a settle epoch after warm-up (--epochs at least --warmup-epochs + 2).")
-    public var budget: Share?
-
-    @Option(name: .customLong("budget-bytes"), help: "Storage budget in bytes of float32 deltas (e.g. 2MB, 500KB, 123456) instead of --budget.")
-    public var budgetBytes: ByteSize?
-
-    @Option(name: .customLong("settle-epochs"), parsing: .unconditional,
-            help: "Final epochs with the active set fixed (only kept deltas, norms and head train; taps mode). Default: the last 20% of the epochs (at least 1, leaving a penalty epoch; none with fewer than two epochs after warm-up). With --budget: 1 to --epochs minus --warmup-epochs minus 1.",
-            transform: number("--settle-epochs", Int.init))
-    public var settleEpochs: Int?
 
     @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Images per optimizer step. (default \(d.batchSize))",
             transform: number("--batch-size", Int.init))
@@ -204,15 +314,11 @@ public struct SharedTrainingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "OpenBLAS threads (default: all cores).", transform: number("--threads", Int.init))
     public var threads: Int?
 
-    @Option(name: .customLong("checkpoint-every"), parsing: .unconditional,
-            help: "Also write a checkpoint every this many steps (always: after every epoch and every 5 minutes).",
-            transform: number("--checkpoint-every", Int.init))
-    public var checkpointEvery: Int?
-
     public init() {}
 
-    /// Writes every setting given on the command line into `c` (the others keep the file's or default value).
-    public func overlay(_ c: inout TrainingConfig) {
+    /// Writes every setting given on the command line into `c`, with the `--lambda` and `--epochs` of the command's
+    /// own options (the others keep the file's or default value).
+    public func overlay(_ c: inout TrainingConfig, lambda: Double?, epochs: Int?) {
         if let dataDirectory { c.dataDirectory = dataDirectory }
         if let base { c.base = base }
         if let arch { c.architecture = arch }
@@ -233,12 +339,7 @@ public struct SharedTrainingOptions: ParsableArguments {
         if let steps { c.maxSteps = steps }
         if let trainLimit { c.trainLimit = trainLimit }
         if let threads { c.threads = threads }
-        if let checkpointEvery { c.checkpointEvery = checkpointEvery }
-        if let settleEpochs { c.settleEpochs = settleEpochs }
         if let trainBiases { c.trainBiases = trainBiases == .on }
-        if let budget { c.budget = budget.value; c.budgetBytes = nil }
-        if let budgetBytes { c.budgetBytes = budgetBytes.bytes; c.budget = nil }
-        if (budget != nil || budgetBytes != nil) && penalty == nil { c.penalty = .weighted }
         data.apply(to: &c)
     }
 
@@ -252,36 +353,110 @@ public struct SharedTrainingOptions: ParsableArguments {
         return (c, keys)
     }
 
-    /// A configuration with these settings over the `--config` file's (task, mode and folder from the file or the
-    /// defaults; not validated).
-    /// - Throws: `ConfigFileError` for an unreadable or malformed config file.
-    public func config() throws -> TrainingConfig {
-        var c = try loadConfigFile().config
-        overlay(&c)
-        return c
-    }
-
     /// `c.validate()`, naming the `--config` file when one was given (a bad value may come from it).
-    /// - Throws: `ConfigError` for out-of-range values; `ConfigFileError` for a `--config` file that is an older
-    ///   taps's `config.json` of a TAPS run with the proximal update (its lambda meant `1 - momentum` times today's)
-    ///   when `--lambda` does not replace its lambda.
+    /// - Throws: `ConfigError` for out-of-range values; `ConfigFileError` for an older taps's `config.json` whose
+    ///   lambda `--lambda` does not replace (see ``SharedTrainingOptions/validate(_:)``).
     public func validate(_ c: TrainingConfig) throws {
-        // Each replaces the other from a --config file, but both on one command line contradict each other.
-        if budget != nil && budgetBytes != nil {
-            throw ConfigError.invalid(option: "--budget-bytes", expected: "either --budget or --budget-bytes", got: "both")
-        }
-        if let configFile, !c.hasCurrentLambdaDefinition {
+        guard let configFile else { return try c.validate() }
+        if !c.hasCurrentLambdaDefinition {
             throw ConfigFileError(file: configFile, message: "lambda_definition: missing: a run's config.json from an older "
                 + "taps, \(c.olderLambdaDefinitionClause); --config \(configFile) --lambda \(c.lambdaInCurrentDefinition) "
                 + "repeats that run (docs/method.md \"Conversion\")")
         }
-        do { try c.validate() } catch let ConfigError.invalid(option, expected, got) where configFile != nil {
-            throw ConfigError.invalid(option: option, expected: expected, got: got + " (from the command line or \(configFile!))")
+        do { try c.validate() } catch let ConfigError.invalid(option, expected, got) {
+            throw ConfigError.invalid(option: option, expected: expected, got: got + " (from the command line or \(configFile))")
         }
     }
 }
 
+/// The options of `taps path`: those of `taps train` that a path run uses, with its own defaults (`--lambda 0.01`,
+/// `--epochs 12`, folder `runs/TASK-path`). No `--mode` (always taps), `--budget` (the path visits every budget),
+/// `--settle-epochs` (each set trains `--path-settle-steps`), `--resume` or `--checkpoint-every` (a path run writes
+/// no checkpoints).
+public struct PathOptions: ParsableArguments {
+    @Option(help: "Task of the embedded pack (see `taps tasks`): fashion, ucidigits, lfwfaces, mnist-rot90, ... (default fashion; with --data, the run's name, default the dataset's folder or file name).")
+    public var task: String?
+
+    @OptionGroup public var shared: PathSettingsOptions
+
+    @Option(help: "Run folder for metrics.jsonl, summary.json, path.csv/md/json, tradeoff.svg and points/ (default: runs/TASK-path).")
+    public var out: String?
+
+    @Flag(help: "Start afresh in --out even if it holds a finished run.")
+    public var force = false
+
+    @Option(name: .customLong("path-growth"), help: "Factor lambda is multiplied by at each raise of the search (default 2).")
+    public var pathGrowth: Double?
+
+    @Option(name: .customLong("path-raise-every"), help: "Steps between raises (default: a quarter of an epoch).")
+    public var pathRaiseEvery: Int?
+
+    @Option(name: .customLong("path-settle-steps"), help: "Steps each set found by the search trains from the end of warm-up with its gates fixed, the learning rate decaying to 0, before it is evaluated (default: 6 epochs).")
+    public var pathSettleSteps: Int?
+
+    public init() {}
+
+    /// What to do with a run folder that already holds a finished run.
+    public var folderPolicy: RunFolderPolicy { force ? .overwrite : .refuseFinished }
+
+    /// `--lambda` of a path run unless the command line or the `--config` file gives one: the search's start.
+    public static let defaultLambda = 0.01
+    /// `--epochs` of a path run unless the command line or the `--config` file gives them: room for warm-up and
+    /// the search (which ends when one layer is left); the sets' training comes on top.
+    public static let defaultEpochs = 12
+
+    /// The run configuration: defaults (the path's own ``defaultLambda``, ``defaultEpochs`` and `runs/TASK-path`),
+    /// then `--config`, then the flags given, with `path` set.
+    /// - Throws: `ValidationError` (a usage error: exit 64) naming the option or the `--config` file and what was
+    ///   wrong.
+    public func config() throws -> TrainingConfig {
+        do {
+            let (loaded, fileKeys) = try shared.loadConfigFile()
+            var c = loaded
+            if !fileKeys.contains("lambda") { c.lambda = Self.defaultLambda }
+            if !fileKeys.contains("epochs") { c.epochs = Self.defaultEpochs }
+            shared.settings.overlay(&c, lambda: shared.lambda, epochs: shared.epochs)
+            let d = PathSettings()
+            c.path = PathSettings(growth: pathGrowth ?? d.growth, raiseEvery: pathRaiseEvery ?? d.raiseEvery,
+                                  settleSteps: pathSettleSteps ?? d.settleSteps)
+            TrainingOptions.name(&c, task: task, out: out, fileKeys: fileKeys)
+            if out == nil && !fileKeys.contains("output_directory") { c.outputDirectory = "runs/\(c.task)-path" }
+            try shared.settings.validate(c)
+            return c
+        } catch let error as ConfigError {
+            throw ValidationError(error.description)
+        } catch let error as ConfigFileError {
+            throw ValidationError(error.description)
+        }
+    }
+}
+
+/// `taps path`'s training settings: ``RunSettingsOptions`` with `--lambda` and `--epochs` described with the
+/// path's defaults.
+public struct PathSettingsOptions: ParsableArguments {
+    @Option(parsing: .unconditional, help: "Lambda the search starts from (>= 0); it is multiplied by --path-growth at each raise. (default \(PathOptions.defaultLambda) here)",
+            transform: number("--lambda", Double.init))
+    public var lambda: Double?
+
+    @Option(parsing: .unconditional, help: "Epochs of the warm-up and the search together; each set found trains --path-settle-steps on top. (default \(PathOptions.defaultEpochs) here)",
+            transform: number("--epochs", Int.init))
+    public var epochs: Int?
+
+    @OptionGroup public var settings: RunSettingsOptions
+
+    public init() {}
+
+    /// The `--config` file's configuration and the keys it set (defaults and no keys without `--config`).
+    /// - Throws: `ConfigFileError` naming the file and what was wrong.
+    public func loadConfigFile() throws -> (config: TrainingConfig, keys: Set<String>) { try settings.loadConfigFile() }
+}
+
 private let d = TrainingConfig()
+
+/// `parse()`'s value, or a `ValidationError` naming `option`: `--budget: expected ..., got 'abc'`.
+func parsed<T>(_ option: String, _ parse: () throws -> T) throws -> T {
+    do { return try parse() } catch let e as ValueError { throw ValidationError("\(option): \(e)") }
+}
 
 /// A transform for a numeric option that says what was expected: `--lambda: expected a number, got 'x'`.
 func number<T>(_ option: String, _ parse: @escaping @Sendable (String) -> T?) -> @Sendable (String) throws -> T {

@@ -18,6 +18,9 @@ struct TapsTUICommand: ParsableCommand {
             + " progress lines of `taps train` instead.",
         version: "taps-tui \(TapsVersion.description)")
 
+    /// Errors as one line with the README's exit codes (`CommandLineExit`), not ArgumentParser's four lines.
+    static func main() { CommandLineExit.main(TapsTUICommand.self, program: "taps-tui") }
+
     @Argument(help: ArgumentHelp("`sweep`: run a lambda sweep (as `taps sweep`) with one tab per setting.",
                                  valueName: "sweep"))
     var command: String?

@@ -17,7 +17,7 @@ struct Path: ParsableCommand {
             + "of `taps sweep`. --compare SWEEP sets each TAPS setting of a finished sweep against the path point nearest "
             + "in storage and writes path-vs-sweep.md.")
 
-    @OptionGroup var options: TrainingOptions
+    @OptionGroup var options: PathOptions
 
     @Option(help: ArgumentHelp("A finished `taps sweep` folder (its sweep.json) to compare the path with.", valueName: "sweep"))
     var compare: String?

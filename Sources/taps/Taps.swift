@@ -21,6 +21,9 @@ struct Taps: ParsableCommand {
         version: "taps \(TapsVersion.description)",
         subcommands: [Train.self, Eval.self, Predict.self, Tasks.self, Inspect.self, Bench.self, Suite.self, Sweep.self, Path.self, Compare.self,
                       Export.self, DataCommand.self, Merge.self])
+
+    /// Errors as one line with the README's exit codes (`CommandLineExit`), not ArgumentParser's four lines.
+    static func main() { CommandLineExit.main(Taps.self, program: "taps") }
 }
 
 /// Prints to standard error (errors and warnings never mix with the progress lines on stdout).
@@ -29,11 +32,20 @@ func printError(_ message: String) {
 }
 
 /// Runs `body`, turning any error into a one-line message in plain words (see `plainDescription(of:)`) and exit
-/// code 1 instead of a crash.
+/// code 1 instead of a crash; 64 for a `ValidationError` or a `--config` file that cannot be used (usage errors).
 func reportingErrors<T>(_ body: () throws -> T) throws -> T {
     do { return try body() } catch let e as ExitCode { throw e } catch {
         printError("taps: error: \(plainDescription(of: error))")
-        throw ExitCode.failure
+        throw error is ValidationError || error is ConfigFileError ? ExitCode.validationFailure : ExitCode.failure
+    }
+}
+
+/// Runs `body`, which reads the command's options (`TrainingOptions.config()`): any error is a usage error, one
+/// line and exit 64 (an option out of range, options that contradict each other, a bad `--config` file).
+func reportingUsageErrors<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let e as ExitCode { throw e } catch {
+        printError("taps: error: \(plainDescription(of: error))")
+        throw ExitCode.validationFailure
     }
 }
 
@@ -68,6 +80,8 @@ struct Train: ParsableCommand {
     @OptionGroup var progress: ProgressOptions
 
     func run() throws {
+        // The options first: a value out of range or a bad --config file is a usage error (exit 64).
+        let planned: TrainingConfig? = options.resume == nil ? try reportingUsageErrors { try options.config() } : nil
         let store = MetricsStore()
         let control = TrainingControl(lambda: 0)
         // Under mpirun with several processes: the MPI world (nil for a plain run, which never initialises MPI).
@@ -75,7 +89,7 @@ struct Train: ParsableCommand {
         let writer = world?.isWriter ?? true
         if let tensorboard, writer { try reportingErrors { try FileError.checkWritableDirectory(tensorboard) } }
         let trainer = try reportingErrors { () throws -> Trainer in
-            if options.resume == nil && writer { try FileError.checkWritableDirectory(try options.config().outputDirectory) }
+            if let planned, writer { try FileError.checkWritableDirectory(planned.outputDirectory) }
             return try options.makeTrainer(store: store, control: control, group: world)
         }
         let config = trainer.config
@@ -138,9 +152,11 @@ enum SummaryText {
             let backbone = Double(max(s.backboneParameters, 1))
             let deltas = Double(s.accounting.activeDeltaParameters) / backbone
             let rest = Double(s.accounting.normalisationParameters + s.accounting.headParameters) / backbone
+            // A --budget-bytes larger than the backbone is not "the 692129% budget".
+            let limit = budget > 1 ? "budget (more than the whole backbone)"
+                : String(format: "%g%%", (10_000 * budget).rounded() / 100) + " budget"
             lines.append("  budget             deltas " + String(format: "%.2f%%", 100 * deltas)
-                         + (deltas <= budget ? ", within the " : ", OVER the ")
-                         + String(format: "%g%%", (10_000 * budget).rounded() / 100) + " budget (head, norms, biases "
+                         + (deltas <= budget ? ", within the " : ", OVER the ") + limit + " (head, norms, biases "
                          + String(format: "+%.2f%%", 100 * rest) + ", not counted)")
         }
         lines.append(String(format: "  time               %.1f s (%.2f s/epoch, %.0f img/s)", s.seconds, s.secondsPerEpoch, s.samplesPerSecond))

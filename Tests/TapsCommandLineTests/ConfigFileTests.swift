@@ -71,7 +71,36 @@ struct ConfigFileTests {
         let fromFile = try TrainingOptions.parse(["--config", path]).config()
         #expect(fromFile.budget == 0.2 && fromFile.budgetBytes == nil && fromFile.penalty == .weighted)
         let bytes = try TrainingOptions.parse(["--config", path, "--budget-bytes", "2MB"]).config()
-        #expect(bytes.budget == nil && bytes.budgetBytes == 2 << 20)
+        #expect(bytes.budget == nil && bytes.budgetBytes == 2_000_000)
+    }
+
+    @Test("TOML takes the command line's forms of the budget: budget = \"20%\", budget_bytes = \"2MB\"")
+    func budgetStrings() throws {
+        let percent = try temporaryFile("p.toml", "budget = \"20%\"\n")
+        #expect(try ConfigFile.load(percent).config.budget == 0.2)
+        let size = try temporaryFile("p.toml", "budget-bytes = \"2MB\"\n")
+        #expect(try ConfigFile.load(size).config.budgetBytes == 2_000_000)
+        let kibibytes = try temporaryFile("p.toml", "budget_bytes = \"100KiB\"\n")
+        #expect(try ConfigFile.load(kibibytes).config.budgetBytes == 102_400)
+        let bad = try temporaryFile("p.toml", "budget = \"abc\"\n")
+        #expect(message { _ = try ConfigFile.load(bad) } == "\(bad): budget: expected a percentage like 20% (or a fraction like 0.2), got \"abc\"")
+        let over = try temporaryFile("p.toml", "budget = \"150%\"\n")
+        #expect(message { _ = try ConfigFile.load(over) } == "\(over): budget: expected a share of the backbone from 0% to 100% (or 0 to 1), got 150%")
+    }
+
+    @Test("a decimal where a whole number belongs names the key (TOML and config.json)")
+    func decimalsForWholeNumbers() throws {
+        for (key, text) in [("epochs", "epochs = 6.5"), ("budget_bytes", "budget_bytes = 1.5"), ("settle_epochs", "settle-epochs = 1.5"),
+                            ("seed", "seed = -1")] {
+            let file = try temporaryFile("p.toml", text + "\n")
+            let value = text.components(separatedBy: " = ")[1]
+            #expect(message { _ = try ConfigFile.load(file) } == "\(file): \(key): expected a whole number >= 0, got \(value)")
+        }
+        let json = try temporaryFile("config.json", #"{"epochs": 6.5}"#)
+        #expect(message { _ = try ConfigFile.load(json) } == "\(json): epochs: expected a whole number >= 0, got 6.5")
+        let whole = try temporaryFile("p.toml", "epochs = 6\nseed = 3\nmax_steps = 40\n")
+        let c = try ConfigFile.load(whole).config
+        #expect(c.epochs == 6 && c.seed == 3 && c.maxSteps == 40)
     }
 
     @Test("a run's config.json decodes to exactly the configuration that wrote it")

@@ -150,11 +150,11 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         // Upper bounds keep step counts (epochs × steps per epoch) far from Int's range: a huge --epochs trapped on
         // overflow instead of giving an error.
         let most = Self.maximumCount
-        guard epochs >= 1, epochs <= most else { throw bad("--epochs", "an integer in 1...\(most)", epochs) }
+        guard epochs >= 1, epochs <= most else { throw bad("--epochs", "a whole number from 1 to \(most)", epochs) }
         guard warmupEpochs >= 0, warmupEpochs <= most else {
-            throw bad("--warmup-epochs", "an integer in 0...\(most)", warmupEpochs)
+            throw bad("--warmup-epochs", "a whole number from 0 to \(most)", warmupEpochs)
         }
-        guard batchSize >= 1, batchSize <= most else { throw bad("--batch-size", "an integer in 1...\(most)", batchSize) }
+        guard batchSize >= 1, batchSize <= most else { throw bad("--batch-size", "a whole number from 1 to \(most)", batchSize) }
         guard learningRate > 0, learningRate.isFinite else { throw bad("--lr", "a number > 0", learningRate) }
         guard momentum >= 0, momentum < 1 else { throw bad("momentum", "a number in [0, 1)", momentum) }
         guard hasCurrentLambdaDefinition else {
@@ -166,14 +166,20 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         }
         guard tau.isFinite else { throw bad("--tau", "a finite number", tau) }
         if let maxSteps, maxSteps < 1 { throw bad("--steps", "an integer >= 1", maxSteps) }
-        if let b = budget, !(b >= 0 && b <= 1) { throw bad("--budget", "a share of the backbone in 0%...100%", b) }
+        if let b = budget, !(b >= 0 && b <= 1) {
+            // A bare number from 1 to 100 was probably meant as a percentage (`budget = 20` in a file).
+            let hint = b > 1 && b <= 100 ? " (did you mean \(ProgressFormatter.fmt(b))%?)" : ""
+            throw bad("--budget", "a share of the backbone from 0% to 100% (or 0 to 1)", ProgressFormatter.fmt(b) + hint)
+        }
         if let b = budgetBytes, b < 0 { throw bad("--budget-bytes", "a size >= 0 (e.g. 2MB)", b) }
         if budget != nil && budgetBytes != nil { throw bad("--budget-bytes", "either --budget or --budget-bytes", "both") }
         if hasBudget && penalty != .weighted {
             throw bad("--penalty", "weighted with --budget (the budget prices layers by their size)", penalty.rawValue)
         }
-        if let settle = settleEpochs, settle < 0 || settle >= epochs {
-            throw bad("--settle-epochs", "an integer in 0..<\(epochs) (below --epochs)", settle)
+        // A budget run's own limit (a penalty epoch before the settle) is the tighter one: checked below.
+        let budgetSettle = hasBudget && mode == .taps && path == nil && epochs - warmupEpochs >= 2
+        if let settle = settleEpochs, settle < 0 || (settle >= epochs && !budgetSettle) {
+            throw bad("--settle-epochs", "a number of epochs from 0 to \(epochs - 1) (fewer than --epochs)", settle)
         }
         if hasBudget && mode == .taps && path == nil {
             let settle = effectiveSettleEpochs
