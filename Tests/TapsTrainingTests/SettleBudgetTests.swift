@@ -125,11 +125,16 @@ struct SettleBudgetTests {
             c.settleEpochs = settle
             let (summary, store, _) = try train(c)
             #expect(summary.status == .done, "\(summary.message ?? "")")
-            return store.snapshot().notices.map(\.message).filter { $0.hasPrefix("warning: --") }
+            let notices = store.snapshot().notices
+            settled = notices.first { $0.kind == .settled }?.message ?? ""
+            return notices.map(\.message).filter { $0.hasPrefix("warning: --") }
         }
+        var settled = ""
         let settleAll = try warnings(epochs: 3, warmup: 1, settle: 2)
         let expected = "warning: --settle-epochs 2 takes every epoch after the 1 of warm-up"
         #expect(settleAll.count == 1 && settleAll[0].hasPrefix(expected), "\(settleAll)")
+        // The settle's notice does not speak of a penalty epoch that never ran.
+        #expect(settled.contains("the last warm-up epoch (no penalty epoch ran)"), "\(settled)")
         let warmupAll = try warnings(epochs: 2, warmup: 2, settle: nil)
         #expect(warmupAll.count == 1 && warmupAll[0].hasPrefix("warning: --epochs 2 is not above --warmup-epochs 2"), "\(warmupAll)")
         #expect(try warnings(epochs: 3, warmup: 1, settle: 1).isEmpty, "a settle that leaves a penalty epoch is fine")
@@ -157,6 +162,10 @@ struct SettleBudgetTests {
         let met = try #require(store.snapshot().notices.first { $0.message.hasPrefix("budget met at step") })
         #expect(met.message.contains("conv_layers.6") && reference.activeLayers.contains("conv_layers.6"),
                 "the scenario needs a pinned layer in the settled set: \(met.message); settled \(reference.activeLayers)")
+        // The settle's notice names what the fill changed.
+        let settled = try #require(store.snapshot().notices.first { $0.kind == .settled })
+        #expect(settled.message.contains("added conv_layers.6") && settled.message.contains("the last penalty epoch"),
+                "\(settled.message)")
 
         c.outputDirectory = temporaryRunFolder("budget-settle-stop")
         let stopAt = reference.steps / c.epochs * (c.epochs - 1) + 3   // 3 steps into the settle epoch

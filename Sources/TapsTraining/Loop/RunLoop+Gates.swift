@@ -197,12 +197,23 @@ extension RunLoop {
             setGates(m, to: chosen)
             previousActive[m] = member.gatedLayers.map(\.isActive)
             let names = member.gatedLayers.filter(\.isActive).map(\.name)
+            // The epoch the votes come from is a warm-up epoch when --settle-epochs left no penalty epoch.
+            let votedIn = settleStart - 1 > config.warmupEpochs ? "the last penalty epoch" : "the last warm-up epoch (no penalty epoch ran)"
+            let layerNames = member.gatedLayers.map(\.name)
+            func differing(_ a: String, _ b: String) -> [String] {
+                zip(layerNames, zip(a, b)).filter { $0.1.0 == "1" && $0.1.1 == "0" }.map(\.0)
+            }
+            let added = differing(chosen, voted), dropped = differing(voted, chosen)
+            let change = (added.isEmpty ? [] : ["added " + added.joined(separator: ", ")])
+                + (dropped.isEmpty ? [] : ["dropped " + dropped.joined(separator: ", ")])
             notice(.settled, "gates settled for the last \(config.effectiveSettleEpochs) epoch(s): \(names.count)/\(member.gatedLayers.count) active"
                 + (names.isEmpty ? "" : " (" + names.joined(separator: ", ") + ")")
                 + (chosen != voted ? String(format: ", %.1f%% of the backbone within the %.1f%% budget",
                                             100 * deltaCost(member), 100 * (budgetShare(member) ?? 0))
-                   : total > 0 ? ", the set held for \(setVotes[m][chosen] ?? 0) of the \(total) steps of the last penalty epoch" : "")
-                + "; from now on only the kept deltas, norms and head train", views: [member.view])
+                                     + " (" + change.joined(separator: "; ") + " against the set held longest in \(votedIn))"
+                   : total > 0 ? ", the set held for \(setVotes[m][chosen] ?? 0) of the \(total) steps of \(votedIn)" : "")
+                + "; from now on only the kept deltas, norms and head train, and model selection picks among these epochs",
+                views: [member.view])
         }
         freezeGates()
     }

@@ -235,6 +235,10 @@ final class RunLoop {
                     + (biases ? ", and the gated layers' biases (--train-biases on)"
                               : "; the gated layers' biases stay frozen as in the paper's code (--train-biases on trains them)")
                     + "; normalisation layers, if any, train")
+            } else {
+                notice(.info, "fine-tuning: every weight of the backbone and the head train"
+                    + (biases ? ", and every bias" : "; the gated layers' biases stay frozen (--train-biases off)")
+                    + "; normalisation layers, if any, train")
             }
             // The budget is enforced at the settle: a --steps limit that ends the run before it would export
             // whatever set the penalty phase had reached (a single-task Trainer refuses this before its folder exists;
