@@ -192,6 +192,24 @@ enum Odd {
         #expect(doneLine.contains("DONE") && !doneLine.contains("settle"), "an ended run's line names no phase: \(doneLine)")
     }
 
+    @Test("after the run, the model line says which epoch's set the active count shows and whether the run ended on it")
+    func modelLineNamesTheSelectedEpochAndTheFinalSet() {
+        func line(final: [String]?, selected: Int?) -> String {
+            var m = Fixture.metrics()
+            m.apply(.end(RunEndEvent(status: .done, step: 300, testAccuracy: 0.8, bestValidationAccuracy: 0.8,
+                                     activeLayers: ["conv_layers.0", "fc_layers.0"], taskSpecificParameters: 300_000,
+                                     seconds: 1, message: nil, selectedEpoch: selected, finalActiveLayers: final)))
+            return render(DashboardState(metrics: m, readOnly: true), size: Size(width: 160, height: 30),
+                          theme: .builtInMono, caps: unicode).lines.first { $0.contains("τ") } ?? ""
+        }
+        let same = line(final: ["fc_layers.0", "conv_layers.0"], selected: 9)
+        #expect(same.contains("active 2/4 (epoch 9 = final set)"), "\(same)")
+        let differs = line(final: ["conv_layers.0"], selected: 5)
+        #expect(differs.contains("active 2/4 (epoch 5; final set 1/4)"), "\(differs)")
+        let none = line(final: nil, selected: nil)
+        #expect(!none.contains("epoch"), "no model selection, nothing to say: \(none)")
+    }
+
     @Test("a path run's step total follows the notice that announces it once its search is over")
     func plannedStepsFollowTheLatestAnnouncement() {
         var m = Fixture.metrics()

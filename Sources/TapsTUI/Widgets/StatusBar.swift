@@ -87,6 +87,7 @@ enum StatusBar {
             let k = state.activeFlags.filter { $0 }.count
             spans.append(Span(text: " active", style: dim))
             spans.append(Span(text: "\(k)/\(start.layers.count)", style: theme.style(.active, .bold)))
+            if let note = selectionNote(state) { spans.append(Span(text: note, style: dim)) }
             if let (count, exact, withHead) = state.taskSpecificParameters {
                 spans.append(Span(text: " task-specific", style: dim))
                 spans.append(Span(text: (exact ? "" : "~") + Format.count(count) + (withHead ? "" : "+head"),
@@ -107,6 +108,16 @@ enum StatusBar {
             spans.append(Span(text: "\(glyphs.dot) penalty off, gates fixed", style: dim))
         }
         Box.writeSpans(&buffer, spans, x: 1, y: y, maxX: width - 1)
+    }
+
+    /// After a run with model selection: which epoch's set the active count shows (the export's), and whether the
+    /// run ended on that set: `(epoch 9 = final set)` or `(epoch 5; final set 2/4)`. Nil before the end.
+    static func selectionNote(_ state: DashboardState) -> String? {
+        guard let end = state.metrics.end, end.status != .failed, let epoch = end.selectedEpoch,
+              let layers = state.metrics.start?.layers.count else { return nil }
+        guard let final = end.finalActiveLayers else { return "(epoch \(epoch))" }
+        return Set(final) == Set(end.activeLayers) ? "(epoch \(epoch) = final set)"
+            : "(epoch \(epoch); final set \(final.count)/\(layers))"
     }
 
     /// The bottom line: key hints from the keymap (key in reverse video, then what it does), and the measured

@@ -725,13 +725,15 @@ final class RunLoop {
         var summaries: [RunSummary] = []
         for (v, view) in views.enumerated() {
             let gatedMembers = view.members.filter { members[$0].task != nil }
-            var endActive: [String] = [], endParameters = 0
+            var endActive: [String] = [], endParameters = 0, endSelected: Int?, endFinal: [String]?
             for m in gatedMembers {
                 let summary = makeSummary(m, base: exportBase.name, testAccuracy: testAccuracy[m], export: exports[m],
                                           seconds: seconds)
                 summaries.append(summary)
                 endActive = summary.activeLayers
                 endParameters = summary.taskSpecificParameters
+                endSelected = summary.selectedEpoch
+                endFinal = summary.finalActiveLayers
                 do {
                     if isWriter {
                         try writeAtomically(try makeJSONEncoder().encode(summary), to: view.directory.appendingPathComponent("summary.json"))
@@ -746,7 +748,8 @@ final class RunLoop {
             view.store.append(.end(RunEndEvent(
                 status: status, step: step, testAccuracy: gatedMembers.first.flatMap { testAccuracy[$0] },
                 bestValidationAccuracy: evaluated ? acc.reduce(0, +) / Double(max(acc.count, 1)) : nil,
-                activeLayers: endActive, taskSpecificParameters: endParameters, seconds: seconds, message: failure)))
+                activeLayers: endActive, taskSpecificParameters: endParameters, seconds: seconds, message: failure,
+                selectedEpoch: endSelected, finalActiveLayers: endFinal)))
             view.store.flush()
             if status == .done && isWriter { try? FileManager.default.removeItem(at: view.directory.appendingPathComponent(Checkpoint.fileName)) }
         }

@@ -269,12 +269,20 @@ public struct RunEndEvent: Codable, Sendable, Equatable {
     public var seconds: Double
     /// Error message when `status == "failed"`.
     public var message: String?
+    /// The epoch model selection restored (whose set ``activeLayers`` is and the export holds); nil without model
+    /// selection and in older streams.
+    public var selectedEpoch: Int?
+    /// Active layers at the run's last step, before model selection restored an epoch (`final_active_layers` of
+    /// `summary.json`); nil in older streams.
+    public var finalActiveLayers: [String]?
 
     public init(status: RunStatus, step: Int, testAccuracy: Double?, bestValidationAccuracy: Double?,
-                activeLayers: [String], taskSpecificParameters: Int, seconds: Double, message: String?) {
+                activeLayers: [String], taskSpecificParameters: Int, seconds: Double, message: String?,
+                selectedEpoch: Int? = nil, finalActiveLayers: [String]? = nil) {
         self.status = status; self.step = step; self.testAccuracy = testAccuracy
         self.bestValidationAccuracy = bestValidationAccuracy; self.activeLayers = activeLayers
         self.taskSpecificParameters = taskSpecificParameters; self.seconds = seconds; self.message = message
+        self.selectedEpoch = selectedEpoch; self.finalActiveLayers = finalActiveLayers
     }
 }
 
