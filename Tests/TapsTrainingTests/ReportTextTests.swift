@@ -71,7 +71,7 @@ struct ReportTextTests {
         let rows = [row(0.1, active: 1, deltas: 561), row(3, active: 2, deltas: 2100), row(nil, mode: "probe", active: 0, deltas: nil)]
         let table = SweepRunner.table(rows)
         #expect(table.hasPrefix("  budget 20% of the backbone"), "\(table)")
-        #expect(table.contains("lambda is each TAPS run's starting value") && table.contains("1 of 2 runs fit"))
+        #expect(table.contains("\n  lambda is each run's starting value") && table.contains("within it 1 of 2 TAPS runs\n"), "\(table)")
         #expect(table.contains("5.61% fits") && table.contains("21.00% OVER"), "\(table)")
         let md = SweepRunner.markdown(rows, task: "ucidigits", monotone: false)
         #expect(md.contains("Budget 20%") && md.contains("| 5.61% fits |") && !md.contains("monoton"), "\(md)")
@@ -96,7 +96,7 @@ struct ReportTextTests {
                                     control: TrainingControl(lambda: 0.1)).run()
         #expect(suite.status == .done)
         let suiteMd = try String(contentsOfFile: suiteOut + "/suite.md", encoding: .utf8)
-        #expect(suiteMd.contains("Budget 20% of the backbone for each task's active deltas") && suiteMd.contains("1 of 1 task fit"),
+        #expect(suiteMd.contains("Budget 20% of the backbone for each task's active deltas") && suiteMd.contains("within it 1 of 1 task;"),
                 "\(suiteMd)")
         #expect(suiteMd.contains("deltas vs budget") && suiteMd.contains("% fits |"), "\(suiteMd)")
         #expect(suite.table.contains("  budget 20%"), "\(suite.table)")

@@ -166,8 +166,7 @@ public enum PathReport {
         SVGPlot.tradeoff(title: "\(task): test accuracy vs task-specific parameters (path)", points: points.map { p in
             SVGPlot.Point(percent: 100 * p.fractionOfBackbone, accuracy: p.testAccuracy ?? 0,
                           label: "p\(p.index) λ=" + ProgressFormatter.fmt(p.lambda), kind: "taps")
-        }, caption: "one path run (seed \(seed)): each point an active set found by the lambda search and trained from "
-            + "the end of warm-up with its gates fixed; labels: point and the lambda at which it was found",
+        }, caption: "one path run (seed \(seed)): active sets the λ search found, each trained from the end of warm-up",
            tapsLegend: "path point (λ found)")
     }
 

@@ -114,16 +114,16 @@ public struct SuiteSummary: Codable, Sendable, Equatable {
     /// The same table in Markdown (`suite.md`).
     public var markdown: String { render(markdown: true) }
 
-    /// With a budget (`--budget`, `--budget-bytes`): one line saying what it is, that lambda is each task's starting
-    /// value, and how many tasks fit; nil without one (docs/method.md "Storage budget").
+    /// With a budget (`--budget`, `--budget-bytes`): what it is, how many tasks fit it, and that lambda is each
+    /// task's starting value (two parts joined by "; "); nil without one (docs/method.md "Storage budget").
     public var budgetNote: String? {
         let budgeted = results.filter { $0.summary.budget != nil }
         guard !budgeted.isEmpty else { return nil }
         let shares = Set(budgeted.compactMap(\.summary.budget)).sorted().map { String(format: "%g%%", (10_000 * $0).rounded() / 100) }
         let fitting = budgeted.filter { Self.budgetFit($0.summary)?.fits == true }.count
         return "budget \(shares.joined(separator: "/")) of the backbone for each task's active deltas (head, norms and "
-            + "biases not counted): lambda is each task's starting value, raised until the set fits; \(fitting) of "
-            + "\(budgeted.count) task\(budgeted.count == 1 ? "" : "s") fit"
+            + "biases not counted): within it \(fitting) of \(budgeted.count) task\(budgeted.count == 1 ? "" : "s"); "
+            + "lambda is each task's starting value (raised until the set fits)"
     }
 
     /// A run's active deltas as a share of its backbone and whether they fit its budget; nil without a budget.
@@ -165,7 +165,7 @@ public struct SuiteSummary: Codable, Sendable, Equatable {
             out += "\n"
         } else {
             out += "suite \(mode.rawValue) (\(status.rawValue)): base \(base) \(baseHash), \(ProgressFormatter.grouped(baseBytes)) bytes, backbone \(ProgressFormatter.grouped(backboneParameters)) parameters\n"
-            if let note { out += "  \(note)\n" }
+            if let note { out += note.components(separatedBy: "; ").map { "  \($0)\n" }.joined() }
             let widths = header.indices.map { i in max(header[i].count, rows.map { $0[i].count }.max() ?? 0) }
             func line(_ cells: [String]) -> String {
                 cells.enumerated().map { i, c in

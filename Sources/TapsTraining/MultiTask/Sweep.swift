@@ -358,17 +358,16 @@ public final class SweepRunner: @unchecked Sendable {
         return s
     }
 
-    /// The budget of the rows' runs in one line (docs/method.md "Storage budget"): the budget, that lambda is each
-    /// TAPS run's starting value, and how many runs fit. Nil when no run has a budget.
+    /// The budget of the rows' runs (docs/method.md "Storage budget"): the budget, how many TAPS runs fit it, and
+    /// that lambda is then each run's starting value, in two parts joined by "; ". Nil when no run has a budget.
     public static func budgetNote(_ rows: [SweepRow]) -> String? {
         let budgeted = rows.filter { $0.budget != nil }
         guard !budgeted.isEmpty else { return nil }
         let shares = Set(budgeted.compactMap(\.budget)).sorted().map { String(format: "%g%%", (10_000 * $0).rounded() / 100) }
         let fitting = budgeted.filter { $0.fitsBudget == true }.count
-        return "budget \(shares.joined(separator: "/")) "
-            + "of the backbone for the active deltas: lambda is each TAPS run's starting value (the controller raises it "
-            + "until the active set fits), so active layers need not fall as it rises; \(fitting) of \(budgeted.count) "
-            + "run\(budgeted.count == 1 ? "" : "s") fit"
+        return "budget \(shares.joined(separator: "/")) of the backbone for the active deltas: within it \(fitting) of "
+            + "\(budgeted.count) TAPS run\(budgeted.count == 1 ? "" : "s"); lambda is each run's starting value (the "
+            + "controller raises it until the set fits), so active layers need not fall as lambda rises"
     }
 
     /// `sweep.md`: the table (with a budget, a column of the active deltas against it), plus whether the
@@ -397,7 +396,7 @@ public final class SweepRunner: @unchecked Sendable {
     public static func table(_ rows: [SweepRow]) -> String {
         func r(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
         let note = budgetNote(rows)
-        var s = note.map { "  \($0)\n" } ?? ""
+        var s = note.map { $0.components(separatedBy: "; ").map { "  \($0)\n" }.joined() } ?? ""
         s += "  setting                      test acc  active  task-specific  % backbone  export bytes  seconds"
             + (note == nil ? "" : "  deltas vs budget") + "\n"
         for row in rows {
