@@ -284,7 +284,11 @@ points = json.load(open(w + "/path/path.json"))
 assert len(points) >= 2 and len(points[0]["active_layers"]) == 4 and points[-1]["active_layers"] == [], points
 trained = [p["step"] for p in points if p["active_layers"]]
 assert all(b - a == 10 for a, b in zip(trained, trained[1:])), trained
-assert "path search over after" in open(w + "/path.out").read()
+out = open(w + "/path.out").read()
+assert "path search over after" in out
+assert "task.safetensors in the run folder is the last point's network" in out and "summary (" not in out, out[-1500:]
+assert all(p["export_bytes"] > 0 for p in points), points
+import os; assert os.path.getsize(w + "/path/tradeoff.png") > 0
 assert "| taps-lambda-20 |" in open(w + "/path/path-vs-sweep.md").read()
 PY
 else

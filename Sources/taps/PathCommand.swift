@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import TapsCommandLine
+import TapsReports
 import TapsTraining
 
 struct Path: ParsableCommand {
@@ -58,14 +59,17 @@ struct Path: ParsableCommand {
         let summary = trainer.runOnBackgroundQueue()
         signals.cancel()
         printer.finish()
-        print(SummaryText.render(summary, runDirectory: config.outputDirectory))
         let points = summary.pathPoints ?? []
         let folder = URL(fileURLWithPath: config.outputDirectory)
-        if !points.isEmpty {
-            let rows = points.map { $0.sweepRow(seed: config.seed, exportBytes: 0) }
-            print("\npath (\(points.count) points; \(folder.appendingPathComponent("path.md").path)):")
-            print(SweepRunner.table(rows))
+        // The path's figure as PNG too, as `taps sweep` renders its figures (librsvg).
+        var files = ["path.md", "path.csv", "path.json", "tradeoff.svg"]
+        let svg = folder.appendingPathComponent("tradeoff.svg").path
+        if FileManager.default.fileExists(atPath: svg) {
+            try reportingErrors { try PNGRenderer.render(svgFile: svg, to: folder.appendingPathComponent("tradeoff.png").path) }
+            files.append("tradeoff.png")
         }
+        print(PathReport.endText(points, task: summary.task, status: summary.status.rawValue, seconds: summary.seconds,
+                                 folder: config.outputDirectory, files: files), terminator: "")
         if let sweepRows, !points.isEmpty {
             let comparison = PathReport.compare(points, sweep: sweepRows)
             let sweepSeconds = sweepRows.filter { $0.mode == "taps" }.reduce(0) { $0 + $1.seconds }

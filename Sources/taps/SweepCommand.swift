@@ -45,7 +45,10 @@ struct Sweep: ParsableCommand {
         var outputDirectory: String
         var trained: [String]
         var reused: [String]
+        /// Whether active layers never increase with lambda (no meaning with a budget: see `budget`).
         var monotone: Bool
+        /// The TAPS runs' budget as a share of the backbone (nil without one); lambda is then each run's starting value.
+        var budget: Double?
         var rows: [SweepRow]
         var aggregates: [SweepAggregate]
         var files: [String]
@@ -97,7 +100,8 @@ struct Sweep: ParsableCommand {
         }
         if output.json {
             try printJSON(Result(task: config.task, outputDirectory: config.outputDirectory, trained: result.trained,
-                                 reused: result.skipped, monotone: result.monotone, rows: result.rows,
+                                 reused: result.skipped, monotone: result.monotone,
+                                 budget: result.rows.compactMap(\.budget).first, rows: result.rows,
                                  aggregates: result.aggregates, files: files))
             if let code = signals.exitCode { throw ExitCode(code) }
             return
@@ -110,7 +114,10 @@ struct Sweep: ParsableCommand {
             throw ExitCode(code)
         }
         if config.multiSeed { print(SweepRunner.aggregateMarkdown(result.aggregates), terminator: "") }
-        print("  active layers " + (result.monotone ? "never increase with lambda" : "are NOT monotone in lambda"))
+        // With a budget lambda is only the controller's starting value: the table's budget line says so instead.
+        if SweepRunner.budgetNote(result.rows) == nil {
+            print("  active layers " + (result.monotone ? "never increase with lambda" : "are NOT monotone in lambda"))
+        }
         print("  files: " + files.map { ($0 as NSString).lastPathComponent }.joined(separator: ", ") + " in \(config.outputDirectory)")
     }
 }

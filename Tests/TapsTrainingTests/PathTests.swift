@@ -41,7 +41,12 @@ struct PathTests {
             #expect(metadata.testAccuracy == p.testAccuracy)
             let accuracy = try evaluate(network.network, on: trainer.data.test, normalization: trainer.base.normalization).accuracy
             #expect(accuracy == p.testAccuracy, "point \(p.index)")
+            // The export's size, for the table `taps path` prints (path.csv and path.json carry it too).
+            let size = try #require(try FileManager.default.attributesOfItem(atPath: export.path)[.size] as? Int)
+            #expect(p.exportBytes == size && size > 0, "point \(p.index)")
         }
+        let csv = try String(contentsOf: folder.appendingPathComponent("path.csv"), encoding: .utf8)
+        #expect(csv.contains(",\(points[0].exportBytes ?? -1),"), "\(csv)")
         let notices = store.snapshot().notices.map(\.message)
         #expect(notices.contains { $0.hasPrefix("path point 0 at step") })
         #expect(notices.contains { $0.hasPrefix("path complete") })
@@ -57,7 +62,7 @@ struct PathTests {
         }
         #expect(points.last?.testAccuracy == probe.testAccuracy)
         // The sweep table's rows, and a comparison against a sweep that holds the same points.
-        let rows = points.map { $0.sweepRow(seed: 0, exportBytes: 0) }
+        let rows = points.map { $0.sweepRow(seed: 0) }
         let comparison = PathReport.compare(points, sweep: rows)
         #expect(comparison.count == points.count && comparison.allSatisfy { $0.differencePoints == 0 })
     }

@@ -205,12 +205,14 @@ extension RunLoop {
         guard failure == nil else { return }
         let index = pathPoints.count
         var export: String? = String(format: "points/point-%02d.safetensors", index)
+        var exportBytes: Int?
         if isWriter, let name = export {
             let dir = views[member.view].directory
             do {
                 try FileManager.default.createDirectory(at: dir.appendingPathComponent("points"), withIntermediateDirectories: true)
                 _ = try writeExport(m, base: (adapter.base.name, adapter.base.contentHash), testAccuracy: test,
                                     validationAccuracy: val, to: dir.appendingPathComponent(name))
+                exportBytes = fileSize(dir.appendingPathComponent(name).path)
             } catch {
                 fail("writing \(name) failed: \(error)")
                 export = nil
@@ -222,7 +224,7 @@ extension RunLoop {
                                     gatedLayers: task.gatedLayers.count, taskSpecificParameters: accounting.taskSpecificParameters,
                                     backboneParameters: accounting.backboneParameters, fractionOfBackbone: accounting.fractionOfBackbone,
                                     validationAccuracy: val, testAccuracy: test, export: export,
-                                    seconds: Date().timeIntervalSince(started)))
+                                    seconds: Date().timeIntervalSince(started), exportBytes: exportBytes))
         notice(.info, String(format: "path point %d at step %d: lambda %@, %d/%d active (%.2f%% of the backbone), validation %.4f",
                              index, step, ProgressFormatter.fmt(pointLambda ?? lambda), active.count, task.gatedLayers.count,
                              100 * accounting.fractionOfBackbone, val)

@@ -114,8 +114,29 @@ public struct SuiteSummary: Codable, Sendable, Equatable {
     /// The same table in Markdown (`suite.md`).
     public var markdown: String { render(markdown: true) }
 
+    /// With a budget (`--budget`, `--budget-bytes`): what it is, how many tasks fit it, and that lambda is each
+    /// task's starting value (two parts joined by "; "); nil without one (docs/method.md "Storage budget").
+    public var budgetNote: String? {
+        let budgeted = results.filter { $0.summary.budget != nil }
+        guard !budgeted.isEmpty else { return nil }
+        let shares = Set(budgeted.compactMap(\.summary.budget)).sorted().map { String(format: "%g%%", (10_000 * $0).rounded() / 100) }
+        let fitting = budgeted.filter { Self.budgetFit($0.summary)?.fits == true }.count
+        return "budget \(shares.joined(separator: "/")) of the backbone for each task's active deltas (head, norms and "
+            + "biases not counted): within it \(fitting) of \(budgeted.count) task\(budgeted.count == 1 ? "" : "s"); "
+            + "lambda is each task's starting value (raised until the set fits)"
+    }
+
+    /// A run's active deltas as a share of its backbone and whether they fit its budget; nil without a budget.
+    static func budgetFit(_ s: RunSummary) -> (delta: Double, fits: Bool)? {
+        guard let budget = s.budget else { return nil }
+        let delta = Double(s.accounting.activeDeltaParameters) / Double(max(s.backboneParameters, 1))
+        return (delta, delta <= budget)
+    }
+
     private func render(markdown md: Bool) -> String {
-        let header = ["task", "test acc", "reproduced", "active", "task-specific params", "% backbone", "export bytes", "% base file"]
+        let note = budgetNote
+        var header = ["task", "test acc", "reproduced", "active", "task-specific params", "% backbone", "export bytes", "% base file"]
+        if note != nil { header.append("deltas vs budget") }
         var rows: [[String]] = []
         for r in results {
             let s = r.summary
@@ -125,24 +146,26 @@ public struct SuiteSummary: Codable, Sendable, Equatable {
                 "\(s.activeLayers.count)/\(s.gatedLayers)", ProgressFormatter.grouped(s.taskSpecificParameters),
                 String(format: "%.2f%%", 100 * s.fractionOfBackbone), ProgressFormatter.grouped(r.exportBytes),
                 String(format: "%.2f%%", 100 * Double(r.exportBytes) / Double(max(baseBytes, 1))),
-            ])
+            ] + (note == nil ? [] : [Self.budgetFit(s).map { String(format: "%.2f%% ", 100 * $0.delta) + ($0.fits ? "fits" : "OVER") } ?? "-"]))
         }
         rows.append([
             "total (\(results.count) tasks)", "", "", "", ProgressFormatter.grouped(totalTaskSpecificParameters),
             String(format: "%.2f%%", 100 * Double(totalTaskSpecificParameters) / Double(max(backboneParameters, 1))),
             ProgressFormatter.grouped(totalExportBytes),
             String(format: "%.2f%%", 100 * Double(totalExportBytes) / Double(max(baseBytes, 1))),
-        ])
+        ] + (note == nil ? [] : [""]))
         var out = ""
         if md {
             out += "# Suite: \(tasks.joined(separator: ", ")) (\(mode.rawValue))\n\n"
             out += "Base `\(base)` (`\(baseHash)`, \(ProgressFormatter.grouped(baseBytes)) bytes, backbone "
                 + "\(ProgressFormatter.grouped(backboneParameters)) parameters).\n\n"
+            if let note { out += note.prefix(1).uppercased() + note.dropFirst() + ".\n\n" }
             out += "| " + header.joined(separator: " | ") + " |\n|" + header.map { _ in "---" }.joined(separator: "|") + "|\n"
             for row in rows { out += "| " + row.joined(separator: " | ") + " |\n" }
             out += "\n"
         } else {
             out += "suite \(mode.rawValue) (\(status.rawValue)): base \(base) \(baseHash), \(ProgressFormatter.grouped(baseBytes)) bytes, backbone \(ProgressFormatter.grouped(backboneParameters)) parameters\n"
+            if let note { out += note.components(separatedBy: "; ").map { "  \($0)\n" }.joined() }
             let widths = header.indices.map { i in max(header[i].count, rows.map { $0[i].count }.max() ?? 0) }
             func line(_ cells: [String]) -> String {
                 cells.enumerated().map { i, c in

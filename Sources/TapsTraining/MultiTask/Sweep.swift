@@ -95,6 +95,41 @@ public struct SweepRow: Codable, Sendable, Equatable {
     public var seed: UInt64 = 0
     /// The setting without the seed (`taps-lambda-0.3`); equal to `setting` in a single-seed sweep.
     public var name: String = ""
+    /// The run's storage budget as a share of the backbone (`--budget`, or `--budget-bytes` over 4 bytes a
+    /// parameter; ``RunSummary/budget``); nil without one (and for fine-tune and probe).
+    public var budget: Double? = nil
+    /// With a budget: the active deltas' parameters, the part of `taskSpecificParameters` the budget counts.
+    public var activeDeltaParameters: Int? = nil
+
+    /// A row with every field given (`budget` and `activeDeltaParameters` nil: a run without a budget).
+    public init(setting: String, mode: String, lambda: Double?, testAccuracy: Double?, bestValidationAccuracy: Double?,
+                activeLayers: Int, gatedLayers: Int, activeLayerNames: [String], taskSpecificParameters: Int,
+                backboneParameters: Int, fractionOfBackbone: Double, exportBytes: Int, seconds: Double, reused: Bool,
+                seed: UInt64 = 0, name: String = "", budget: Double? = nil, activeDeltaParameters: Int? = nil) {
+        self.setting = setting; self.mode = mode; self.lambda = lambda; self.testAccuracy = testAccuracy
+        self.bestValidationAccuracy = bestValidationAccuracy; self.activeLayers = activeLayers; self.gatedLayers = gatedLayers
+        self.activeLayerNames = activeLayerNames; self.taskSpecificParameters = taskSpecificParameters
+        self.backboneParameters = backboneParameters; self.fractionOfBackbone = fractionOfBackbone
+        self.exportBytes = exportBytes; self.seconds = seconds; self.reused = reused; self.seed = seed; self.name = name
+        self.budget = budget; self.activeDeltaParameters = activeDeltaParameters
+    }
+
+    /// The active deltas as a share of the backbone (nil without a budget).
+    public var deltaFraction: Double? {
+        activeDeltaParameters.map { Double($0) / Double(max(backboneParameters, 1)) }
+    }
+
+    /// Whether the active deltas fit the budget (nil without one).
+    public var fitsBudget: Bool? {
+        guard let budget, let delta = deltaFraction else { return nil }
+        return delta <= budget
+    }
+
+    /// The budget cell of the tables: `5.61% fits` or `21.30% OVER` (the deltas' share of the backbone); `-` without.
+    var budgetCell: String {
+        guard let fits = fitsBudget, let delta = deltaFraction else { return "-" }
+        return String(format: "%.2f%% ", 100 * delta) + (fits ? "fits" : "OVER")
+    }
 }
 
 /// One setting over all its seeds: means and spreads (`taps sweep --seeds 0,1,2`).
@@ -225,7 +260,8 @@ public final class SweepRunner: @unchecked Sendable {
                 activeLayers: s.activeLayers.count, gatedLayers: s.gatedLayers, activeLayerNames: s.activeLayers,
                 taskSpecificParameters: s.taskSpecificParameters, backboneParameters: s.backboneParameters,
                 fractionOfBackbone: s.fractionOfBackbone, exportBytes: s.export.map(fileSize) ?? 0, seconds: s.seconds,
-                reused: reused, seed: setting.seed, name: setting.name))
+                reused: reused, seed: setting.seed, name: setting.name, budget: s.budget,
+                activeDeltaParameters: s.budget == nil ? nil : s.accounting.activeDeltaParameters))
         }
         let monotone = Set(rows.map(\.seed)).allSatisfy { seed in
             let counts = rows.filter { $0.mode == "taps" && $0.seed == seed }.map(\.activeLayers)
@@ -303,39 +339,66 @@ public final class SweepRunner: @unchecked Sendable {
         return s
     }
 
-    /// `sweep.csv`: one row per setting.
+    /// `sweep.csv`: one row per setting. `budget_percent`, `delta_percent` (the active deltas, what the budget
+    /// counts) and `fits_budget` are empty for a run without a budget.
     public static func csv(_ rows: [SweepRow]) -> String {
         var s = "setting,mode,lambda,test_accuracy,best_validation_accuracy,active_layers,gated_layers,active_layer_names,"
-            + "task_specific_parameters,backbone_parameters,percent_of_backbone,export_bytes,seconds,seed\n"
+            + "task_specific_parameters,backbone_parameters,percent_of_backbone,export_bytes,seconds,seed,"
+            + "budget_percent,delta_percent,fits_budget\n"
         for r in rows {
             s += [r.setting, r.mode, r.lambda.map { String(format: "%g", $0) } ?? "",
                   r.testAccuracy.map { String(format: "%.4f", $0) } ?? "",
                   r.bestValidationAccuracy.map { String(format: "%.4f", $0) } ?? "",
                   "\(r.activeLayers)", "\(r.gatedLayers)", r.activeLayerNames.joined(separator: " "),
                   "\(r.taskSpecificParameters)", "\(r.backboneParameters)", String(format: "%.2f", 100 * r.fractionOfBackbone),
-                  "\(r.exportBytes)", String(format: "%.1f", r.seconds), "\(r.seed)"].joined(separator: ",") + "\n"
+                  "\(r.exportBytes)", String(format: "%.1f", r.seconds), "\(r.seed)",
+                  r.budget.map { String(format: "%.2f", 100 * $0) } ?? "", r.deltaFraction.map { String(format: "%.2f", 100 * $0) } ?? "",
+                  r.fitsBudget.map { $0 ? "yes" : "no" } ?? ""].joined(separator: ",") + "\n"
         }
         return s
     }
 
-    /// `sweep.md`: the table, plus whether the active-layer count is monotone in lambda.
+    /// The budget of the rows' runs (docs/method.md "Storage budget"): the budget, how many TAPS runs fit it, and
+    /// that lambda is then each run's starting value, in two parts joined by "; ". Nil when no run has a budget.
+    public static func budgetNote(_ rows: [SweepRow]) -> String? {
+        let budgeted = rows.filter { $0.budget != nil }
+        guard !budgeted.isEmpty else { return nil }
+        let shares = Set(budgeted.compactMap(\.budget)).sorted().map { String(format: "%g%%", (10_000 * $0).rounded() / 100) }
+        let fitting = budgeted.filter { $0.fitsBudget == true }.count
+        return "budget \(shares.joined(separator: "/")) of the backbone for the active deltas: within it \(fitting) of "
+            + "\(budgeted.count) TAPS run\(budgeted.count == 1 ? "" : "s"); lambda is each run's starting value (the "
+            + "controller raises it until the set fits), so active layers need not fall as lambda rises"
+    }
+
+    /// `sweep.md`: the table (with a budget, a column of the active deltas against it), plus whether the
+    /// active-layer count is monotone in lambda; with a budget the budget note instead (lambda is then only the
+    /// controller's starting value).
     public static func markdown(_ rows: [SweepRow], task: String, monotone: Bool) -> String {
-        var s = "# Sweep: \(task)\n\n| setting | test acc | active layers | task-specific params | % backbone | export bytes |\n|---|---|---|---|---|---|\n"
+        let note = budgetNote(rows)
+        var s = "# Sweep: \(task)\n\n" + (note.map { $0.prefix(1).uppercased() + $0.dropFirst() + ".\n\n" } ?? "")
+        s += "| setting | test acc | active layers | task-specific params | % backbone | export bytes |"
+            + (note == nil ? "" : " deltas vs budget |") + "\n|---|---|---|---|---|---|" + (note == nil ? "" : "---|") + "\n"
         for r in rows {
             let name = r.mode == "taps" ? "TAPS λ=" + String(format: "%g", r.lambda ?? 0) : r.mode
             s += "| \(name) | \(r.testAccuracy.map { String(format: "%.4f", $0) } ?? "-") | \(r.activeLayers)/\(r.gatedLayers)"
                 + (r.activeLayerNames.isEmpty ? "" : " (\(r.activeLayerNames.joined(separator: ", ")))")
                 + " | \(ProgressFormatter.grouped(r.taskSpecificParameters)) | " + String(format: "%.2f%%", 100 * r.fractionOfBackbone)
-                + " | \(ProgressFormatter.grouped(r.exportBytes)) |\n"
+                + " | \(ProgressFormatter.grouped(r.exportBytes)) |" + (note == nil ? "" : " \(r.budgetCell) |") + "\n"
         }
-        s += "\nActive layers " + (monotone ? "never increase with lambda." : "do NOT decrease monotonically with lambda (see the rows above).") + "\n"
+        if note == nil {
+            s += "\nActive layers " + (monotone ? "never increase with lambda." : "do NOT decrease monotonically with lambda (see the rows above).") + "\n"
+        }
         return s
     }
 
-    /// The table as printed by `taps sweep`.
+    /// The table as printed by `taps sweep`; with a budget, led by the budget note and with a column of the active
+    /// deltas against it.
     public static func table(_ rows: [SweepRow]) -> String {
         func r(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
-        var s = "  setting                      test acc  active  task-specific  % backbone  export bytes  seconds\n"
+        let note = budgetNote(rows)
+        var s = note.map { $0.components(separatedBy: "; ").map { "  \($0)\n" }.joined() } ?? ""
+        s += "  setting                      test acc  active  task-specific  % backbone  export bytes  seconds"
+            + (note == nil ? "" : "  deltas vs budget") + "\n"
         for row in rows {
             var name = row.mode == "taps" ? "taps λ=" + String(format: "%g", row.lambda ?? 0) : row.mode
             if !row.name.isEmpty && row.name != row.setting { name += " seed \(row.seed)" }
@@ -345,7 +408,7 @@ public final class SweepRunner: @unchecked Sendable {
                 + r(ProgressFormatter.grouped(row.taskSpecificParameters), 15)
                 + r(String(format: "%.2f%%", 100 * row.fractionOfBackbone), 12)
                 + r(ProgressFormatter.grouped(row.exportBytes), 14)
-                + r(String(format: "%.1f", row.seconds), 9) + "\n"
+                + r(String(format: "%.1f", row.seconds), 9) + (note == nil ? "" : r(row.budgetCell, 18)) + "\n"
         }
         return s
     }

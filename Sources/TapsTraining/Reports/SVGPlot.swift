@@ -35,8 +35,9 @@ public enum SVGPlot {
     /// Accuracy (y) against task-specific parameters as % of the backbone (x, **logarithmic**, decades labelled).
     /// TAPS points are joined in the given order (increasing lambda) and labelled; fine-tune is a square, probe a
     /// triangle. Markers that would cover each other (lambda 0, small lambdas and fine-tune all near 100%) are moved
-    /// apart sideways, and labels are stacked with leader lines. Points with a spread get error bars.
-    public static func tradeoff(title: String, points: [Point], caption: String? = nil) -> String {
+    /// apart sideways, and labels are stacked with leader lines. Points with a spread get error bars. The legend
+    /// lists only the kinds drawn; `tapsLegend` names the TAPS markers.
+    public static func tradeoff(title: String, points: [Point], caption: String? = nil, tapsLegend: String = "TAPS (λ)") -> String {
         let w = 780.0, h = 520.0, left = 78.0, right = 110.0, top = 74.0, bottom = 100.0
         let pw = w - left - right, ph = h - top - bottom
         // x: decades covering every point (and its spread), at least 0.1% .. 100%.
@@ -183,12 +184,19 @@ public enum SVGPlot {
         // Legend: one row between the title and the plot.
         let ly = top - 22
         var lx = left
-        s += "<circle cx=\"\(f(lx + 5))\" cy=\"\(f(ly))\" r=\"5\" fill=\"#1c7ed6\"/><text x=\"\(f(lx + 15))\" y=\"\(f(ly + 5))\">TAPS (λ)</text>\n"
-        lx += 100
-        s += "<rect x=\"\(f(lx))\" y=\"\(f(ly - 5.5))\" width=\"11\" height=\"11\" fill=\"#e8590c\"/><text x=\"\(f(lx + 17))\" y=\"\(f(ly + 5))\">fine-tune</text>\n"
-        lx += 100
-        s += "<polygon points=\"\(f(lx + 6)),\(f(ly - 7)) \(f(lx - 1)),\(f(ly + 6)) \(f(lx + 13)),\(f(ly + 6))\" fill=\"#2b8a3e\"/><text x=\"\(f(lx + 19))\" y=\"\(f(ly + 5))\">probe</text>\n"
-        lx += 80
+        let kinds = Set(points.map(\.kind))
+        if kinds.isEmpty || kinds.contains(where: { $0 != "finetune" && $0 != "probe" }) {   // circles: TAPS (and any other kind)
+            s += "<circle cx=\"\(f(lx + 5))\" cy=\"\(f(ly))\" r=\"5\" fill=\"#1c7ed6\"/><text x=\"\(f(lx + 15))\" y=\"\(f(ly + 5))\">\(xmlEscape(tapsLegend))</text>\n"
+            lx += max(100, Double(tapsLegend.count) * 8 + 30)
+        }
+        if kinds.contains("finetune") {
+            s += "<rect x=\"\(f(lx))\" y=\"\(f(ly - 5.5))\" width=\"11\" height=\"11\" fill=\"#e8590c\"/><text x=\"\(f(lx + 17))\" y=\"\(f(ly + 5))\">fine-tune</text>\n"
+            lx += 100
+        }
+        if kinds.contains("probe") {
+            s += "<polygon points=\"\(f(lx + 6)),\(f(ly - 7)) \(f(lx - 1)),\(f(ly + 6)) \(f(lx + 13)),\(f(ly + 6))\" fill=\"#2b8a3e\"/><text x=\"\(f(lx + 19))\" y=\"\(f(ly + 5))\">probe</text>\n"
+            lx += 80
+        }
         if points.contains(where: { $0.accuracyRange != nil }) {
             s += "<line x1=\"\(f(lx + 5))\" y1=\"\(f(ly - 9))\" x2=\"\(f(lx + 5))\" y2=\"\(f(ly + 9))\" stroke=\"#495057\" stroke-width=\"1.5\"/>"
             s += "<text x=\"\(f(lx + 15))\" y=\"\(f(ly + 5))\">mean ± sd</text>\n"
