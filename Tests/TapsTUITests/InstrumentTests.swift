@@ -627,8 +627,8 @@ enum Odd {
         #expect(!plain.contains("budget"))
         // 20% of 388,416 backbone parameters = 310,732 bytes, a fifth of the gated layers' 1.549 MB: the line sits in
         // the bar's second cell; 90% (1.398 MB) sits in the last.
-        #expect(tight.contains("budget 310.7kB"), "\(tight)")
-        #expect(loose.contains("budget 1.398MB"), "\(loose)")
+        #expect(tight.contains("budget 20.0%=310.7kB OVER"), "the active 1.181MB is over the budget: \(tight)")
+        #expect(loose.contains("budget 90.0%=1.398MB") && !loose.contains("OVER"), "\(loose)")
         func bar(_ line: String) -> String? {
             guard let r = line.range(of: " 1.181MB/1.549MB") else { return nil }
             return String(line[line.index(r.lowerBound, offsetBy: -8)..<r.lowerBound])

@@ -121,8 +121,10 @@ enum GateHeatmap {
 
     /// The title's cost bar: 8 cells of the gated layers' bytes, filled by the active ones, then `used/total`.
     /// With a storage budget, the cell where the budget ends shows `|` (the budget line; at the right end when the
-    /// budget exceeds every gated layer) and the text adds `budget N`; over budget, the span has the error style.
-    static func costBar(used: Int, total: Int, budget: Int?, theme: Theme, glyphs: Glyphs) -> Span {
+    /// budget exceeds every gated layer) and the text adds `budget 20.0%=N` (`share`, the budget as a share of the
+    /// backbone, as the user gave it) and, over budget, `OVER` in the error style (a word, for terminals without
+    /// colour).
+    static func costBar(used: Int, total: Int, budget: Int?, share: Double? = nil, theme: Theme, glyphs: Glyphs) -> Span {
         let cells = 8
         let filled = min(cells, Int((Double(used) / Double(total) * Double(cells)).rounded()))
         var bar = Array(repeating: glyphs.usesBraille ? "█" : "#", count: filled)
@@ -131,9 +133,10 @@ enum GateHeatmap {
         if let budget {
             let at = min(cells - 1, Int((Double(budget) / Double(total) * Double(cells)).rounded(.down)))
             bar[max(0, at)] = glyphs.usesBraille ? "┃" : "|"
-            text = " budget \(Format.bytes(budget))"
+            text = " budget " + (share.map { Format.percent($0) + "=" } ?? "") + Format.bytes(budget)
         }
         let over = budget.map { used > $0 } ?? false
+        if over { text += " OVER" }
         return Span(text: bar.joined() + " \(Format.bytes(used))/\(Format.bytes(total))" + text,
                     style: theme.style(over ? .error : .active, over ? .bold : []))
     }
@@ -178,7 +181,7 @@ enum GateHeatmap {
             let used = zip(layers, active).reduce(0) { $0 &+ ($1.1 ? bytes(parameters: $1.0.parameters) : 0) }
             if total > 0 {
                 title.append(costBar(used: used, total: total, budget: budgetBytes(state.metrics.start),
-                                     theme: theme, glyphs: glyphs))
+                                     share: state.metrics.start?.budget, theme: theme, glyphs: glyphs))
             }
             title.append(Span(text: "score vs \(glyphs.tau)=\(Format.fit(tau, width: 7))", style: theme.style(.dimFg)))
         }
