@@ -61,15 +61,7 @@ struct Path: ParsableCommand {
         printer.finish()
         let points = summary.pathPoints ?? []
         let folder = URL(fileURLWithPath: config.outputDirectory)
-        // The path's figure as PNG too, as `taps sweep` renders its figures (librsvg).
-        var files = ["path.md", "path.csv", "path.json", "tradeoff.svg"]
-        let svg = folder.appendingPathComponent("tradeoff.svg").path
-        if FileManager.default.fileExists(atPath: svg) {
-            try reportingErrors { try PNGRenderer.render(svgFile: svg, to: folder.appendingPathComponent("tradeoff.png").path) }
-            files.append("tradeoff.png")
-        }
-        print(PathReport.endText(points, task: summary.task, status: summary.status.rawValue, seconds: summary.seconds,
-                                 folder: config.outputDirectory, files: files), terminator: "")
+        try printPathEnd(summary, folder: config.outputDirectory)
         if let sweepRows, !points.isEmpty {
             let comparison = PathReport.compare(points, sweep: sweepRows)
             let sweepSeconds = sweepRows.filter { $0.mode == "taps" }.reduce(0) { $0 + $1.seconds }
@@ -86,4 +78,20 @@ struct Path: ParsableCommand {
         }
         if let code = signals.exitCode { throw ExitCode(code) }
     }
+}
+
+/// The end of a path run (`taps path`, `taps train --path`): renders the path's figure as PNG too, as `taps sweep`
+/// renders its figures (librsvg), and prints the points, their exports and the files written
+/// (``PathReport/endText(_:task:status:seconds:folder:files:)``).
+/// - Throws: `ExitCode.failure` after a one-line message when the PNG cannot be written.
+func printPathEnd(_ summary: RunSummary, folder path: String) throws {
+    let folder = URL(fileURLWithPath: path)
+    var files = ["path.md", "path.csv", "path.json", "tradeoff.svg"]
+    let svg = folder.appendingPathComponent("tradeoff.svg").path
+    if FileManager.default.fileExists(atPath: svg) {
+        try reportingErrors { try PNGRenderer.render(svgFile: svg, to: folder.appendingPathComponent("tradeoff.png").path) }
+        files.append("tradeoff.png")
+    }
+    print(PathReport.endText(summary.pathPoints ?? [], task: summary.task, status: summary.status.rawValue,
+                             seconds: summary.seconds, folder: path, files: files), terminator: "")
 }

@@ -48,7 +48,7 @@ struct Suite: ParsableCommand {
             throw ExitCode.failure
         }
         let config = try reportingErrors { () throws -> SuiteConfig in
-            var training = try options.config()
+            var training = try reportingUsageErrors { try options.config() }
             training.outputDirectory = out
             // --data P1,P2: the suite's tasks are those datasets (each a task of its own).
             let list = training.dataPath ?? tasks
@@ -56,7 +56,7 @@ struct Suite: ParsableCommand {
             let c = SuiteConfig(tasks: list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
                                 mode: mode, training: training, outputDirectory: training.outputDirectory,
                                 stage1Epochs: stage1Epochs)
-            try options.validate(c.training)
+            try reportingUsageErrors { try options.validate(c.training) }
             try c.validate()
             try FileError.checkWritableDirectory(c.outputDirectory)
             return c

@@ -56,7 +56,7 @@ struct Sweep: ParsableCommand {
 
     func run() throws {
         let config = try reportingErrors { () throws -> SweepConfig in
-            var training = try options.config()
+            var training = try reportingUsageErrors { try options.config() }
             training.lambdaDefinition = TrainingConfig.currentLambdaDefinition   // --lambdas replace a --config file's lambda
             training.task = task ?? training.dataPath.map(Dataset.displayName(for:)) ?? "fashion"
             let ls = try commaSeparated(lambdas, option: "--lambdas", expected: "numbers") { Double($0) }
@@ -64,7 +64,7 @@ struct Sweep: ParsableCommand {
             let ss = try seeds.map { try commaSeparated($0, option: "--seeds", expected: "whole numbers >= 0") { UInt64($0) } }
             let c = SweepConfig(task: training.task, lambdas: ls, modes: ms, training: training,
                                 outputDirectory: out ?? "runs/sweep-\(training.task)", seeds: ss)
-            try options.validate(c.training)
+            try reportingUsageErrors { try options.validate(c.training) }
             try c.validate()
             try FileError.checkWritableDirectory(c.outputDirectory)
             return c

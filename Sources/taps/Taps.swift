@@ -122,7 +122,10 @@ struct Train: ParsableCommand {
         signals.cancel()
         printer.finish()
         board?.close()
-        if !jsonl { print(SummaryText.render(summary, runDirectory: config.outputDirectory)) }
+        if !jsonl {
+            if summary.pathPoints != nil { try printPathEnd(summary, folder: config.outputDirectory) }
+            else { print(SummaryText.render(summary, runDirectory: config.outputDirectory)) }
+        }
         if let board, !jsonl { print("  tensorboard        \(board.url.path)") }
         if summary.status == .failed {
             printError("taps: error: \(summary.message ?? "training failed")")
