@@ -238,6 +238,10 @@ struct SuiteTests {
         var summary = try makeJSONDecoder().decode(RunSummary.self, from: Data(contentsOf: summaryURL))
         #expect(summary.lambdaHistory.count > 1, "the controller raised lambda")
         #expect(summary.lambdaHistory.dropFirst().allSatisfy { $0.source == .budget })
+        let notices = try MetricsStore.readJSONL(URL(fileURLWithPath: out + "/taps-lambda-0.3/metrics.jsonl")).compactMap { e -> String? in
+            if case .notice(let n) = e, n.kind == .lambda { return n.message } else { return nil }
+        }
+        #expect(!notices.isEmpty && notices.allSatisfy { $0.hasSuffix("(budget controller)") }, "\(notices)")
 
         let second = try SweepRunner(config: config).run()
         #expect(second.trained.isEmpty && second.skipped == ["taps-lambda-0.3"])

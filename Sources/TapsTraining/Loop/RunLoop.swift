@@ -521,7 +521,13 @@ final class RunLoop {
     /// writer also writes the `lambda` notice.
     func changeLambda(to new: Double, source: LambdaChange.Source?) {
         if isWriter {
-            notice(.lambda, "lambda \(ProgressFormatter.fmt(lambda)) -> \(ProgressFormatter.fmt(new)) from step \(step + 1)",
+            let by: String
+            switch source {
+            case .budget?: by = " (budget controller)"
+            case .path?: by = " (path search)"
+            case .user?, nil: by = ""
+            }
+            notice(.lambda, "lambda \(ProgressFormatter.fmt(lambda)) -> \(ProgressFormatter.fmt(new)) from step \(step + 1)" + by,
                    step: step + 1, from: lambda, to: new)
         }
         lambda = new
