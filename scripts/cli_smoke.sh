@@ -5,15 +5,6 @@ set -uo pipefail
 BIN=${1:-.build/release}
 source "$(dirname "$0")/checks.sh"
 
-# expect_usage_error NAME PATTERN CMD...: exit 64 (a usage error), stderr is one line matching PATTERN.
-expect_usage_error() {
-    local name=$1 pattern=$2; shift 2
-    "$@" >"$WORK/out" 2>"$WORK/err"; local rc=$?
-    local lines; lines=$(grep -c . "$WORK/err")
-    if [ "$rc" -eq 64 ] && [ "$lines" -eq 1 ] && grep -qE -- "$pattern" "$WORK/err"; then ok "$name"
-    else fail "$name (exit $rc, $lines stderr lines): $(head -c 400 "$WORK/err")"; fi
-}
-
 "$TAPS" tasks >"$WORK/tasks" 2>&1 && grep -q '^fashion ' "$WORK/tasks" && grep -q '^mnist-rot90 ' "$WORK/tasks" \
     && ok "taps tasks lists the embedded tasks" || fail "taps tasks: $(cat "$WORK/tasks")"
 
@@ -87,10 +78,10 @@ expect_error "truncated gzip IDX" 'fashion-train-images-idx3-ubyte\.gz' "$TAPS" 
 printf '\x00\x00\x08\x01\x00\x00\x00\x05\x01\x02' >"$WORK/data/fashion-train-labels-idx1-ubyte"
 rm "$WORK/data/fashion-train-labels-idx1-ubyte.gz"; cp "$PACK/fashion-train-images-idx3-ubyte.gz" "$WORK/data/"
 expect_error "truncated raw IDX labels" 'fashion-train-labels-idx1-ubyte' "$TAPS" train --task fashion --data-dir "$WORK/data" --out "$WORK/z"
-expect_error "unknown task" "unknown task 'nope'" "$TAPS" train --task nope --out "$WORK/w"
+expect_usage_error "unknown task" "unknown task 'nope'" "$TAPS" train --task nope --out "$WORK/w"
 expect_usage_error "negative lambda" 'lambda' "$TAPS" train --lambda=-1 --out "$WORK/v"
-expect_error "--image-size reaches the base (efficientnet-lite0 needs >= 32 px)" 'image-size' "$TAPS" train --base efficientnet-lite0 --image-size 16 --out "$WORK/u"
-expect_error "--arch reaches the base" "arch" "$TAPS" train --base "$PACK/digitcnn-base.safetensors" --arch resnet999 --out "$WORK/t"
+expect_usage_error "--image-size reaches the base (efficientnet-lite0 needs >= 32 px)" 'image-size' "$TAPS" train --base efficientnet-lite0 --image-size 16 --out "$WORK/u"
+expect_usage_error "--arch reaches the base" "arch" "$TAPS" train --base "$PACK/digitcnn-base.safetensors" --arch resnet999 --out "$WORK/t"
 expect_error "export of another kind" 'not a taps task export' "$TAPS" eval --export "$PACK/digitcnn-base.safetensors"
 
 
@@ -294,7 +285,7 @@ PY
 else
     fail "taps path exited non-zero: $(tail -5 "$WORK/path.out")"
 fi
-expect_error "suite with an unknown task" "unknown task 'nope'" "$TAPS" suite --tasks ucidigits,nope --out "$WORK/bad"
+expect_usage_error "suite with an unknown task" "unknown task 'nope'" "$TAPS" suite --tasks ucidigits,nope --out "$WORK/bad"
 expect_error "compare of a missing run" 'no such run folder' "$TAPS" compare "$WORK/missing"
 
 # --data: the user's own datasets (generated here from the embedded pack, tinted per class), every format end to end.
@@ -346,10 +337,10 @@ expect_error "a truncated JPEG / a .png that is not a PNG" '(cut\.jpg|fake\.png)
     && grep -q 'skipped 2 of 3 training images' "$WORK/bad-skip/metrics.jsonl" \
     && ok "--skip-bad skips and counts undecodable images" || fail "--skip-bad: $(tail -3 "$WORK/bad-skip.out")"
 printf '\x80\x02}q\x00.' >"$D/model.pth"
-expect_error ".pth as a base" "torch.load\\('$D/model.pth'" "$TAPS" train --base "$D/model.pth" --steps 1 --out "$WORK/pth"
+expect_usage_error ".pth as a base" "torch.load\\('$D/model.pth'" "$TAPS" train --base "$D/model.pth" --steps 1 --out "$WORK/pth"
 
 python3 -c "import numpy as np; np.save('$WORK/zero.npy', np.zeros((0, 0, 3), dtype=np.uint8))" 2>/dev/null \
-    && expect_error "predict on a 0-pixel image" 'expected an image with at least 1x1 pixels' "$TAPS" predict "$WORK/zero.npy"
+    && expect_usage_error "predict on a 0-pixel image" 'expected an image with at least 1x1 pixels' "$TAPS" predict "$WORK/zero.npy"
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

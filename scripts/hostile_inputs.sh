@@ -54,7 +54,7 @@ expect_error ".npz claiming a 4 GB member, ulimit -v 2 GB" "claims-4gb.npz\[x_tr
     bash -c 'ulimit -v 2000000; exec "$0" data inspect "$1"' "$TAPS" "$WORK/claims-4gb.npz"
 
 # 3. Sizes that would ask for terabytes are refused before allocating.
-expect_error "--image-size 1600000 (vit-tiny)" "--image-size: .*at most 1024 px" \
+expect_usage_error "--image-size 1600000 (vit-tiny)" "--image-size: .*at most 1024 px" \
     "$TAPS" train --arch vit-tiny --image-size 1600000 --epochs 1 --out "$WORK/vit-run"
 
 # 4. A DataParallel checkpoint trains, with a notice; --arch that does not fit says what the file looks like.

@@ -135,7 +135,7 @@ diff <(grep -E '^  (task|fashion|ucidigits|mnist|total|multiple|checks)|^suite '
     || fail "array suite differs: $(head -20 "$WORK/diff")"
 grep -q 'exports bit-identical and reproduce their test accuracy, frozen w0 bit-identical' "$WORK/s2.out" \
     && ok "collect reloads every export onto the base and checks it" || fail "collect checks: $(tail -3 "$WORK/s2.out")"
-expect_error "an array index outside --tasks is refused" 'array-index: expected an index in 0...2' \
+expect_usage_error "an array index outside --tasks is refused" 'array-index: expected an index in 0...2' \
     "$TAPS" "${SUITE[@]}" --out "$WORK/s3" --array-index 3
 expect_error "collect of a folder without suite-config.json" 'suite-config.json: cannot be read' \
     "$TAPS" suite collect "$WORK/one"

@@ -105,8 +105,8 @@ public enum ConfigFile {
         for key in values.keys.sorted() {
             let name = key.replacingOccurrences(of: "_", with: "").lowercased()
             guard wholeNumberKeys.all.contains(name), !(values[key] is String), let number = values[key] as? NSNumber else { continue }
-            let d = number.doubleValue
-            let whole = d.rounded() == d && abs(d) < 9e18 && !(d < 0 && wholeNumberKeys.unsigned.contains(name))
+            // Exactly representable in the key's type (a seed takes every UInt64; the bridge fails for 6.5 or -1).
+            let whole = wholeNumberKeys.unsigned.contains(name) ? (number as? UInt64) != nil : (number as? Int) != nil
             if !whole { throw ConfigFileError(file: file, message: "\(key): expected a whole number >= 0, got \(text(of: number))") }
         }
         do {

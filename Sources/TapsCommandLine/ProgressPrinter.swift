@@ -56,8 +56,9 @@ public final class ProgressPrinter: @unchecked Sendable {
                 self.label = label
                 lock.unlock()
                 if let header { message(header) }
-                // Even with --quiet: a budget that cannot steer anything is worth a line.
-                if let warning = BudgetWarning.message(for: s) {
+                // Even with --quiet: a budget that cannot steer anything is worth a line (without --quiet, the run's
+                // own warning notice prints it).
+                if style == .quiet, let warning = BudgetWarning.message(for: s) {
                     FileHandle.standardError.write(Data("taps: warning: \(warning)\n".utf8))
                 }
             }
@@ -121,28 +122,5 @@ public final class ProgressPrinter: @unchecked Sendable {
         var size = winsize()
         if ioctl(handle.fileDescriptor, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
         return 80
-    }
-}
-
-/// The warning for a storage budget that cannot steer the run: one that holds no gated layer (every gate ends off,
-/// as in a probe) or one that holds them all (nothing is constrained). Printed on stderr when the run starts.
-public enum BudgetWarning {
-    /// The warning for `start`'s budget (a share of the backbone; nil without a budget), or nil when the budget
-    /// holds some gated layers but not all.
-    public static func message(for start: RunStartEvent) -> String? {
-        guard let share = start.budget, !start.layers.isEmpty else { return nil }
-        let backbone = Double(max(start.backboneParameters, 1))
-        let allowed = share * backbone
-        let percent = { (x: Double) in String(format: "%g%%", (10_000 * x).rounded() / 100) }
-        let budget = share > 1 ? "the budget (more than the whole backbone)" : "the budget (\(percent(share)) of the backbone)"
-        let total = start.layers.reduce(0) { $0 + $1.parameters }
-        if let smallest = start.layers.min(by: { $0.parameters < $1.parameters }), allowed < Double(smallest.parameters) {
-            return "\(budget) holds no gated layer (the smallest, \(smallest.name), takes "
-                + "\(percent(Double(smallest.parameters) / backbone))): every gate ends off, as in --mode probe"
-        }
-        if allowed >= Double(total) {
-            return "\(budget) holds every gated layer (together \(percent(Double(total) / backbone))): it constrains nothing"
-        }
-        return nil
     }
 }

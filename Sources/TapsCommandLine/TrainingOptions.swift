@@ -148,7 +148,7 @@ public struct TrainingOptions: ParsableArguments {
         shared.overlay(&c)
         if let mode { c.mode = mode }
         if path || pathGrowth != nil || pathRaiseEvery != nil || pathSettleSteps != nil {
-            let d = PathSettings()
+            let d = c.path ?? PathSettings()
             c.path = PathSettings(growth: pathGrowth ?? d.growth, raiseEvery: pathRaiseEvery ?? d.raiseEvery,
                                   settleSteps: pathSettleSteps ?? d.settleSteps)
         }
@@ -416,7 +416,7 @@ public struct PathOptions: ParsableArguments {
             if !fileKeys.contains("lambda") { c.lambda = Self.defaultLambda }
             if !fileKeys.contains("epochs") { c.epochs = Self.defaultEpochs }
             shared.settings.overlay(&c, lambda: shared.lambda, epochs: shared.epochs)
-            let d = PathSettings()
+            let d = c.path ?? PathSettings()
             c.path = PathSettings(growth: pathGrowth ?? d.growth, raiseEvery: pathRaiseEvery ?? d.raiseEvery,
                                   settleSteps: pathSettleSteps ?? d.settleSteps)
             TrainingOptions.name(&c, task: task, out: out, fileKeys: fileKeys)

@@ -40,13 +40,8 @@ struct Path: ParsableCommand {
         let store = MetricsStore()
         let control = TrainingControl(lambda: 0)
         let trainer = try reportingErrors { () throws -> Trainer in
-            var c = try options.config()
-            if c.path == nil { c.path = PathSettings() }
-            if options.shared.lambda == nil && !((try? options.shared.loadConfigFile().keys.contains("lambda")) ?? false) { c.lambda = 0.01 }
-            if options.out == nil { c.outputDirectory = "runs/\(c.task)-path" }
-            // Room for warm-up and the search (which ends when one layer is left): 12 epochs unless --epochs says otherwise.
-            // The sets' training comes on top.
-            if options.shared.epochs == nil && !((try? options.shared.loadConfigFile().keys.contains("epochs")) ?? false) { c.epochs = 12 }
+            // The path's own defaults (lambda 0.01, 12 epochs, runs/TASK-path) are PathOptions.config()'s.
+            let c = try options.config()
             try FileError.checkWritableDirectory(c.outputDirectory)
             return try Trainer(config: c, store: store, control: control, folder: options.folderPolicy)
         }
@@ -83,15 +78,18 @@ struct Path: ParsableCommand {
 /// The end of a path run (`taps path`, `taps train --path`): renders the path's figure as PNG too, as `taps sweep`
 /// renders its figures (librsvg), and prints the points, their exports and the files written
 /// (``PathReport/endText(_:task:status:seconds:folder:files:)``).
-/// - Throws: `ExitCode.failure` after a one-line message when the PNG cannot be written.
+/// - Throws: `ExitCode.failure` after the points and a one-line message when the PNG cannot be written.
 func printPathEnd(_ summary: RunSummary, folder path: String) throws {
     let folder = URL(fileURLWithPath: path)
-    var files = ["path.md", "path.csv", "path.json", "tradeoff.svg"]
     let svg = folder.appendingPathComponent("tradeoff.svg").path
+    // The PNG first (so the file list is true), but a failed render must not hide the points.
+    var pngError: (any Error)?
     if FileManager.default.fileExists(atPath: svg) {
-        try reportingErrors { try PNGRenderer.render(svgFile: svg, to: folder.appendingPathComponent("tradeoff.png").path) }
-        files.append("tradeoff.png")
+        do { try PNGRenderer.render(svgFile: svg, to: folder.appendingPathComponent("tradeoff.png").path) } catch { pngError = error }
     }
+    let files = ["path.md", "path.csv", "path.json", "tradeoff.svg", "tradeoff.png"]
+        .filter { FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }
     print(PathReport.endText(summary.pathPoints ?? [], task: summary.task, status: summary.status.rawValue,
                              seconds: summary.seconds, folder: path, files: files), terminator: "")
+    if let pngError { _ = try reportingErrors { throw pngError } }
 }

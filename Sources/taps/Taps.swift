@@ -32,11 +32,12 @@ func printError(_ message: String) {
 }
 
 /// Runs `body`, turning any error into a one-line message in plain words (see `plainDescription(of:)`) and exit
-/// code 1 instead of a crash; 64 for a `ValidationError` or a `--config` file that cannot be used (usage errors).
+/// code 1 instead of a crash; 64 for a usage error (``CommandLineExit/isUsageError(_:)``: a `ValidationError`, a
+/// `--config` file that cannot be used, an option out of range or contradicting another).
 func reportingErrors<T>(_ body: () throws -> T) throws -> T {
     do { return try body() } catch let e as ExitCode { throw e } catch {
         printError("taps: error: \(plainDescription(of: error))")
-        throw error is ValidationError || error is ConfigFileError ? ExitCode.validationFailure : ExitCode.failure
+        throw CommandLineExit.isUsageError(error) ? ExitCode.validationFailure : ExitCode.failure
     }
 }
 

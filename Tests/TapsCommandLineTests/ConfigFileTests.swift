@@ -101,6 +101,13 @@ struct ConfigFileTests {
         let whole = try temporaryFile("p.toml", "epochs = 6\nseed = 3\nmax_steps = 40\n")
         let c = try ConfigFile.load(whole).config
         #expect(c.epochs == 6 && c.seed == 3 && c.maxSteps == 40)
+        // Every seed --seed takes, up to UInt64.max, round-trips through a run's config.json.
+        for seed in [UInt64(9_100_000_000_000_000_000), UInt64.max] {
+            var big = TrainingConfig()
+            big.seed = seed
+            let file = try temporaryFile("config.json", String(decoding: try makeJSONEncoder().encode(big), as: UTF8.self))
+            #expect(try ConfigFile.load(file).config.seed == seed)
+        }
     }
 
     @Test("a run's config.json decodes to exactly the configuration that wrote it")

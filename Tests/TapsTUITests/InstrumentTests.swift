@@ -629,6 +629,8 @@ enum Odd {
         // the bar's second cell; 90% (1.398 MB) sits in the last.
         #expect(tight.contains("budget 20.0%=310.7kB OVER"), "the active 1.181MB is over the budget: \(tight)")
         #expect(loose.contains("budget 90.0%=1.398MB") && !loose.contains("OVER"), "\(loose)")
+        let huge = titleLine(budget: 6921.29) ?? ""
+        #expect(huge.contains("budget >100.0%=1.554MB") && !huge.contains("OVER"), "\(huge)")
         func bar(_ line: String) -> String? {
             guard let r = line.range(of: " 1.181MB/1.549MB") else { return nil }
             return String(line[line.index(r.lowerBound, offsetBy: -8)..<r.lowerBound])

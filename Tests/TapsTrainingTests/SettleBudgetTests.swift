@@ -140,6 +140,17 @@ struct SettleBudgetTests {
         #expect(try warnings(epochs: 3, warmup: 1, settle: 1).isEmpty, "a settle that leaves a penalty epoch is fine")
     }
 
+    @Test("a budget that holds no gated layer starts the run with a warning notice (the dashboard shows notices)")
+    func emptyBudgetWarns() throws {
+        var c = quickConfig("budget-zero", lambda: 0.3, epochs: 3, warmup: 1, trainLimit: 160)
+        c.budget = 0
+        let (summary, store, _) = try train(c)
+        #expect(summary.status == .done, "\(summary.message ?? "")")
+        let warnings = store.snapshot().notices.map(\.message).filter { $0.hasPrefix("warning: the budget") }
+        #expect(warnings.count == 1 && warnings[0].contains("holds no gated layer"), "\(warnings)")
+        #expect(summary.activeLayers.isEmpty)
+    }
+
     @Test("model selection: a validation tie between settle epochs goes to the later one (ucidigits, seed 1)")
     func tiedValidationSelectsTheLaterEpoch() throws {
         // ucidigits, --budget 20%, seed 1, 10 epochs: both settle epochs reach the same validation accuracy.

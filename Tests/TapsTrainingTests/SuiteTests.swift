@@ -231,9 +231,12 @@ struct SuiteTests {
         let out = temporaryRunFolder("sweep-budget")
         var training = suiteTraining(trainLimit: 256)
         training.task = "ucidigits"; training.epochs = 4; training.budget = 0.2
-        let config = SweepConfig(task: "ucidigits", lambdas: [0.3], modes: [.taps], training: training, outputDirectory: out)
+        let config = SweepConfig(task: "ucidigits", lambdas: [0.3], modes: [.taps, .probe], training: training, outputDirectory: out)
         let first = try SweepRunner(config: config).run()
-        #expect(first.trained == ["taps-lambda-0.3"])
+        #expect(first.trained == ["taps-lambda-0.3", "probe"])
+        // The probe's config.json repeats with `taps train --config`, which refuses a budget outside --mode taps.
+        let probe = try makeJSONDecoder().decode(TrainingConfig.self, from: Data(contentsOf: URL(fileURLWithPath: out + "/probe/config.json")))
+        #expect(probe.mode == .probe && !probe.hasBudget)
         let summaryURL = URL(fileURLWithPath: out + "/taps-lambda-0.3/summary.json")
         var summary = try makeJSONDecoder().decode(RunSummary.self, from: Data(contentsOf: summaryURL))
         #expect(summary.lambdaHistory.count > 1, "the controller raised lambda")
@@ -244,7 +247,7 @@ struct SuiteTests {
         #expect(!notices.isEmpty && notices.allSatisfy { $0.hasSuffix("(budget controller)") }, "\(notices)")
 
         let second = try SweepRunner(config: config).run()
-        #expect(second.trained.isEmpty && second.skipped == ["taps-lambda-0.3"])
+        #expect(second.trained.isEmpty && second.skipped == ["taps-lambda-0.3", "probe"])
 
         // A change the user made (a dashboard key, the control file) makes a run its settings do not repeat.
         summary.lambdaHistory.append(LambdaChange(step: 9, lambda: 1, source: .user))

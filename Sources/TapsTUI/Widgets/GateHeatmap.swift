@@ -133,7 +133,8 @@ enum GateHeatmap {
         if let budget {
             let at = min(cells - 1, Int((Double(budget) / Double(total) * Double(cells)).rounded(.down)))
             bar[max(0, at)] = glyphs.usesBraille ? "┃" : "|"
-            text = " budget " + (share.map { Format.percent($0) + "=" } ?? "") + Format.bytes(budget)
+            // A --budget-bytes above the backbone reads `>100.0%=` (the bytes are the backbone's).
+            text = " budget " + (share.map { ($0 > 1 ? ">" : "") + Format.percent(min($0, 1)) + "=" } ?? "") + Format.bytes(budget)
         }
         let over = budget.map { used > $0 } ?? false
         if over { text += " OVER" }

@@ -180,7 +180,8 @@ enum SuiteTabsLine {
             let training = tabs.training == i || (tabs.running.indices.contains(i) && tabs.running[i])
             if training { key = .running; text += glyphs.usesBraille ? " ▶" : " >" }
             else if tabs.done.indices.contains(i) && tabs.done[i] { key = .done }
-            else if tabs.waiting.indices.contains(i) && tabs.waiting[i] { text += glyphs.ellipsis }
+            // Not started yet: `…` in Unicode; in ASCII `..` would read as a cut name, so a word.
+            else if tabs.waiting.indices.contains(i) && tabs.waiting[i] { text += glyphs.usesBraille ? "…" : " (wait)" }
             var attrs: CellAttributes = training ? .bold : []
             if tabs.viewing == i { attrs.insert(.reverse) }
             spans.append(Span(text: " \(text) ", style: theme.style(key, attrs)))

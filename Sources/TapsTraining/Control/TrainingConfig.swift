@@ -223,3 +223,27 @@ public enum ConfigError: Error, CustomStringConvertible, Equatable {
         }
     }
 }
+
+/// The warning for a storage budget that cannot steer the run: one that holds no gated layer (every gate ends off,
+/// as in a probe) or one that holds them all (nothing is constrained). The run starts with it as a `warning:` notice (the
+/// progress lines, the dashboard's event line); `--quiet` prints it on stderr.
+public enum BudgetWarning {
+    /// The warning for `start`'s budget (a share of the backbone; nil without a budget), or nil when the budget
+    /// holds some gated layers but not all.
+    public static func message(for start: RunStartEvent) -> String? {
+        guard let share = start.budget, !start.layers.isEmpty else { return nil }
+        let backbone = Double(max(start.backboneParameters, 1))
+        let allowed = share * backbone
+        let percent = { (x: Double) in String(format: "%g%%", (10_000 * x).rounded() / 100) }
+        let budget = share > 1 ? "the budget (more than the whole backbone)" : "the budget (\(percent(share)) of the backbone)"
+        let total = start.layers.reduce(0) { $0 + $1.parameters }
+        if let smallest = start.layers.min(by: { $0.parameters < $1.parameters }), allowed < Double(smallest.parameters) {
+            return "\(budget) holds no gated layer (the smallest, \(smallest.name), takes "
+                + "\(percent(Double(smallest.parameters) / backbone))): every gate ends off, as in --mode probe"
+        }
+        if allowed >= Double(total) {
+            return "\(budget) holds every gated layer (together \(percent(Double(total) / backbone))): it constrains nothing"
+        }
+        return nil
+    }
+}

@@ -531,7 +531,14 @@ final class RunLoop {
                    step: step + 1, from: lambda, to: new)
         }
         lambda = new
-        lambdaHistory.append(LambdaChange(step: step + 1, lambda: lambda, source: source))
+        // Two changes at one boundary (the user's request, then the budget controller's raise from it): one entry,
+        // the lambda the next step uses, still marked as the user's (the run is not one its settings repeat).
+        if lambdaHistory.count > 1, let last = lambdaHistory.last, last.step == step + 1 {
+            lambdaHistory[lambdaHistory.count - 1] = LambdaChange(step: last.step, lambda: lambda,
+                                                                   source: last.source == .user ? .user : source)
+        } else {
+            lambdaHistory.append(LambdaChange(step: step + 1, lambda: lambda, source: source))
+        }
     }
 
     /// The control box of this process: stop, pause, snapshots, lambda (every plain run; rank 0 of a data-parallel run).
@@ -576,12 +583,12 @@ final class RunLoop {
     private func emitStart() {
         let weights = members.first?.gatedLayers.isEmpty == false
             ? SparsityPenalty.weights(members[0].gatedLayers, kind: config.penalty) : nil
-        for view in views {
+        for (v, view) in views.enumerated() {
             let first = members[view.members[0]]
             let layers = first.gatedLayers.enumerated().map { i, g in
                 LayerInfo(index: i, name: g.name, shape: g.base.weight.value.shape, parameters: g.weightCount)
             }
-            view.store.append(.start(RunStartEvent(
+            let start = RunStartEvent(
                 task: view.name, mode: view.mode, base: adapter.base.name, lambda: lambda, tau: config.tau,
                 epochs: adapter.epochs, warmupEpochs: adapter.usesPenalty ? config.warmupEpochs : adapter.epochs,
                 stepsPerEpoch: adapter.stepsPerEpoch, batchSize: view.imagesPerStep, seed: config.seed, layers: layers,
@@ -590,7 +597,10 @@ final class RunLoop {
                 penaltyWeights: layers.isEmpty ? nil : weights, lambdaCeiling: TrainingControl.maximumLambda,
                 headParameters: first.task.map { $0.headParameters.reduce(0) { $0 + $1.count } },
                 budget: adapter.usesPenalty ? budgetShare(first) : nil,
-                settleEpochs: settleStart == Int.max ? 0 : adapter.epochs - settleStart + 1)))
+                settleEpochs: settleStart == Int.max ? 0 : adapter.epochs - settleStart + 1)
+            view.store.append(.start(start))
+            // A budget that holds no gated layer or all of them steers nothing: said where every viewer sees it.
+            if let warning = BudgetWarning.message(for: start) { notice(.info, "warning: " + warning, views: [v]) }
         }
     }
 

@@ -21,6 +21,7 @@ public struct LambdaChange: Codable, Sendable, Equatable {
     /// Who made the change; nil for the start value, for a data-parallel rank that only received it, and in
     /// histories written before the field existed.
     public var source: Source?
+    /// A change to `lambda` from `step` on, made by `source` (nil for the start value).
     public init(step: Int, lambda: Double, source: Source? = nil) {
         self.step = step; self.lambda = lambda; self.source = source
     }

@@ -248,7 +248,8 @@ enum RunFolderLock {
 
 /// Files a run writes into its folder; a fresh run with `--force` removes them first so nothing old sits beside
 /// the new config.
-let runFolderOutputs = ["summary.json", "task.safetensors", Checkpoint.fileName]
+let runFolderOutputs = ["summary.json", "task.safetensors", Checkpoint.fileName,
+                        "path.md", "path.csv", "path.json", "tradeoff.svg", "tradeoff.png", "path-vs-sweep.md"]
 
 /// Prepares a run folder: creates it, removes temporary files a killed writer left, then either starts afresh
 /// (refusing a finished run unless `.overwrite`; mirrors `store` into a new `metrics.jsonl`, writes

@@ -219,6 +219,9 @@ public final class SweepRunner: @unchecked Sendable {
         c.task = config.task; c.mode = setting.mode; c.lambda = setting.lambda
         c.seed = setting.seed
         c.outputDirectory = folder.appendingPathComponent(setting.folder).path
+        // A budget steers TAPS runs only: the reference runs' config.json must repeat with `taps train --config`,
+        // which refuses a budget outside --mode taps.
+        if setting.mode != .taps { c.budget = nil; c.budgetBytes = nil }
         return c
     }
 
