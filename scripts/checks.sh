@@ -8,20 +8,17 @@ passed=0; failed=0
 ok()   { echo "ok   - $1"; passed=$((passed + 1)); }
 fail() { echo "FAIL - $1"; failed=$((failed + 1)); }
 
-# expect_error NAME PATTERN CMD...: exit 1 (not a crash signal), stderr is one line matching PATTERN.
-expect_error() {
-    local name=$1 pattern=$2; shift 2
+# expect_exit CODE NAME PATTERN CMD...: exit CODE (not a crash signal), stderr is one line matching PATTERN.
+expect_exit() {
+    local code=$1 name=$2 pattern=$3; shift 3
     "$@" >"$WORK/out" 2>"$WORK/err"; local rc=$?
     local lines; lines=$(grep -c . "$WORK/err")
-    if [ "$rc" -eq 1 ] && [ "$lines" -eq 1 ] && grep -qE -- "$pattern" "$WORK/err"; then ok "$name"
+    if [ "$rc" -eq "$code" ] && [ "$lines" -eq 1 ] && grep -qE -- "$pattern" "$WORK/err"; then ok "$name"
     else fail "$name (exit $rc, $lines stderr lines): $(head -c 400 "$WORK/err")"; fi
 }
 
-# expect_usage_error NAME PATTERN CMD...: exit 64 (a usage error), stderr is one line matching PATTERN.
-expect_usage_error() {
-    local name=$1 pattern=$2; shift 2
-    "$@" >"$WORK/out" 2>"$WORK/err"; local rc=$?
-    local lines; lines=$(grep -c . "$WORK/err")
-    if [ "$rc" -eq 64 ] && [ "$lines" -eq 1 ] && grep -qE -- "$pattern" "$WORK/err"; then ok "$name"
-    else fail "$name (exit $rc, $lines stderr lines): $(head -c 400 "$WORK/err")"; fi
-}
+# expect_error NAME PATTERN CMD...: a failure, exit 1.
+expect_error() { expect_exit 1 "$@"; }
+
+# expect_usage_error NAME PATTERN CMD...: a usage error, exit 64.
+expect_usage_error() { expect_exit 64 "$@"; }
