@@ -87,7 +87,6 @@ enum StatusBar {
             let k = state.activeFlags.filter { $0 }.count
             spans.append(Span(text: " active", style: dim))
             spans.append(Span(text: "\(k)/\(start.layers.count)", style: theme.style(.active, .bold)))
-            if let note = selectionNote(state) { spans.append(Span(text: note, style: dim)) }
             if let (count, exact, withHead) = state.taskSpecificParameters {
                 spans.append(Span(text: " task-specific", style: dim))
                 spans.append(Span(text: (exact ? "" : "~") + Format.count(count) + (withHead ? "" : "+head"),
@@ -102,6 +101,8 @@ enum StatusBar {
                 }
             }
         }
+        // After the run: which epoch's set the count shows. After the storage, which matters more at 80 columns.
+        if let note = selectionNote(state) { spans.append(Span(text: note, style: dim)) }
         // The settle (and a path's set in training) fixes the gates: lambda is kept, not applied. Last, so that a
         // narrow terminal drops it before the active count (the run line's phase says "settle" too).
         if state.currentLambda != nil && state.metrics.lastStep?.phase == .settle && state.metrics.end == nil {
