@@ -104,7 +104,7 @@ public struct TrainingOptions: ParsableArguments {
     @Flag(help: "Start afresh in --out even if it holds a finished run (its summary, export and checkpoint are removed).")
     public var force = false
 
-    @Flag(help: "The trade-off in one run: after warm-up a search raises lambda (from --lambda) step by step and keeps each active set it meets; then each set trains from the end of warm-up with its gates fixed, is evaluated and kept as a point with its own export (points/), and the run writes path.csv, path.md, path.json and tradeoff.svg like taps sweep.")
+    @Flag(help: "The trade-off in one run: after warm-up a search raises lambda (from --lambda) step by step and keeps each active set it meets; then each set trains from the end of warm-up with its gates fixed, is evaluated and kept as a point with its own export (points/), and the run writes path.csv, path.md, path.json and tradeoff.svg/.png like taps sweep.")
     public var path = false
 
     @Option(name: .customLong("path-growth"), help: "--path: factor lambda is multiplied by at each raise (default 2).")
@@ -379,7 +379,7 @@ public struct PathOptions: ParsableArguments {
 
     @OptionGroup public var shared: PathSettingsOptions
 
-    @Option(help: "Run folder for metrics.jsonl, summary.json, path.csv/md/json, tradeoff.svg and points/ (default: runs/TASK-path).")
+    @Option(help: "Run folder for metrics.jsonl, summary.json, path.csv/md/json, tradeoff.svg/.png and points/ (default: runs/TASK-path).")
     public var out: String?
 
     @Flag(help: "Start afresh in --out even if it holds a finished run.")

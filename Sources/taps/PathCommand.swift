@@ -14,7 +14,7 @@ struct Path: ParsableCommand {
             + "is off (or --epochs end). Training: each set in turn starts again from the state at the end of warm-up "
             + "(a sweep run's state there too, but for its learning rate schedule), trains for --path-settle-steps steps (default 6 epochs) with its "
             + "gates fixed and no penalty, is evaluated on validation and test and saved as "
-            + "OUT/points/point-NN.safetensors. The run writes path.csv, path.md, path.json and tradeoff.svg, the formats "
+            + "OUT/points/point-NN.safetensors. The run writes path.csv, path.md, path.json and tradeoff.svg (and .png), the formats "
             + "of `taps sweep`. --compare SWEEP sets each TAPS setting of a finished sweep against the path point nearest "
             + "in storage and writes path-vs-sweep.md.")
 
