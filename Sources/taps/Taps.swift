@@ -158,7 +158,7 @@ enum SummaryText {
             let rest = Double(s.accounting.normalisationParameters + s.accounting.headParameters) / backbone
             // A --budget-bytes larger than the backbone is not "the 692129% budget".
             let limit = budget > 1 ? "budget (more than the whole backbone)"
-                : String(format: "%g%%", (10_000 * budget).rounded() / 100) + " budget"
+                : ProgressFormatter.percent(budget) + " budget"
             lines.append("  budget             deltas " + String(format: "%.2f%%", 100 * deltas)
                          + (deltas <= budget ? ", within the " : ", OVER the ") + limit + " (head, norms, biases "
                          + String(format: "+%.2f%%", 100 * rest) + ", not counted)")

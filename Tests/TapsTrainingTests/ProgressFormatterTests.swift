@@ -29,6 +29,13 @@ struct ProgressFormatterTests {
         #expect(finetune.contains("10 epochs x 85 steps"), "\(finetune)")
     }
 
+    @Test("budgets read as the user types them: 20%, 19.35%")
+    func percentages() {
+        #expect(ProgressFormatter.percent(0.2) == "20%")
+        #expect(ProgressFormatter.percent(0.19354) == "19.35%")
+        #expect(ProgressFormatter.percent(0) == "0%")
+    }
+
     @Test("step lines show the penalty only while it runs")
     func stepLines() {
         let on = ProgressFormatter.line(for: step(.sparsify)) ?? ""

@@ -234,7 +234,7 @@ public enum BudgetWarning {
         guard let share = start.budget, !start.layers.isEmpty else { return nil }
         let backbone = Double(max(start.backboneParameters, 1))
         let allowed = share * backbone
-        let percent = { (x: Double) in String(format: "%g%%", (10_000 * x).rounded() / 100) }
+        let percent = ProgressFormatter.percent
         let budget = share > 1 ? "the budget (more than the whole backbone)" : "the budget (\(percent(share)) of the backbone)"
         let total = start.layers.reduce(0) { $0 + $1.parameters }
         if let smallest = start.layers.min(by: { $0.parameters < $1.parameters }), allowed < Double(smallest.parameters) {

@@ -53,6 +53,10 @@ public enum ProgressFormatter {
                       duration(eta(e, totalSteps: totalSteps)) as NSString)
     }
 
+    /// A share (0.2) as the percentage a user types (`20%`; at most two decimals, no trailing zeros: `19.35%`),
+    /// as budgets are shown in summaries, sweeps, suites and warnings.
+    public static func percent(_ share: Double) -> String { String(format: "%g%%", (10_000 * share).rounded() / 100) }
+
     /// What the loss of a step line is made of: `(task 0.52, penalty 0.20 x lambda 0.3)` while the penalty runs;
     /// `(penalty off)` in warm-up (and every step of fine-tuning and the probe) and `(settle, penalty off)` in the
     /// settle, where the loss is the task loss alone.

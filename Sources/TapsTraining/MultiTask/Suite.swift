@@ -119,7 +119,7 @@ public struct SuiteSummary: Codable, Sendable, Equatable {
     public var budgetNote: String? {
         let budgeted = results.filter { $0.summary.budget != nil }
         guard !budgeted.isEmpty else { return nil }
-        let shares = Set(budgeted.compactMap(\.summary.budget)).sorted().map { String(format: "%g%%", (10_000 * $0).rounded() / 100) }
+        let shares = Set(budgeted.compactMap(\.summary.budget)).sorted().map(ProgressFormatter.percent)
         let fitting = budgeted.filter { Self.budgetFit($0.summary)?.fits == true }.count
         return "budget \(shares.joined(separator: "/")) of the backbone for each task's active deltas (head, norms and "
             + "biases not counted): within it \(fitting) of \(budgeted.count) task\(budgeted.count == 1 ? "" : "s"); "

@@ -366,7 +366,7 @@ public final class SweepRunner: @unchecked Sendable {
     public static func budgetNote(_ rows: [SweepRow]) -> String? {
         let budgeted = rows.filter { $0.budget != nil }
         guard !budgeted.isEmpty else { return nil }
-        let shares = Set(budgeted.compactMap(\.budget)).sorted().map { String(format: "%g%%", (10_000 * $0).rounded() / 100) }
+        let shares = Set(budgeted.compactMap(\.budget)).sorted().map(ProgressFormatter.percent)
         let fitting = budgeted.filter { $0.fitsBudget == true }.count
         return "budget \(shares.joined(separator: "/")) of the backbone for the active deltas: within it \(fitting) of "
             + "\(budgeted.count) TAPS run\(budgeted.count == 1 ? "" : "s"); lambda is each run's starting value (the "
