@@ -40,7 +40,7 @@ public struct Share: Sendable, Equatable {
     }
 
     /// Expected in `--budget`'s range messages.
-    static let range = "a share of the backbone from 0% to 100% (or 0 to 1)"
+    static let range = TrainingConfig.budgetRange
 
     /// The error for a share outside 0...1; a bare number from 1 to 100 was probably meant as a percentage.
     static func outOfRange(_ text: String, share: Double, percent: Bool) -> ValueError {

@@ -135,6 +135,9 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     /// The settle epochs this run uses.
     public var effectiveSettleEpochs: Int { mode == .taps && path == nil ? (settleEpochs ?? defaultSettleEpochs) : 0 }
 
+    /// What `--budget` accepts, as its range errors say it (the command line's parser and ``validate()``).
+    public static let budgetRange = "a share of the backbone from 0% to 100% (or 0 to 1)"
+
     /// Largest `--epochs`, `--warmup-epochs` and `--batch-size` accepted (1,000,000).
     public static let maximumCount = 1_000_000
 
@@ -169,7 +172,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         if let b = budget, !(b >= 0 && b <= 1) {
             // A bare number from 1 to 100 was probably meant as a percentage (`budget = 20` in a file).
             let hint = b > 1 && b <= 100 ? " (did you mean \(ProgressFormatter.fmt(b))%?)" : ""
-            throw bad("--budget", "a share of the backbone from 0% to 100% (or 0 to 1)", ProgressFormatter.fmt(b) + hint)
+            throw bad("--budget", Self.budgetRange, ProgressFormatter.fmt(b) + hint)
         }
         if let b = budgetBytes, b < 0 { throw bad("--budget-bytes", "a size >= 0 (e.g. 2MB)", b) }
         if budget != nil && budgetBytes != nil { throw bad("--budget-bytes", "either --budget or --budget-bytes", "both") }
